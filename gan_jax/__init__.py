@@ -1,0 +1,1 @@
+"""gan_jax: Generative Adversarial Networks as pure JAX functions."""

