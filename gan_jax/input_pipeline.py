@@ -187,8 +187,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
   """Parses an IDX file (optionally gzipped) into a numpy array."""
   path = pathlib.Path(path)
   opener = gzip.open if path.suffix == '.gz' else open
-  with opener(path, 'rb') as f:
-    data = f.read()
+  try:
+    with opener(path, 'rb') as f:
+      data = f.read()
+  except (OSError, EOFError) as e:  # Includes gzip.BadGzipFile.
+    raise UserError(f'{path} is not a readable IDX file: {e}') from e
   # Header: two zero bytes, dtype code, ndim, then ndim big-endian uint32 dims.
   if len(data) < 4 or data[0] != 0 or data[1] != 0:
     raise UserError(f'{path} is not an IDX file (bad magic number)')
@@ -439,7 +442,7 @@ def _load_tfds(name: str, config) -> Dataset:
     raise UserError(f'TFDS dataset {name!r} has no image feature: only image '
                     'datasets are supported')
   image_key = 'image' if 'image' in image_keys else image_keys[0]
-  label = features.get('label') if 'label' in features else None
+  label = features['label'] if 'label' in features else None
   if isinstance(label, tfds.features.ClassLabel):
     label_key, num_classes, class_names = 'label', label.num_classes, tuple(
         label.names)
