@@ -396,12 +396,11 @@ class _TfdsSource:
     return {'x': img, 'label': label}
 
 
-def _tfds_prepare_hint(name: str, data_dir: str | None) -> str:
-  where = data_dir or '$TFDS_DATA_DIR (default ~/tensorflow_datasets)'
-  flag = f' --data_dir={data_dir}' if data_dir else ''
-  return (f'prepare it on a machine with network: `tfds build {name}{flag} '
-          f'--file_format=array_record`, or copy a prepared {name} folder '
-          f'into {where}')
+def _tfds_prepare_hint(name: str, data_dir: str) -> str:
+  return (f'prepare it on a machine with network: `tfds build {name} '
+          f'--data_dir={data_dir} --file_format=array_record` (random access '
+          f'needs array_record), or copy a prepared {name} folder into '
+          f'{data_dir}')
 
 
 def _load_tfds(name: str, config) -> Dataset:
@@ -419,21 +418,26 @@ def _load_tfds(name: str, config) -> Dataset:
     ) from e
   # download=False: never touch the network (it would hang or retry here); an
   # unprepared dataset fails at once and is reported as a user error.
-  where = data_dir or 'the default TFDS data_dir'
+  # The resolved root ($TFDS_DATA_DIR or ~/tensorflow_datasets by default).
+  where = data_dir or str(tfds.core.constants.DATA_DIR)
   try:
     source = tfds.data_source(name, split=split, data_dir=data_dir,
                               download=False)
     num_examples = len(source)
   except Exception as e:  # pylint: disable=broad-except
-    if builder.is_prepared():
-      reason = (str(e).splitlines() or [''])[0]  # Keep the message one line.
+    if not builder.is_prepared():
       raise UserError(
-          f'cannot read split {split!r} of TFDS dataset {name!r} in {where} '
-          f'({type(e).__name__}: {reason}); its splits are '
-          f'{", ".join(builder.info.splits)}') from e
+          f'TFDS dataset {name!r} split {split!r} is not prepared in {where}; '
+          f'{_tfds_prepare_hint(name, where)}') from e
+    reason = (str(e).splitlines() or [''])[0]  # Keep the message one line.
+    if 'file format' in reason.lower():  # Built as tfrecord (tfds' default).
+      raise UserError(
+          f'TFDS dataset {name!r} in {where} has no random-access files '
+          f'({reason}); {_tfds_prepare_hint(name, where)}') from e
     raise UserError(
-        f'TFDS dataset {name!r} split {split!r} is not prepared in {where}; '
-        f'{_tfds_prepare_hint(name, data_dir)}') from e
+        f'cannot read split {split!r} of TFDS dataset {name!r} in {where} '
+        f'({type(e).__name__}: {reason}); its splits are '
+        f'{", ".join(builder.info.splits)}') from e
 
   features = builder.info.features
   image_keys = [k for k, f in features.items()
