@@ -36,6 +36,8 @@ class _Conv(nn.Module):
     pad = self.padding
     if pad == 'SAME':  # symmetric, as torch's padding=(k-1)//2.
       pad = ((kh // 2, kh // 2), (kw // 2, kw // 2))
+    # Pools that exclude padding divide by an fp32 count: cast back.
+    x = x.astype(self.dtype)
     y = jax.lax.conv_general_dilated(
         x, kernel.astype(self.dtype), (self.strides, self.strides), pad,
         dimension_numbers=('NHWC', 'HWIO', 'NHWC'), precision=self.precision)
