@@ -77,7 +77,8 @@ def _batches_of(images, batch_size):
 
 def compute_stats(images, *, model=None, variables=None, batch_size=250,
                   resize='tf1', num=0, keep_features=0, generated=False,
-                  weights_path='', precision='highest', cache_dir=None):
+                  weights_path='', precision='highest', cache_dir=None,
+                  input_size=preprocess.SIZE):
   """Streams uint8 NHWC images (array or iterator) -> float64 (mu, sigma, extras).
 
   `generated=True` takes float images in [-1, 1] instead (quantized first).
@@ -92,7 +93,7 @@ def compute_stats(images, *, model=None, variables=None, batch_size=250,
 
   @jax.jit
   def step(sums, variables, x, mask):
-    feats, _ = model.apply(variables, prep(x, resize))
+    feats, _ = model.apply(variables, prep(x, resize, input_size))
     return statistics.update_sums(sums, feats, mask), feats
 
   sums = statistics.init_sums(DIM)
@@ -154,6 +155,7 @@ def make_evaluator(fid_config, real_images, *, cache_key, cache_dir=None):
   kid_n = min(num, int(_get(fid_config, 'kid_num_features', 10000)))
   kid_subset = int(_get(fid_config, 'kid_subset_size', 1000))
   kid_subsets = int(_get(fid_config, 'kid_subsets', 100))
+  size = int(_get(fid_config, 'input_size', preprocess.SIZE))  # tests only.
   if num < 2 or bs < 1:
     raise UserError(f'fid num_samples={num}, batch_size={bs}; need >= 2, >= 1')
   if resize not in preprocess.RESIZE_MODES:
@@ -176,7 +178,8 @@ def make_evaluator(fid_config, real_images, *, cache_key, cache_dir=None):
       raise UserError(f'real_images dtype {real_images.dtype}; expected uint8')
     mu_r, sigma_r, extra = compute_stats(
         real_images, model=ref_model, variables=variables, batch_size=bs,
-        resize=resize, num=ref_num, keep_features=kid_n if want_kid else 0)
+        resize=resize, num=ref_num, keep_features=kid_n if want_kid else 0,
+        input_size=size)
     statistics.save_stats(path, mu_r, sigma_r, **extra)
     ref = (mu_r, sigma_r, extra)
   mu_r, sigma_r, extra_r = ref
@@ -193,7 +196,7 @@ def make_evaluator(fid_config, real_images, *, cache_key, cache_dir=None):
         sums, is_acc, kid_buf = carry
         x = gen(jax.random.fold_in(rng, i))[0].astype(jnp.float32)
         feats, logits = model.apply(
-            variables, preprocess.preprocess_generated(x, resize))
+            variables, preprocess.preprocess_generated(x, resize, size))
         idx = i * bs + jnp.arange(bs)
         mask = idx < num
         sums = statistics.update_sums(sums, feats, mask)
@@ -239,4 +242,5 @@ def make_evaluator(fid_config, real_images, *, cache_key, cache_dir=None):
 
   evaluate.reference_stats = (mu_r, sigma_r)
   evaluate.weights_id = wid
+  evaluate.compiled = compiled
   return evaluate
