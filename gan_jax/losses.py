@@ -1,0 +1,83 @@
+"""GAN objectives as pairs of pure functions of discriminator logits.
+
+`discriminator_loss(name, real_logits, fake_logits, real_target, fake_target)` and
+`generator_loss(name, fake_logits)` return scalars (means over the batch). The targets are the labels
+the discriminator is trained towards (1 for real, 0 for fake); one-sided label smoothing sets
+real_target=0.9, label noise makes them per-example arrays. Logit-space forms (softplus) keep the
+cross-entropies finite for any logit.
+"""
+import jax
+import jax.numpy as jnp
+
+from gan_jax.errors import UserError
+
+
+def binary_cross_entropy(logits, target):
+  """-[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], stable for large |x|."""
+  return target * jax.nn.softplus(-logits) + (1.0 - target) * jax.nn.softplus(logits)
+
+
+def _bce_d(real, fake, real_target, fake_target):
+  return (binary_cross_entropy(real, real_target).mean()
+          + binary_cross_entropy(fake, fake_target).mean())
+
+
+def _minimax_g(fake):
+  # Goodfellow et al.'s original objective: G minimises log(1 - D(G(z))) = -softplus(logit).
+  return -jax.nn.softplus(fake).mean()
+
+
+def _non_saturating_g(fake):
+  # Maximise log D(G(z)) instead: strong gradients while D rejects the samples.
+  return jax.nn.softplus(-fake).mean()
+
+
+def _wasserstein_d(real, fake, real_target, fake_target):
+  del real_target, fake_target  # A critic has no labels.
+  return fake.mean() - real.mean()
+
+
+def _hinge_d(real, fake, real_target, fake_target):
+  del real_target, fake_target
+  return jax.nn.relu(1.0 - real).mean() + jax.nn.relu(1.0 + fake).mean()
+
+
+def _critic_g(fake):
+  return -fake.mean()
+
+
+def _least_squares_d(real, fake, real_target, fake_target):
+  # Mao et al. (LSGAN), a-b-c = 0-1-1 coding, with the 1/2 of the paper.
+  return 0.5 * (jnp.square(real - real_target).mean() + jnp.square(fake - fake_target).mean())
+
+
+def _least_squares_g(fake):
+  return 0.5 * jnp.square(fake - 1.0).mean()
+
+
+# name -> (discriminator loss, generator loss, whether the discriminator is a classifier whose logits
+# mean probabilities, so D(x) and accuracy are reported through a sigmoid).
+LOSSES = {
+    "minimax": (_bce_d, _minimax_g, True),
+    "non_saturating": (_bce_d, _non_saturating_g, True),
+    "wasserstein": (_wasserstein_d, _critic_g, False),
+    "hinge": (_hinge_d, _critic_g, False),
+    "least_squares": (_least_squares_d, _least_squares_g, False),
+}
+
+
+def check_loss_name(name):
+  if name not in LOSSES:
+    raise UserError(f"loss.name={name!r} is unknown; allowed: {', '.join(LOSSES)}")
+
+
+def discriminator_loss(name, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
+  return LOSSES[name][0](real_logits, fake_logits, real_target, fake_target)
+
+
+def generator_loss(name, fake_logits):
+  return LOSSES[name][1](fake_logits)
+
+
+def is_probabilistic(name):
+  return LOSSES[name][2]

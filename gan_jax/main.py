@@ -1,0 +1,32 @@
+"""Trains a GAN from an ml-collections config.
+
+  python -m gan_jax.main --config=configs/wgan_gp.py --workdir=/tmp/wgan_gp [--config.batch_size=128]
+"""
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from gan_jax import cli
+from gan_jax import train
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and samples.")
+config_flags.DEFINE_config_file("config", None, "Training configuration file.", lock_config=True)
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Too many command-line arguments: {argv[1:]}")
+  # Orbax and JAX log every checkpoint step at INFO; the progress lines are printed instead.
+  logging.set_verbosity(logging.WARNING)
+  print(f"Training {FLAGS.config.model.name} / {FLAGS.config.loss.name} on "
+        f"{FLAGS.config.dataset.name} into {FLAGS.workdir}", flush=True)
+  train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+
+
+if __name__ == "__main__":
+  sys.exit(cli.run(main))

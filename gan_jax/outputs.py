@@ -1,0 +1,135 @@
+"""What a run leaves in its workdir besides checkpoints: metrics (JSON lines and TensorBoard event
+files), sample grids and scatter plots, progress lines."""
+import json
+import math
+import os
+import time
+
+from absl import logging
+import numpy as np
+from PIL import Image
+
+
+def to_uint8(images):
+  """[-1, 1] floats -> uint8, rounding as NVIDIA's metrics do (x * 127.5 + 128, clipped)."""
+  return np.clip(np.asarray(images, np.float32) * 127.5 + 128.0, 0, 255).astype(np.uint8)
+
+
+def image_grid(images, ncols=None):
+  """Tiles uint8 NHWC images into one HWC grid with 1-pixel gaps."""
+  n, h, w, c = images.shape
+  ncols = ncols or int(math.ceil(math.sqrt(n)))
+  nrows = int(math.ceil(n / ncols))
+  grid = np.zeros((nrows * (h + 1) + 1, ncols * (w + 1) + 1, c), np.uint8)
+  for i, img in enumerate(images):
+    r, col = divmod(i, ncols)
+    grid[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + col * (w + 1):1 + col * (w + 1) + w] = img
+  return grid
+
+
+def save_image_grid(path, images, ncols=None, scale=None):
+  """Writes float images in [-1, 1] (or uint8) as one PNG, upscaled so small images stay visible."""
+  images = np.asarray(images)
+  if images.dtype != np.uint8:
+    images = to_uint8(images)
+  grid = image_grid(images, ncols)
+  if grid.shape[-1] == 1:
+    grid = grid[..., 0]
+  img = Image.fromarray(grid)
+  scale = scale or max(1, 512 // max(img.size))
+  if scale > 1:
+    img = img.resize((img.size[0] * scale, img.size[1] * scale), Image.NEAREST)
+  _atomic_save(img, path)
+
+
+def save_scatter(path, points, modes=None, title=""):
+  """Scatter plot of 2D samples over the true mixture means."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  points = np.asarray(points)
+  fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+  ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5, label="samples")
+  if modes is not None:
+    ax.scatter(modes[:, 0], modes[:, 1], s=40, c="red", marker="x", label="modes")
+    span = np.abs(modes).max() * 1.5
+    ax.set_xlim(-span, span)
+    ax.set_ylim(-span, span)
+  ax.set_aspect("equal")
+  ax.set_title(title)
+  ax.legend(loc="upper right", fontsize=8)
+  fig.tight_layout()
+  tmp = path + ".tmp.png"
+  fig.savefig(tmp)
+  plt.close(fig)
+  os.replace(tmp, path)
+
+
+def _atomic_save(img, path):
+  tmp = path + ".tmp.png"
+  img.save(tmp)
+  os.replace(tmp, path)
+
+
+class MetricWriter:
+  """Appends scalars to `metrics.jsonl` and TensorBoard event files (no-op on non-zero processes)."""
+
+  def __init__(self, workdir, enabled=True, member=None):
+    self._enabled = enabled
+    self._jsonl = None
+    self._tb = None
+    self._member = member
+    if enabled:
+      from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+      tb_dir = os.path.join(workdir, "tensorboard")
+      if member is not None:
+        tb_dir = os.path.join(tb_dir, f"member_{member}")
+      self._tb = SummaryWriter(tb_dir)
+      self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
+
+  def write(self, step, scalars):
+    if not self._enabled:
+      return
+    scalars = {k: float(v) for k, v in scalars.items()}
+    record = {"step": int(step), **scalars}
+    if self._member is not None:
+      record["member"] = self._member
+    self._jsonl.write(json.dumps(record) + "\n")
+    self._jsonl.flush()
+    for k, v in scalars.items():
+      self._tb.add_scalar(k, v, int(step))
+    self._tb.flush()
+
+  def close(self):
+    if self._enabled:
+      self._jsonl.close()
+      self._tb.close()
+
+
+class Progress:
+  """Step rate and ETA for progress lines."""
+
+  def __init__(self, start_step, total_steps):
+    self._total = total_steps
+    self._last_step = start_step
+    self._last_time = time.time()
+
+  def line(self, step, scalars):
+    now = time.time()
+    rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
+    self._last_step, self._last_time = step, now
+    eta = (self._total - step) / rate if rate > 0 else float("inf")
+    shown = " ".join(f"{k}={v:.4g}" for k, v in sorted(scalars.items()))
+    return f"step {step}/{self._total} {shown} | {rate:.1f} steps/s, ETA {_fmt_seconds(eta)}"
+
+
+def _fmt_seconds(s):
+  if not math.isfinite(s):
+    return "?"
+  m, s = divmod(int(s), 60)
+  h, m = divmod(m, 60)
+  return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def log(msg):
+  logging.info(msg)

@@ -1,0 +1,253 @@
+"""The training loop: data, state, compiled step, checkpoints, logs, samples, in-loop evaluation."""
+import json
+import os
+import signal
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from gan_jax import checkpointing
+from gan_jax import input_pipeline
+from gan_jax import models
+from gan_jax import outputs
+from gan_jax import parallel
+from gan_jax import train_step as train_step_lib
+from gan_jax.errors import UserError
+
+# Keys that may change when a run is resumed (more steps, other logging cadence).
+RESUMABLE_KEYS = ("num_train_steps", "log_every_steps", "sample_every_steps",
+                  "checkpoint_every_steps", "eval_every_steps", "keep_checkpoints")
+
+
+class NonFiniteLossError(RuntimeError):
+  """Training produced NaN/Inf; the last good checkpoint is kept."""
+
+
+def validate_config(config):
+  for key in ("batch_size", "num_train_steps", "n_critic", "steps_per_call", "log_every_steps"):
+    value = config.get(key)
+    low = 0 if key == "num_train_steps" else 1
+    if not isinstance(value, int) or value < low:
+      raise UserError(f"{key}={value!r} must be an integer >= {low}")
+  for key in ("sample_every_steps", "checkpoint_every_steps", "eval_every_steps"):
+    value = config.get(key, 0)
+    if not isinstance(value, int) or value < 0:
+      raise UserError(f"{key}={value!r} must be an integer >= 0 (0 = never)")
+  k = config.steps_per_call
+  for key in ("log_every_steps", "sample_every_steps", "checkpoint_every_steps",
+              "eval_every_steps"):
+    if config.get(key, 0) % k:
+      raise UserError(f"{key}={config.get(key)} must be a multiple of steps_per_call={k}")
+
+
+def write_config(workdir, config):
+  """Writes the resolved config; refuses to reuse a workdir that holds another experiment."""
+  path = os.path.join(workdir, "config.json")
+  new = json.loads(config.to_json_best_effort())
+  if os.path.exists(path):
+    with open(path) as f:
+      old = json.load(f)
+    differing = sorted(k for k in set(old) | set(new)
+                       if k not in RESUMABLE_KEYS and old.get(k) != new.get(k))
+    if differing:
+      raise UserError(f"workdir {workdir} holds a run with another config (differs in "
+                      f"{', '.join(differing)}); use a new --workdir or the same config")
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(new, f, indent=2, sort_keys=True)
+  os.replace(tmp, path)
+
+
+def fixed_latents(config, num_classes, n):
+  """The fixed latent batch of the sample grids; conditional grids show one class per row."""
+  z = jax.random.normal(jax.random.key(config.seed + 1), (n, config.model.latent_dim))
+  labels = (jnp.arange(n) // max(1, int(np.ceil(np.sqrt(n)))) % num_classes if num_classes
+            else jnp.zeros((n,), jnp.int32))
+  return z, labels.astype(jnp.int32)
+
+
+def save_samples(path, samples, info, title=""):
+  if info.kind == "points":
+    outputs.save_scatter(path, samples, info.modes, title)
+  else:
+    outputs.save_image_grid(path, samples)
+
+
+def _all_finite(tree):
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
+def build(config, dataset):
+  """Models, initial state and the compiled `train(state, data, step) -> (state, metric sums)` that
+  runs `steps_per_call` steps. Shared by training, sampling and sweeps."""
+  info = dataset.info
+  generator, discriminator = models.get_models(config.model, info.shape, info.num_classes)
+  mesh = parallel.make_mesh()
+  parallel.check_batch_divides(config.batch_size, mesh)
+  examples_per_step = config.batch_size * config.n_critic
+  step_fn = train_step_lib.make_train_step(config, generator, discriminator)
+  example_x = jnp.zeros((2,) + tuple(info.shape), jnp.float32)
+  state = jax.jit(lambda r: train_step_lib.create_train_state(
+      config, generator, discriminator, r, example_x), out_shardings=parallel.replicated(mesh))(
+          jax.random.key(config.seed))
+  base_key = jax.random.key(config.seed)
+  batch_sharding = parallel.batch_sharded(mesh)
+
+  def run_steps(state, data, batches):
+    """Scans the step over `batches` (leading axis = steps) or over device-drawn batches."""
+    def one(carry, xs):
+      state, sums = carry
+      step = state.step
+      batch = sample(data, step) if batches is None else xs
+      batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+      state, metrics = step_fn(state, batch, jax.random.fold_in(base_key, step))
+      sums = jax.tree.map(jnp.add, sums, metrics) if sums is not None else metrics
+      return (state, sums), None
+    n = config.steps_per_call if batches is None else jax.tree.leaves(batches)[0].shape[0]
+    # The first step outside the scan fixes the metrics' structure for the carry.
+    first = None if batches is None else jax.tree.map(lambda b: b[0], batches)
+    (state, sums), _ = one((state, None), first)
+    if n > 1:
+      rest = None if batches is None else jax.tree.map(lambda b: b[1:], batches)
+      (state, sums), _ = jax.lax.scan(one, (state, sums), rest, length=n - 1)
+    return state, sums
+
+  if dataset.arrays is not None or info.kind == "points":
+    device_data, sample = input_pipeline.make_device_sampler(dataset, examples_per_step,
+                                                             config.seed)
+    device_data = jax.device_put(device_data, parallel.replicated(mesh))
+    train = jax.jit(lambda s, d: run_steps(s, d, None), donate_argnums=0)
+    batches_fn = None
+  else:
+    device_data, sample = None, None
+    train = jax.jit(lambda s, b: run_steps(s, None, b), donate_argnums=0)
+
+    def batches_fn(start_step):
+      it = input_pipeline.make_host_iterator(dataset, examples_per_step, config.seed, start_step,
+                                             jax.process_index(), jax.process_count())
+      while True:
+        local = [next(it) for _ in range(config.steps_per_call)]
+        stacked = jax.tree.map(lambda *b: np.stack(b), *local)
+        yield jax.tree.map(lambda b: jax.make_array_from_process_local_data(
+            parallel.batch_sharded_steps(mesh), b), stacked)
+  return dict(generator=generator, discriminator=discriminator, state=state, mesh=mesh,
+              train=train, device_data=device_data, batches_fn=batches_fn)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
+  """Trains (or resumes) the GAN described by `config`, writing everything into `workdir`."""
+  validate_config(config)
+  dataset = input_pipeline.load_dataset(config.dataset)
+  info = dataset.info
+  parts = build(config, dataset)
+  generator, state, train = parts["generator"], parts["state"], parts["train"]
+  is_main = jax.process_index() == 0
+
+  os.makedirs(workdir, exist_ok=True)
+  if is_main:
+    write_config(workdir, config)
+  manager = checkpointing.make_manager(workdir, config.get("keep_checkpoints", 3))
+  restored = checkpointing.restore_latest(manager, state)
+  if restored is not None:
+    state = restored
+    print(f"Resumed from step {int(state.step)} in {workdir}", flush=True)
+  start_step = int(jax.device_get(state.step))
+
+  writer = outputs.MetricWriter(workdir, enabled=is_main)
+  progress = outputs.Progress(start_step, config.num_train_steps)
+  sample_fn = jax.jit(train_step_lib.make_sample_fn(generator, config,
+                                                    use_ema=config.ema.decay > 0))
+  grid_z, grid_labels = fixed_latents(config, generator.num_classes, config.num_grid_samples)
+  evaluate = _make_in_loop_evaluator(config, dataset, generator, workdir)
+  best_manager = checkpointing.make_manager(workdir, best=True) if evaluate else None
+
+  stop = {"signal": None}
+  previous_handler = signal.signal(signal.SIGTERM, lambda signum, _: stop.update(signal=signum))
+  batches = parts["batches_fn"](start_step) if parts["batches_fn"] else None
+  sums, sum_steps = None, 0
+  step = start_step
+  try:
+    while step < config.num_train_steps and stop["signal"] is None:
+      data = next(batches) if batches is not None else parts["device_data"]
+      state, call_sums = train(state, data)
+      step += config.steps_per_call
+      sums = call_sums if sums is None else jax.tree.map(jnp.add, sums, call_sums)
+      sum_steps += config.steps_per_call
+      done = step >= config.num_train_steps
+
+      if step % config.log_every_steps == 0 or done:
+        scalars = {k: v / sum_steps for k, v in jax.device_get(sums).items()}
+        sums, sum_steps = None, 0
+        if not all(np.isfinite(v) for v in scalars.values()):
+          bad = ", ".join(f"{k}={v}" for k, v in scalars.items() if not np.isfinite(v))
+          raise NonFiniteLossError(
+              f"non-finite loss at step {step} ({bad}); stopped. The last good checkpoint "
+              f"(step {manager.latest_step()}) is kept in {workdir}/checkpoints; try a lower "
+              f"learning rate")
+        writer.write(step, scalars)
+        if is_main:
+          print(progress.line(step, scalars), flush=True)
+
+      if is_main and config.sample_every_steps and (step % config.sample_every_steps == 0 or done):
+        samples = jax.device_get(sample_fn(state, grid_z, grid_labels))
+        save_samples(os.path.join(workdir, f"samples_{step:07d}.png"), samples, info,
+                     f"step {step}")
+
+      if evaluate and config.eval_every_steps and (step % config.eval_every_steps == 0 or done):
+        eval_metrics = evaluate(state, step)
+        writer.write(step, eval_metrics)
+        if is_main:
+          print(f"step {step} eval: " + " ".join(f"{k}={v:.4g}" for k, v in eval_metrics.items()),
+                flush=True)
+        if "fid" in eval_metrics:
+          _save_if_finite(best_manager, state, step, eval_metrics)
+
+      if (config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0) or done:
+        _save_if_finite(manager, state, step)
+    if stop["signal"] is not None:
+      logging.warning("Received signal %d: saving a checkpoint at step %d and exiting.",
+                      stop["signal"], step)
+      _save_if_finite(manager, state, step)
+  finally:
+    manager.wait_until_finished()
+    if best_manager:
+      best_manager.wait_until_finished()
+    writer.close()
+    signal.signal(signal.SIGTERM, previous_handler)
+  return state
+
+
+def _save_if_finite(manager, state, step, metrics=None):
+  if manager.latest_step() == step:
+    return
+  if not bool(jax.device_get(_all_finite((state.g_params, state.d_params)))):
+    raise NonFiniteLossError(f"non-finite parameters at step {step}; stopped. The last good "
+                             f"checkpoint (step {manager.latest_step()}) is kept")
+  checkpointing.save(manager, state, metrics)
+
+
+def _make_in_loop_evaluator(config, dataset, generator, workdir):
+  """In-loop FID/IS/KID for images; mode coverage metrics for 2D data. None when off."""
+  if not config.get("eval_every_steps", 0):
+    return None
+  if dataset.info.kind == "points":
+    from gan_jax import mode_metrics  # pylint: disable=g-import-not-at-top
+    return mode_metrics.make_in_loop_evaluator(config, dataset.info, generator)
+  from gan_jax.fid import evaluator as fid_evaluator  # pylint: disable=g-import-not-at-top
+  info = dataset.info
+  cache_key = f"{info.name}-{config.dataset.get('split', 'train')}-{config.dataset.get('path', '')}"
+  evaluate_fid = fid_evaluator.make_evaluator(
+      config.fid, lambda: input_pipeline.to_uint8_batches(dataset, config.fid.batch_size),
+      cache_key=cache_key)
+  sample = train_step_lib.make_sample_fn(generator, config, use_ema=config.ema.decay > 0)
+  num_classes = generator.num_classes
+
+  def evaluate(state, step):
+    def sample_fn(rng, n):
+      z, labels = train_step_lib.latent_and_labels(config, num_classes, rng, n)
+      return sample(state, z, labels)
+    return evaluate_fid(sample_fn, jax.random.fold_in(jax.random.key(config.seed + 2), step))
+  return evaluate

@@ -1,0 +1,245 @@
+"""The GAN training state and the pure train step: the API research code imports.
+
+    state = create_train_state(config, generator, discriminator, rng, example_batch)
+    train_step = make_train_step(config, generator, discriminator)
+    state, metrics = jax.jit(train_step, donate_argnums=0)(state, batch, rng)
+
+One step is `config.n_critic` discriminator updates followed by one generator update. The batch holds
+`n_critic * batch_size` real examples ({'x': (n_critic*B, ...), 'label': (n_critic*B,)}); critic update i
+uses rows i, i + n_critic, ... so each update sees fresh real data and a batch sharded over devices
+stays sharded. The generator forward pass of the generator update is reused as the fake batch of the
+last critic update (one `jax.vjp`), so n_critic=1 runs G forward once per step, as the usual PyTorch
+loop does.
+
+Numeric hyper-parameters the step reads (learning rates inside the optimizer states, loss weights in
+`state.hparams`) are arrays in the state, so a stack of states with different values can be trained
+together under `jax.vmap`.
+"""
+import functools
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from gan_jax import losses
+from gan_jax.errors import UserError
+
+PyTree = Any
+
+
+@flax.struct.dataclass
+class GANState:
+  step: jax.Array
+  g_params: PyTree
+  d_params: PyTree
+  g_collections: PyTree  # G's other variable collections (batch_stats, ...).
+  d_collections: PyTree  # D's other variable collections (spectral-norm vectors, ...).
+  g_opt_state: PyTree
+  d_opt_state: PyTree
+  ema_g_params: PyTree   # Exponential moving average of g_params (a copy of them when EMA is off).
+  hparams: dict          # Numeric hyper-parameters of the losses, as arrays (vmappable for sweeps).
+  extras: dict           # State of optional components (replay buffer, ...).
+
+
+_OPTIMIZERS = {
+    "adam": lambda c: optax.inject_hyperparams(optax.adam)(
+        learning_rate=c.learning_rate, b1=c.get("b1", 0.9), b2=c.get("b2", 0.999),
+        eps=c.get("eps", 1e-8)),
+    "rmsprop": lambda c: optax.inject_hyperparams(optax.rmsprop)(
+        learning_rate=c.learning_rate, decay=c.get("decay", 0.99), eps=c.get("eps", 1e-8)),
+    "sgd": lambda c: optax.inject_hyperparams(optax.sgd)(
+        learning_rate=c.learning_rate, momentum=c.get("momentum", 0.0) or None),
+}
+
+
+def make_optimizer(opt_config, which):
+  """An optax optimizer whose hyper-parameters live in its state (`inject_hyperparams`)."""
+  if opt_config.name not in _OPTIMIZERS:
+    raise UserError(f"{which}_optimizer.name={opt_config.name!r} is unknown; allowed: "
+                    f"{', '.join(_OPTIMIZERS)}")
+  return _OPTIMIZERS[opt_config.name](opt_config)
+
+
+def default_hparams(config):
+  """The loss hyper-parameters the step reads from the state, from the config."""
+  loss = config.loss
+  return {
+      "label_smoothing": loss.get("label_smoothing", 0.0),
+      "gp_weight": loss.get("gp_weight", 0.0),
+      "clip_value": loss.get("clip_value", 0.0),
+      "ema_decay": config.get("ema", {}).get("decay", 0.0),
+  }
+
+
+def latent_and_labels(config, num_classes, rng, batch_size):
+  """Latent vectors z ~ N(0, I) and uniform class labels for a batch of fakes."""
+  z_rng, label_rng = jax.random.split(rng)
+  z = jax.random.normal(z_rng, (batch_size, config.model.latent_dim))
+  labels = (jax.random.randint(label_rng, (batch_size,), 0, num_classes) if num_classes
+            else jnp.zeros((batch_size,), jnp.int32))
+  return z, labels
+
+
+def create_train_state(config, generator, discriminator, rng, example_x):
+  """Initial state. `example_x` is one real batch's 'x' (any batch size) giving the data shape."""
+  g_rng, d_rng, drop_rng = jax.random.split(rng, 3)
+  n = example_x.shape[0]
+  z, labels = latent_and_labels(config, generator.num_classes, g_rng, n)
+  g_vars = generator.init(g_rng, z, labels, train=False)
+  d_vars = discriminator.init({"params": d_rng, "dropout": drop_rng}, example_x, labels,
+                              train=False)
+  g_collections, d_collections = dict(g_vars), dict(d_vars)
+  g_params, d_params = g_collections.pop("params"), d_collections.pop("params")
+  g_tx = make_optimizer(config.g_optimizer, "g")
+  d_tx = make_optimizer(config.d_optimizer, "d")
+  hparams = jax.tree.map(lambda v: jnp.asarray(v, jnp.float32), default_hparams(config))
+  return GANState(
+      step=jnp.zeros((), jnp.int32),
+      g_params=g_params, d_params=d_params,
+      g_collections=g_collections, d_collections=d_collections,
+      g_opt_state=g_tx.init(g_params), d_opt_state=d_tx.init(d_params),
+      ema_g_params=jax.tree.map(jnp.copy, g_params), hparams=hparams, extras={})
+
+
+def _mean_over(axis_name, tree):
+  return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
+
+
+def gradient_penalty(d_apply, real, fake, rng):
+  """WGAN-GP (Gulrajani et al.): E[(||grad_x D(x_hat)||_2 - 1)^2] at random interpolates x_hat."""
+  eps = jax.random.uniform(rng, (real.shape[0],) + (1,) * (real.ndim - 1))
+  x_hat = eps * real + (1.0 - eps) * fake
+  grads = jax.grad(lambda x: d_apply(x).sum())(x_hat)
+  norms = jnp.sqrt(jnp.sum(jnp.square(grads), axis=tuple(range(1, grads.ndim))) + 1e-12)
+  return jnp.mean(jnp.square(norms - 1.0))
+
+
+def make_train_step(config, generator, discriminator, axis_name=None):
+  """Returns the pure `train_step(state, batch, rng) -> (state, metrics)`.
+
+  `axis_name`: set when the step runs under `jax.pmap` (or `shard_map`) to average gradients, batch
+  statistics and metrics over that axis. Under `jax.jit` with sharded arrays leave it None.
+  """
+  loss_name = config.loss.name
+  losses.check_loss_name(loss_name)
+  n_critic = config.n_critic
+  if n_critic < 1:
+    raise UserError(f"n_critic={n_critic} must be >= 1")
+  use_gp = config.loss.get("gp_weight", 0.0) > 0
+  use_clip = config.loss.get("clip_value", 0.0) > 0
+  use_ema = config.get("ema", {}).get("decay", 0.0) > 0
+  ema_start = config.get("ema", {}).get("start_step", 0)
+  probabilistic = losses.is_probabilistic(loss_name)
+  accuracy_threshold = 0.5 if loss_name == "least_squares" else 0.0
+  num_classes = generator.num_classes
+  g_tx = make_optimizer(config.g_optimizer, "g")
+  d_tx = make_optimizer(config.d_optimizer, "d")
+
+  def generate(g_params, g_collections, z, labels):
+    out, updates = generator.apply({"params": g_params, **g_collections}, z, labels, train=True,
+                                   mutable=list(g_collections))
+    return out, _mean_over(axis_name, dict(updates))
+
+  def discriminate(d_params, d_collections, x, labels, rng):
+    logits, updates = discriminator.apply({"params": d_params, **d_collections}, x, labels,
+                                          train=True, rngs={"dropout": rng},
+                                          mutable=list(d_collections))
+    return logits, _mean_over(axis_name, dict(updates))
+
+  def d_update(state, real, real_labels, fake, fake_labels, rng):
+    """One critic update on a real and a (constant) fake batch."""
+    drop_rng, gp_rng = jax.random.split(rng)
+    real_target = 1.0 - state.hparams["label_smoothing"]
+
+    def loss_fn(d_params):
+      # Real and fake go through D in one call, so dropout and BN (if any) see both.
+      logits, d_collections = discriminate(
+          d_params, state.d_collections, jnp.concatenate([real, fake]),
+          jnp.concatenate([real_labels, fake_labels]), drop_rng)
+      real_logits, fake_logits = jnp.split(logits, 2)
+      loss = losses.discriminator_loss(loss_name, real_logits, fake_logits, real_target, 0.0)
+      aux = {"d_loss": loss}
+      if use_gp:
+        d_fn = lambda x: discriminate(d_params, state.d_collections, x, real_labels, drop_rng)[0]
+        penalty = gradient_penalty(d_fn, real, fake, gp_rng)
+        loss = loss + state.hparams["gp_weight"] * penalty
+        aux["gradient_penalty"] = penalty
+      return loss, (d_collections, real_logits, fake_logits, aux)
+
+    grads, (d_collections, real_logits, fake_logits, aux) = jax.grad(loss_fn, has_aux=True)(
+        state.d_params)
+    grads = _mean_over(axis_name, grads)
+    updates, d_opt_state = d_tx.update(grads, state.d_opt_state, state.d_params)
+    d_params = optax.apply_updates(state.d_params, updates)
+    if use_clip:  # WGAN's Lipschitz constraint by weight clipping (Arjovsky et al.).
+      c = state.hparams["clip_value"]
+      d_params = jax.tree.map(lambda p: jnp.clip(p, -c, c), d_params)
+    score = jax.nn.sigmoid if probabilistic else (lambda v: v)
+    metrics = dict(aux,
+                   d_real=score(real_logits).mean(), d_fake=score(fake_logits).mean(),
+                   d_acc_real=(real_logits > accuracy_threshold).mean(),
+                   d_acc_fake=(fake_logits < accuracy_threshold).mean(),
+                   d_grad_norm=optax.global_norm(grads))
+    state = state.replace(d_params=d_params, d_opt_state=d_opt_state, d_collections=d_collections)
+    return state, metrics
+
+  def train_step(state, batch, rng):
+    real_x = batch["x"].reshape((-1, n_critic) + batch["x"].shape[1:])
+    real_y = batch["label"].reshape((-1, n_critic))
+    b = real_x.shape[0]
+    step_rngs = jax.random.split(rng, n_critic + 1)
+    if axis_name is not None:  # Different noise on each device.
+      step_rngs = jax.vmap(lambda k: jax.random.fold_in(k, jax.lax.axis_index(axis_name)))(
+          step_rngs)
+
+    # Critic updates 1..n_critic-1 on their own fakes.
+    def critic_iteration(state, i):
+      z_rng, d_rng = jax.random.split(step_rngs[i])
+      z, fake_y = latent_and_labels(config, num_classes, z_rng, b)
+      fake, g_collections = generate(state.g_params, state.g_collections, z, fake_y)
+      state = state.replace(g_collections=g_collections)
+      return d_update(state, real_x[:, i], real_y[:, i], fake, fake_y, d_rng)
+
+    if n_critic > 1:
+      state, _ = jax.lax.scan(critic_iteration, state, jnp.arange(n_critic - 1))
+
+    # The generator's forward pass, kept for its backward pass after the last critic update.
+    z_rng, d_rng, g_drop_rng = jax.random.split(step_rngs[-1], 3)
+    z, fake_y = latent_and_labels(config, num_classes, z_rng, b)
+    fake, g_vjp, g_collections = jax.vjp(
+        lambda p: generate(p, state.g_collections, z, fake_y), state.g_params, has_aux=True)
+    state, metrics = d_update(state, real_x[:, -1], real_y[:, -1],
+                              jax.lax.stop_gradient(fake), fake_y, d_rng)
+
+    def g_loss_fn(fake_x):
+      logits, _ = discriminate(state.d_params, state.d_collections, fake_x, fake_y, g_drop_rng)
+      return losses.generator_loss(loss_name, logits)
+
+    g_loss, fake_grad = jax.value_and_grad(g_loss_fn)(fake)
+    (g_grads,) = g_vjp(fake_grad)
+    g_grads = _mean_over(axis_name, g_grads)
+    updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
+    g_params = optax.apply_updates(state.g_params, updates)
+
+    if use_ema:
+      decay = jnp.where(state.step >= ema_start, state.hparams["ema_decay"], 0.0)
+      ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, state.ema_g_params, g_params)
+    else:
+      ema = g_params
+    metrics.update(g_loss=g_loss, g_grad_norm=optax.global_norm(g_grads))
+    state = state.replace(step=state.step + 1, g_params=g_params, g_opt_state=g_opt_state,
+                          g_collections=g_collections, ema_g_params=ema)
+    return state, _mean_over(axis_name, metrics)
+
+  return train_step
+
+
+def make_sample_fn(generator, config, use_ema=True):
+  """sample(state, z, labels) -> generated data in eval mode (running BN statistics)."""
+  def sample(state, z, labels):
+    params = state.ema_g_params if use_ema else state.g_params
+    return generator.apply({"params": params, **state.g_collections}, z, labels, train=False)
+  return sample
