@@ -1,5 +1,14 @@
-"""Placing the train step on devices: one mesh with a 'data' axis, the batch sharded over it, the
-state replicated."""
+"""Placing the train step on devices.
+
+One mesh with a 'data' axis over every device of every process. The state is replicated, the batch is
+sharded over the axis. `config.parallel.mode` picks how the one pure step runs on it:
+
+  jit:  the step sees the global batch; XLA (GSPMD) partitions it and inserts the reductions.
+  pmap: the step runs per device on its shard with `axis_name='data'` and averages gradients, batch
+        statistics and metrics itself (`lax.pmean`). It is placed with `jax.shard_map`, the per-device
+        programming model `jax.pmap` is built on in current JAX, so both modes share the mesh, the
+        global arrays, donation and checkpoints.
+"""
 import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 import numpy as np
@@ -7,9 +16,12 @@ import numpy as np
 from gan_jax.errors import UserError
 
 DATA_AXIS = "data"
+MODES = ("jit", "pmap")
 
 
 def make_mesh(devices=None):
+  # jax.devices() lists each process's devices contiguously, as make_array_from_process_local_data
+  # expects of a 1D mesh.
   devices = jax.devices() if devices is None else devices
   return Mesh(np.asarray(devices), (DATA_AXIS,))
 
@@ -22,12 +34,57 @@ def batch_sharded(mesh):
   return NamedSharding(mesh, P(DATA_AXIS))
 
 
-def check_batch_divides(batch_size, mesh):
-  n = mesh.devices.size
-  if batch_size % n:
-    raise UserError(f"batch_size={batch_size} must be divisible by the number of devices ({n})")
-
-
 def batch_sharded_steps(mesh):
   """For a stack of batches (steps, batch, ...): the batch axis is sharded."""
   return NamedSharding(mesh, P(None, DATA_AXIS))
+
+
+def check_mode(mode):
+  if mode not in MODES:
+    raise UserError(f"parallel.mode={mode!r} is unknown; allowed: {', '.join(MODES)}")
+  return mode
+
+
+def check_batch_divides(batch_size, mesh):
+  n = mesh.devices.size
+  if batch_size % n:
+    raise UserError(f"batch_size={batch_size} must be divisible by the number of devices ({n}); "
+                    f"use a multiple of {n}")
+
+
+def axis_name_for(mode):
+  """The axis name the step and the models reduce over: set only in pmap mode."""
+  return DATA_AXIS if check_mode(mode) == "pmap" else None
+
+
+def distribute_step(step_fn, mesh, mode):
+  """`step_fn(state, batch, rng)` placed on `mesh`: as is under jit, per device under pmap."""
+  if check_mode(mode) == "jit":
+    return step_fn
+  # The state and rng are replicated; the step's pmeans keep the state identical on every device.
+  return jax.shard_map(step_fn, mesh=mesh, in_specs=(P(), P(DATA_AXIS), P()), out_specs=(P(), P()),
+                       check_vma=False)
+
+
+def local_copy(tree):
+  """A replicated global pytree as arrays on this process's first device.
+
+  For host-side work of one process (sample grids, evaluation): a jit over the global arrays would be
+  a collective program every process must enter.
+  """
+  def one(x):
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      if not x.is_fully_replicated:
+        raise ValueError(f"local_copy needs replicated arrays, got sharding {x.sharding}")
+      return x.addressable_data(0)
+    return x
+  return jax.tree.map(one, tree)
+
+
+def replicate_from_host(tree, mesh):
+  """Host values (identical on every process) -> global arrays replicated over `mesh`."""
+  sharding = replicated(mesh)
+  def one(x):
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+  return jax.tree.map(one, tree)

@@ -10,6 +10,7 @@ import ml_collections
 import numpy as np
 
 from gan_jax import checkpointing
+from gan_jax import distributed
 from gan_jax import input_pipeline
 from gan_jax import models
 from gan_jax import outputs
@@ -80,66 +81,93 @@ def _all_finite(tree):
   return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
 
-def build(config, dataset):
-  """Models, initial state and the compiled `train(state, data, step) -> (state, metric sums)` that
-  runs `steps_per_call` steps. Shared by training, sampling and sweeps."""
-  info = dataset.info
-  generator, discriminator = models.get_models(config.model, info.shape, info.num_classes)
-  mesh = parallel.make_mesh()
-  parallel.check_batch_divides(config.batch_size, mesh)
+def scan_steps(one_step, n, state, xs=None):
+  """Applies `one_step(state, x) -> (state, metrics)` n times (x: xs[i], or None when xs is None);
+  returns the state and the metrics summed over the steps."""
+  def body(carry, x):
+    state, sums = carry
+    state, metrics = one_step(state, x)
+    return (state, metrics if sums is None else jax.tree.map(jnp.add, sums, metrics)), None
+  # The first step outside the scan fixes the metrics' structure for the carry.
+  (state, sums), _ = body((state, None), None if xs is None else jax.tree.map(lambda b: b[0], xs))
+  if n > 1:
+    rest = None if xs is None else jax.tree.map(lambda b: b[1:], xs)
+    (state, sums), _ = jax.lax.scan(body, (state, sums), rest, length=n - 1)
+  return state, sums
+
+
+def make_data(config, dataset, mesh, seed=None):
+  """Where the batches come from: (device_data, sample, host_batches).
+
+  Device-resident data and toy streams: `sample(device_data, step)` draws global batch `step` inside
+  the compiled program (`host_batches` is None). Otherwise `host_batches(start_step)` yields stacks of
+  `steps_per_call` global batches, each process reading only its rows of them.
+  """
+  seed = config.seed if seed is None else seed
   examples_per_step = config.batch_size * config.n_critic
-  step_fn = train_step_lib.make_train_step(config, generator, discriminator)
-  example_x = jnp.zeros((2,) + tuple(info.shape), jnp.float32)
-  state = jax.jit(lambda r: train_step_lib.create_train_state(
-      config, generator, discriminator, r, example_x), out_shardings=parallel.replicated(mesh))(
-          jax.random.key(config.seed))
+  if dataset.arrays is not None or dataset.info.kind == "points":
+    device_data, sample = input_pipeline.make_device_sampler(dataset, examples_per_step, seed)
+    # From host values, so that every process builds the same global array.
+    return parallel.replicate_from_host(jax.device_get(device_data), mesh), sample, None
+
+  def host_batches(start_step):
+    it = input_pipeline.make_host_iterator(dataset, examples_per_step, seed, start_step,
+                                           jax.process_index(), jax.process_count())
+    while True:
+      local = [next(it) for _ in range(config.steps_per_call)]
+      stacked = jax.tree.map(lambda *b: np.stack(b), *local)
+      yield jax.tree.map(lambda b: jax.make_array_from_process_local_data(
+          parallel.batch_sharded_steps(mesh), b), stacked)
+  return None, None, host_batches
+
+
+def build(config, dataset, devices=None):
+  """Models, initial state and the compiled `train(state, data) -> (state, metric sums)` that runs
+  `steps_per_call` steps, placed on `devices` (default: all, of every process) as
+  `config.parallel.mode` says. Shared by training and sampling."""
+  info = dataset.info
+  mode = parallel.check_mode(config.get("parallel", {}).get("mode", "jit"))
+  axis_name = parallel.axis_name_for(mode)
+  generator, discriminator = models.get_models(config.model, info.shape, info.num_classes,
+                                               axis_name=axis_name)
+  mesh = parallel.make_mesh(devices)
+  parallel.check_batch_divides(config.batch_size, mesh)
+  step_fn = parallel.distribute_step(
+      train_step_lib.make_train_step(config, generator, discriminator, axis_name), mesh, mode)
+  state = init_state(config, generator, discriminator, info.shape,
+                     jax.random.key(config.seed), mesh)
+  device_data, sample, batches_fn = make_data(config, dataset, mesh)
   base_key = jax.random.key(config.seed)
   batch_sharding = parallel.batch_sharded(mesh)
+  replicated = parallel.replicated(mesh)
 
-  def run_steps(state, data, batches):
-    """Scans the step over `batches` (leading axis = steps) or over device-drawn batches."""
-    def one(carry, xs):
-      state, sums = carry
-      step = state.step
-      batch = sample(data, step) if batches is None else xs
-      batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-      state, metrics = step_fn(state, batch, jax.random.fold_in(base_key, step))
-      sums = jax.tree.map(jnp.add, sums, metrics) if sums is not None else metrics
-      return (state, sums), None
-    n = config.steps_per_call if batches is None else jax.tree.leaves(batches)[0].shape[0]
-    # The first step outside the scan fixes the metrics' structure for the carry.
-    first = None if batches is None else jax.tree.map(lambda b: b[0], batches)
-    (state, sums), _ = one((state, None), first)
-    if n > 1:
-      rest = None if batches is None else jax.tree.map(lambda b: b[1:], batches)
-      (state, sums), _ = jax.lax.scan(one, (state, sums), rest, length=n - 1)
-    return state, sums
+  def one_step(state, batch):
+    batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+    return step_fn(state, batch, jax.random.fold_in(base_key, state.step))
 
-  if dataset.arrays is not None or info.kind == "points":
-    device_data, sample = input_pipeline.make_device_sampler(dataset, examples_per_step,
-                                                             config.seed)
-    device_data = jax.device_put(device_data, parallel.replicated(mesh))
-    train = jax.jit(lambda s, d: run_steps(s, d, None), donate_argnums=0)
-    batches_fn = None
+  if batches_fn is None:
+    def run(state, data):
+      return scan_steps(lambda s, _: one_step(s, sample(data, s.step)), config.steps_per_call,
+                        state)
   else:
-    device_data, sample = None, None
-    train = jax.jit(lambda s, b: run_steps(s, None, b), donate_argnums=0)
-
-    def batches_fn(start_step):
-      it = input_pipeline.make_host_iterator(dataset, examples_per_step, config.seed, start_step,
-                                             jax.process_index(), jax.process_count())
-      while True:
-        local = [next(it) for _ in range(config.steps_per_call)]
-        stacked = jax.tree.map(lambda *b: np.stack(b), *local)
-        yield jax.tree.map(lambda b: jax.make_array_from_process_local_data(
-            parallel.batch_sharded_steps(mesh), b), stacked)
+    def run(state, batches):
+      return scan_steps(one_step, jax.tree.leaves(batches)[0].shape[0], state, batches)
+  train = jax.jit(run, donate_argnums=0, out_shardings=(replicated, replicated))
   return dict(generator=generator, discriminator=discriminator, state=state, mesh=mesh,
               train=train, device_data=device_data, batches_fn=batches_fn)
+
+
+def init_state(config, generator, discriminator, data_shape, rng, mesh):
+  """The initial state, replicated over `mesh`."""
+  example_x = jnp.zeros((2,) + tuple(data_shape), jnp.float32)
+  return jax.jit(lambda r: train_step_lib.create_train_state(
+      config, generator, discriminator, r, example_x), out_shardings=parallel.replicated(mesh))(rng)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   """Trains (or resumes) the GAN described by `config`, writing everything into `workdir`."""
   validate_config(config)
+  distributed.initialize(config)
   dataset = input_pipeline.load_dataset(config.dataset)
   info = dataset.info
   parts = build(config, dataset)
@@ -154,7 +182,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   if restored is not None:
     state = restored
     print(f"Resumed from step {int(state.step)} in {workdir}", flush=True)
-  start_step = int(jax.device_get(state.step))
+  start_step = int(jax.device_get(parallel.local_copy(state.step)))
 
   writer = outputs.MetricWriter(workdir, enabled=is_main)
   progress = outputs.Progress(start_step, config.num_train_steps)
@@ -179,7 +207,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
       done = step >= config.num_train_steps
 
       if step % config.log_every_steps == 0 or done:
-        scalars = {k: v / sum_steps for k, v in jax.device_get(sums).items()}
+        scalars = {k: v / sum_steps
+                   for k, v in jax.device_get(parallel.local_copy(sums)).items()}
         sums, sum_steps = None, 0
         if not all(np.isfinite(v) for v in scalars.values()):
           bad = ", ".join(f"{k}={v}" for k, v in scalars.items() if not np.isfinite(v))
@@ -192,12 +221,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
           print(progress.line(step, scalars), flush=True)
 
       if is_main and config.sample_every_steps and (step % config.sample_every_steps == 0 or done):
-        samples = jax.device_get(sample_fn(state, grid_z, grid_labels))
+        samples = jax.device_get(sample_fn(parallel.local_copy(state), grid_z, grid_labels))
         save_samples(os.path.join(workdir, f"samples_{step:07d}.png"), samples, info,
                      f"step {step}")
 
       if evaluate and config.eval_every_steps and (step % config.eval_every_steps == 0 or done):
-        eval_metrics = evaluate(state, step)
+        # Every process evaluates its local copy (the same numbers), so all agree on the best step.
+        eval_metrics = evaluate(parallel.local_copy(state), step)
         writer.write(step, eval_metrics)
         if is_main:
           print(f"step {step} eval: " + " ".join(f"{k}={v:.4g}" for k, v in eval_metrics.items()),
@@ -223,7 +253,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
 def _save_if_finite(manager, state, step, metrics=None):
   if manager.latest_step() == step:
     return
-  if not bool(jax.device_get(_all_finite((state.g_params, state.d_params)))):
+  if not bool(jax.device_get(parallel.local_copy(_all_finite((state.g_params, state.d_params))))):
     raise NonFiniteLossError(f"non-finite parameters at step {step}; stopped. The last good "
                              f"checkpoint (step {manager.latest_step()}) is kept")
   checkpointing.save(manager, state, metrics)

@@ -1,0 +1,97 @@
+"""One device, 8 devices under jit and 8 under pmap train to the same parameters.
+
+The multi-device checks run in a subprocess with 8 fake CPU devices (XLA_FLAGS must be set before JAX
+starts), blocking on every step: XLA's CPU collectives can deadlock otherwise.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NUM_STEPS = 3
+
+
+def _config(mode, batch_size=32):
+  from configs import gan_mlp  # pylint: disable=g-import-not-at-top
+  config = gan_mlp.get_config("ring8")
+  config.parallel.mode = mode
+  config.batch_size = batch_size
+  config.steps_per_call = 1
+  config.model.g_hidden = (32, 32)
+  config.model.d_hidden = (32, 32)
+  # Large steps, so that a wrong reduction shows clearly in the parameters.
+  config.g_optimizer.learning_rate = config.d_optimizer.learning_rate = 1e-2
+  return config
+
+
+def _train(mode, devices):
+  import jax  # pylint: disable=g-import-not-at-top
+  from gan_jax import input_pipeline, train  # pylint: disable=g-import-not-at-top
+  config = _config(mode)
+  parts = train.build(config, input_pipeline.load_dataset(config.dataset), devices=devices)
+  state = parts["state"]
+  for _ in range(NUM_STEPS):
+    state, _ = parts["train"](state, parts["device_data"])
+    jax.block_until_ready(state)
+  return jax.device_get((state.g_params, state.d_params))
+
+
+def _max_diff(a, b):
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  return max(float(np.abs(x - y).max()) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def _worker():
+  import jax  # pylint: disable=g-import-not-at-top
+  from gan_jax import input_pipeline, train  # pylint: disable=g-import-not-at-top
+  from gan_jax.errors import UserError  # pylint: disable=g-import-not-at-top
+  assert jax.device_count() == 8, jax.devices()
+  one = _train("jit", jax.devices()[:1])
+  result = {"jit8": _max_diff(one, _train("jit", None)),
+            "pmap8": _max_diff(one, _train("pmap", None))}
+  config = _config("jit", batch_size=36)
+  try:
+    train.build(config, input_pipeline.load_dataset(config.dataset))
+  except UserError as e:
+    result["error"] = str(e)
+  print("RESULT " + json.dumps(result), flush=True)
+
+
+@pytest.fixture(scope="module")
+def eight_devices():
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
+             JAX_PLATFORMS="cpu")
+  out = subprocess.run([sys.executable, __file__], env=env, cwd=ROOT, capture_output=True,
+                       text=True, timeout=600, check=False)
+  lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
+  assert out.returncode == 0 and lines, out.stdout[-2000:] + out.stderr[-4000:]
+  return json.loads(lines[-1][len("RESULT "):])
+
+
+def test_jit_on_8_devices_matches_one_device(eight_devices):
+  assert eight_devices["jit8"] < 1e-5
+
+
+@pytest.mark.xfail(reason="train_step folds the device index into the noise under an axis name, so "
+                          "pmap draws other latents than one device; see docs/scale.md",
+                   strict=False)
+def test_pmap_on_8_devices_matches_one_device(eight_devices):
+  assert eight_devices["pmap8"] < 1e-5
+
+
+def test_pmap_on_8_devices_trains_close_to_one_device(eight_devices):
+  # Until the noise is drawn per global batch: same data and reductions, other latents.
+  assert eight_devices["pmap8"] < 0.05
+
+
+def test_batch_must_divide_device_count(eight_devices):
+  assert "batch_size=36" in eight_devices["error"] and "(8)" in eight_devices["error"]
+
+
+if __name__ == "__main__":
+  sys.path.insert(0, ROOT)
+  _worker()
