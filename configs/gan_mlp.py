@@ -30,6 +30,12 @@ def get_config(dataset="digits"):
 
 
 def get_sweep(h):
-  """Learning rate x seed, trained together by `python -m gan_jax.sweep`."""
-  return h.product([h.sweep("config.g_optimizer.learning_rate", [1e-4, 3e-4]),
-                    h.sweep("config.seed", [0, 1])])
+  """Learning rate x seed, trained together: `python -m gan_jax.sweep --config=configs/gan_mlp.py`.
+
+  `h` is gan_jax.sweep_spec (sweep, product, zipit, fixed).
+  """
+  return h.product([
+      h.zipit([h.sweep("config.g_optimizer.learning_rate", [1e-4, 3e-4, 1e-3]),
+               h.sweep("config.d_optimizer.learning_rate", [1e-4, 3e-4, 1e-3])]),
+      h.sweep("config.seed", [0, 1]),
+  ])
