@@ -94,14 +94,45 @@ def vmapped_keys(config, spec):
   return result
 
 
-def plan(config, spec):
-  """Splits the members of `spec` into groups trained one after another."""
+def _step_program(config, info):
+  """The train step's jaxpr as text: equal texts mean one compiled program serves both configs."""
+  generator, discriminator = models.get_models(config.model, info.shape, info.num_classes)
+  example_x = jnp.zeros((2,) + tuple(info.shape), jnp.float32)
+  state = jax.eval_shape(lambda r: train_step_lib.create_train_state(
+      config, generator, discriminator, r, example_x), jax.random.key(0))
+  n = config.batch_size * config.n_critic
+  batch = {"x": jax.ShapeDtypeStruct((n,) + tuple(info.shape), jnp.float32),
+           "label": jax.ShapeDtypeStruct((n,), jnp.int32)}
+  step = train_step_lib.make_train_step(config, generator, discriminator)
+  return str(jax.make_jaxpr(step)(state, batch, jax.random.key(0)))
+
+
+def _switches_at_zero(config, spec, vmapped, info):
+  """The vmapped keys whose value 0 changes the step's program (0 turns GP, clipping, EMA off)."""
+  result = []
+  for key in vmapped:
+    values = {m[key] for m in spec}
+    if key == "seed" or 0 not in values or len(values) < 2:
+      continue
+    nonzero = next(v for v in values if v != 0)
+    if (_step_program(sweep_spec.apply(config, {key: 0}), info)
+        != _step_program(sweep_spec.apply(config, {key: nonzero}), info)):
+      result.append(key)
+  return result
+
+
+def plan(config, spec, info=None):
+  """Splits the members of `spec` into groups trained one after another.
+
+  `info` (the dataset's) lets values of 0 that do not change the step's program share a group.
+  """
   vmapped = vmapped_keys(config, spec)
+  at_zero = ([k for k in vmapped if k != "seed"] if info is None
+             else _switches_at_zero(config, spec, vmapped, info))
   groups = {}
   for overrides in spec:
     structural = {k: v for k, v in overrides.items() if k not in vmapped}
-    # 0 switches components off at trace time (GP, clipping, EMA, momentum).
-    zeros = tuple((k, overrides[k] == 0) for k in vmapped if k != "seed")
+    zeros = tuple((k, overrides[k] == 0) for k in at_zero)
     signature = json.dumps([sorted(structural.items()), zeros], default=str)
     groups.setdefault(signature, (structural, []))[1].append(overrides)
   result = []
@@ -358,7 +389,7 @@ def load_spec(config_path):
 
 def run_sweep(config, spec, workdir, metric=""):
   """Trains every group of the sweep; returns [(group, workdir, final metrics per member)]."""
-  groups = plan(config, spec)
+  groups = plan(config, spec, input_pipeline.load_dataset(config.dataset).info)
   results = []
   for k, group in enumerate(groups):
     run_dir = workdir if len(groups) == 1 else os.path.join(workdir, f"run_{k:02d}")

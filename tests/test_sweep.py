@@ -1,0 +1,109 @@
+"""Sweeps: spec helpers, the split into vmapped groups, and member i == a single run of member i."""
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from configs import gan_mlp
+from gan_jax import input_pipeline
+from gan_jax import sweep
+from gan_jax import sweep_spec as h
+from gan_jax import train
+from gan_jax.errors import UserError
+
+
+def _config():
+  config = gan_mlp.get_config("ring8")
+  config.batch_size = 32
+  config.steps_per_call = 2
+  config.model.g_hidden = (32, 32)
+  config.model.d_hidden = (32, 32)
+  return config
+
+
+def test_spec_helpers():
+  spec = h.product([h.sweep("config.a", [1, 2]), h.zipit([h.sweep("b", [3, 4]),
+                                                         h.sweep("c", [5, 6])])])
+  assert spec == [{"a": 1, "b": 3, "c": 5}, {"a": 1, "b": 4, "c": 6},
+                  {"a": 2, "b": 3, "c": 5}, {"a": 2, "b": 4, "c": 6}]
+  with pytest.raises(UserError, match="equal length"):
+    h.zipit([h.sweep("a", [1]), h.sweep("b", [1, 2])])
+  with pytest.raises(UserError, match="set twice"):
+    h.product([h.sweep("a", [1]), h.fixed("a", 2)])
+  with pytest.raises(UserError, match="no 'nope'"):
+    h.apply(_config(), {"loss.nope": 1.0})
+  assert h.apply(_config(), {"loss.gp_weight": 1}).loss.gp_weight == 1.0
+
+
+def test_example_sweep_is_one_group():
+  config = gan_mlp.get_config("ring8")
+  groups = sweep.plan(config, sweep.load_spec("configs/gan_mlp.py"))
+  assert len(groups) == 1 and len(groups[0].members) >= 4
+
+
+def test_structural_keys_fan_out():
+  config, info = _config(), input_pipeline.load_dataset(_config().dataset).info
+  spec = h.product([h.sweep("n_critic", [1, 2]), h.sweep("g_optimizer.learning_rate", [1e-4, 1e-3]),
+                    h.sweep("loss.label_smoothing", [0.0, 0.1])])
+  groups = sweep.plan(config, spec, info)
+  # n_critic is structural; a label smoothing of 0 runs the same program as 0.1.
+  assert [g.structural for g in groups] == [{"n_critic": 1}, {"n_critic": 2}]
+  assert [len(g.members) for g in groups] == [4, 4]
+  # gp_weight=0 turns the penalty off at trace time: its own group.
+  groups = sweep.plan(config, h.sweep("loss.gp_weight", [0.0, 1.0, 10.0]), info)
+  assert [len(g.members) for g in groups] == [1, 2]
+
+
+def test_member_equals_single_run():
+  config = _config()
+  config.loss.gp_weight = 1.0  # Sweep a loss weight in state.hparams too.
+  spec = h.product([h.zipit([h.sweep("g_optimizer.learning_rate", [1e-3, 3e-3]),
+                             h.sweep("d_optimizer.b1", [0.5, 0.0])]),
+                    h.sweep("seed", [0, 3]),
+                    h.sweep("loss.gp_weight", [1.0, 5.0])])
+  dataset = input_pipeline.load_dataset(config.dataset)
+  (group,) = sweep.plan(config, spec, dataset.info)
+  parts = sweep.build_group(group, dataset)
+  states = parts["state"]
+  for _ in range(2):
+    states, sums = parts["train"](states, parts["device_data"])
+  assert sums["g_loss"].shape == (len(spec),)
+  for i in (0, 3, 5, 6):
+    single = train.build(group.member_configs[i], dataset)
+    state = single["state"]
+    for _ in range(2):
+      state, _ = single["train"](state, single["device_data"])
+    expected = jax.device_get((state.g_params, state.d_params, state.d_opt_state))
+    got = jax.device_get(jax.tree.map(lambda x: x[i], (states.g_params, states.d_params,
+                                                      states.d_opt_state)))
+    for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(got)):
+      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_cli_run_writes_members_and_resumes(tmp_path):
+  config = _config()
+  config.num_train_steps = 4
+  config.log_every_steps = config.sample_every_steps = config.checkpoint_every_steps = 2
+  config.num_grid_samples = 16
+  spec = h.product([h.sweep("g_optimizer.learning_rate", [1e-4, 1e-3]), h.sweep("seed", [0, 1]),
+                    h.sweep("batch_size", [16, 32])])
+  workdir = str(tmp_path)
+  results = sweep.run_sweep(config, spec, workdir)
+  assert len(results) == 2  # batch_size fans out.
+  run = os.path.join(workdir, "run_00")
+  lines = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl"))]
+  assert sorted({l["member"] for l in lines}) == [0, 1, 2, 3]
+  assert os.path.exists(os.path.join(run, "member_3", "samples_0000004.png"))
+  assert os.path.exists(os.path.join(run, "tensorboard", "member_2"))
+  for name in ("summary.md", "summary.csv", "summary.png"):
+    assert os.path.exists(os.path.join(run, name))
+  assert "batch_size" in open(os.path.join(workdir, "runs.md")).read()
+  # Resuming continues from the stack's checkpoint.
+  config.num_train_steps = 6
+  sweep.run_sweep(config, spec, workdir)
+  steps = [json.loads(l)["step"] for l in open(os.path.join(run, "metrics.jsonl"))]
+  assert steps.count(6) == 4 and steps.count(2) == 4
+  with pytest.raises(UserError, match="another sweep"):
+    sweep.run_sweep(config, h.sweep("seed", [5]), run)
