@@ -22,6 +22,9 @@ def run(main):
     if isinstance(e, NonFiniteLossError):
       print(f"error: {e}", file=sys.stderr)
       return EXIT_TRAINING_FAILED
+    if "Failed loading config file" in str(e):  # ml_collections defers this to first use.
+      print("error: " + " ".join(str(e).split()), file=sys.stderr)
+      return EXIT_USER_ERROR
     raise
   return 0
 

