@@ -66,6 +66,21 @@ LOSSES = {
 }
 
 
+def discriminator_targets(rng, shape, label_smoothing=0.0, label_noise=0.0, flip_prob=0.0):
+  """(real_target, fake_target) arrays of `shape` for the classifier losses.
+
+  One-sided smoothing: real = 1 - label_smoothing. Label noise (the seed's `labels += 0.05 *
+  uniform`): each target moves towards the other class by label_noise * U(0, 1). Label flipping:
+  with probability flip_prob an example's real and fake targets are swapped.
+  """
+  noise_rng, flip_rng = jax.random.split(rng)
+  u_real, u_fake = jax.random.uniform(noise_rng, (2,) + tuple(shape))
+  real = 1.0 - label_smoothing - label_noise * u_real
+  fake = label_noise * u_fake
+  flip = jax.random.bernoulli(flip_rng, flip_prob, (2,) + tuple(shape))
+  return jnp.where(flip[0], fake, real), jnp.where(flip[1], real, fake)
+
+
 def check_loss_name(name):
   if name not in LOSSES:
     raise UserError(f"loss.name={name!r} is unknown; allowed: {', '.join(LOSSES)}")

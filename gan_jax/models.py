@@ -9,7 +9,14 @@ step can treat them alike:
 
 `labels` is an int array (B,) or None. When the module's `num_classes > 0` the one-hot label is
 concatenated to z in G and to the input (broadcast over space for images) in D, as in Mirza & Osindero's
-conditional GAN.
+conditional GAN; `conditioning="projection"` instead adds <embed(y), phi(x)> to D's logit (Miyato &
+Koyama 2018).
+
+Stability options of the discriminators (all off by default, leaving the seed models unchanged):
+spectral normalisation (`nn.SpectralNorm`, its power-iteration vectors in the "spectral_norm"
+collection, updated only when `train`), minibatch discrimination (Salimans et al. 2016), minibatch
+standard deviation (Karras et al. 2018) and packing (PacGAN, Lin et al. 2018: D scores `pack`
+consecutive samples jointly, returning B / pack logits).
 """
 import functools
 import math
@@ -37,6 +44,64 @@ def concat_label_to_vector(z, labels, num_classes):
   return z if onehot is None else jnp.concatenate([z, onehot], axis=-1)
 
 
+SN_COLLECTION = "spectral_norm"
+
+
+def maybe_spectral_norm(layer, enabled, train):
+  """`layer` as a function of x, spectrally normalised when `enabled` (power iteration only in train)."""
+  if not enabled:
+    return layer
+  sn = nn.SpectralNorm(layer, collection_name=SN_COLLECTION)
+  return lambda x: sn(x, update_stats=train)
+
+
+def activation_fn(name):
+  if name not in ("leaky_relu", "relu"):
+    raise UserError(f"activation {name!r} is unknown; allowed: leaky_relu, relu, maxout (D only)")
+  return leaky_relu if name == "leaky_relu" else nn.relu
+
+
+class MinibatchDiscrimination(nn.Module):
+  """Salimans et al. 2016, sec. 3.2: o(x_i)_b = sum_j exp(-||M_i,b - M_j,b||_1), M = x T.
+
+  Returns the `num_kernels` features o(x_i) (the j = i term, exp(0) = 1, included as in the paper).
+  """
+  num_kernels: int = 50
+  kernel_dim: int = 5
+
+  @nn.compact
+  def __call__(self, h):
+    t = self.param("T", nn.initializers.normal(0.05), (h.shape[-1], self.num_kernels * self.kernel_dim))
+    m = (h @ t).reshape((h.shape[0], self.num_kernels, self.kernel_dim))
+    l1 = jnp.abs(m[:, None] - m[None, :]).sum(-1)  # (B, B, kernels)
+    return jnp.exp(-l1).sum(1)
+
+
+def minibatch_stddev(h, group_size=4):
+  """ProGAN's feature: mean over features of the std over each group of `group_size` samples."""
+  g = math.gcd(group_size, h.shape[0])
+  groups = h.reshape((g, -1) + h.shape[1:])
+  std = jnp.sqrt(groups.var(axis=0) + 1e-8).mean(axis=tuple(range(1, h.ndim)))  # (B / g,)
+  return jnp.tile(std, g)[:, None]
+
+
+def discriminator_head(h, labels, num_classes, conditioning, spectral_norm, train):
+  """Final linear logit of features h (B, F); projection conditioning adds <embed(y), h>."""
+  logit = maybe_spectral_norm(nn.Dense(1), spectral_norm, train)(h)[:, 0]
+  if num_classes > 0 and conditioning == "projection":
+    if labels is None:
+      raise ValueError(f"this model is conditional on {num_classes} classes and needs labels")
+    embed = nn.Embed(num_classes, h.shape[-1], embedding_init=nn.initializers.normal(0.02),
+                     name="projection")
+    logit = logit + jnp.sum(embed(labels) * h, axis=-1)
+  return logit
+
+
+def _check_conditioning(conditioning):
+  if conditioning not in ("concat", "projection"):
+    raise UserError(f"model.d_conditioning={conditioning!r} is unknown; allowed: concat, projection")
+
+
 def concat_label_to_image(x, labels, num_classes):
   """Appends the one-hot label as constant feature maps."""
   onehot = _one_hot(labels, num_classes, x.dtype)
@@ -52,29 +117,62 @@ class MLPGenerator(nn.Module):
   hidden: Sequence[int] = (256, 512)
   num_classes: int = 0
   output_activation: str = "tanh"  # 'tanh' for images in [-1, 1], 'none' for 2D points.
+  activation: str = "leaky_relu"   # Or 'relu' (PacGAN's toy generator).
+  spectral_norm: bool = False
 
   @nn.compact
   def __call__(self, z, labels=None, train=True):
+    act = activation_fn(self.activation)
     h = concat_label_to_vector(z, labels, self.num_classes)
     for width in self.hidden:
-      h = leaky_relu(nn.Dense(width)(h))
-    out = nn.Dense(math.prod(self.data_shape))(h)
+      h = act(maybe_spectral_norm(nn.Dense(width), self.spectral_norm, train)(h))
+    out = maybe_spectral_norm(nn.Dense(math.prod(self.data_shape)), self.spectral_norm, train)(h)
     if self.output_activation == "tanh":
       out = jnp.tanh(out)
     return out.reshape((z.shape[0],) + tuple(self.data_shape))
 
 
 class MLPDiscriminator(nn.Module):
-  """The vanilla GAN discriminator: data -> 512 -> 256 -> 1 logit, LeakyReLU(0.2)."""
+  """The vanilla GAN discriminator: data -> 512 -> 256 -> 1 logit, LeakyReLU(0.2).
+
+  `activation="maxout"` uses `maxout_pieces` linear pieces per unit (PacGAN's toy discriminator).
+  """
   hidden: Sequence[int] = (512, 256)
   num_classes: int = 0
+  activation: str = "leaky_relu"
+  maxout_pieces: int = 5
+  spectral_norm: bool = False
+  conditioning: str = "concat"
+  pack: int = 1
+  minibatch_kernels: int = 0     # > 0: minibatch discrimination features before the logit.
+  minibatch_kernel_dim: int = 5
+  minibatch_std: bool = False
 
   @nn.compact
   def __call__(self, x, labels=None, train=True):
-    h = concat_label_to_vector(x.reshape((x.shape[0], -1)), labels, self.num_classes)
+    _check_conditioning(self.conditioning)
+    b = x.shape[0]
+    if b % self.pack:
+      raise ValueError(f"batch size {b} is not a multiple of pack={self.pack}")
+    h = x.reshape((b, -1))
+    if self.conditioning == "concat":
+      h = concat_label_to_vector(h, labels, self.num_classes)
+    h = h.reshape((b // self.pack, -1))  # PacGAN: `pack` samples side by side, one decision.
+    labels = None if labels is None else labels[::self.pack]
     for width in self.hidden:
-      h = leaky_relu(nn.Dense(width)(h))
-    return nn.Dense(1)(h)[:, 0]
+      if self.activation == "maxout":
+        h = maybe_spectral_norm(nn.Dense(width * self.maxout_pieces), self.spectral_norm, train)(h)
+        h = h.reshape(h.shape[:-1] + (width, self.maxout_pieces)).max(-1)
+      else:
+        h = activation_fn(self.activation)(
+            maybe_spectral_norm(nn.Dense(width), self.spectral_norm, train)(h))
+    if self.minibatch_kernels:
+      h = jnp.concatenate([h, MinibatchDiscrimination(self.minibatch_kernels,
+                                                      self.minibatch_kernel_dim)(h)], -1)
+    if self.minibatch_std:
+      h = jnp.concatenate([h, minibatch_stddev(h)], -1)
+    return discriminator_head(h, labels, self.num_classes, self.conditioning, self.spectral_norm,
+                              train)
 
 
 def _batch_norm(train, axis_name):
@@ -106,14 +204,19 @@ class DCGAN28Discriminator(nn.Module):
   """The seed's MNIST DCGAN discriminator: Conv 64 s2 -> Conv 128 s2 (LeakyReLU, Dropout 0.3) -> Dense 1."""
   num_classes: int = 0
   dropout_rate: float = 0.3
+  spectral_norm: bool = False
+  conditioning: str = "concat"
 
   @nn.compact
   def __call__(self, x, labels=None, train=True):
-    h = concat_label_to_image(x, labels, self.num_classes)
+    _check_conditioning(self.conditioning)
+    h = concat_label_to_image(x, labels, self.num_classes) if self.conditioning == "concat" else x
     for features in (64, 128):
-      h = leaky_relu(nn.Conv(features, (5, 5), (2, 2), padding="SAME")(h))
+      conv = nn.Conv(features, (5, 5), (2, 2), padding="SAME")
+      h = leaky_relu(maybe_spectral_norm(conv, self.spectral_norm, train)(h))
       h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
-    return nn.Dense(1)(h.reshape((h.shape[0], -1)))[:, 0]
+    return discriminator_head(h.reshape((h.shape[0], -1)), labels, self.num_classes,
+                              self.conditioning, self.spectral_norm, train)
 
 
 class DCGAN32Generator(nn.Module):
@@ -138,14 +241,61 @@ class DCGAN32Discriminator(nn.Module):
   """The seed's CIFAR-10 DCGAN discriminator: Conv 64/128/256 4x4 s2 (LeakyReLU, Dropout 0.3) -> Dense 1."""
   num_classes: int = 0
   dropout_rate: float = 0.3
+  spectral_norm: bool = False
+  conditioning: str = "concat"
 
   @nn.compact
   def __call__(self, x, labels=None, train=True):
-    h = concat_label_to_image(x, labels, self.num_classes)
+    _check_conditioning(self.conditioning)
+    h = concat_label_to_image(x, labels, self.num_classes) if self.conditioning == "concat" else x
     for features in (64, 128, 256):
-      h = leaky_relu(nn.Conv(features, (4, 4), (2, 2), padding="SAME")(h))
+      conv = nn.Conv(features, (4, 4), (2, 2), padding="SAME")
+      h = leaky_relu(maybe_spectral_norm(conv, self.spectral_norm, train)(h))
       h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
-    return nn.Dense(1)(h.reshape((h.shape[0], -1)))[:, 0]
+    return discriminator_head(h.reshape((h.shape[0], -1)), labels, self.num_classes,
+                              self.conditioning, self.spectral_norm, train)
+
+
+class SNGAN32Generator(nn.Module):
+  """SNGAN's standard CNN generator (Miyato et al. 2018, table 3): z(128) -> 4x4x512 -> deconv 4x4 s2
+  256/128/64 (BN, ReLU) -> conv 3x3 C, tanh."""
+  channels: int = 3
+  num_classes: int = 0
+  axis_name: str | None = None
+  spectral_norm: bool = False
+
+  @nn.compact
+  def __call__(self, z, labels=None, train=True):
+    sn = lambda layer: maybe_spectral_norm(layer, self.spectral_norm, train)
+    h = concat_label_to_vector(z, labels, self.num_classes)
+    h = nn.relu(_batch_norm(train, self.axis_name)(sn(nn.Dense(4 * 4 * 512))(h)))
+    h = h.reshape((-1, 4, 4, 512))
+    for features in (256, 128, 64):
+      h = sn(nn.ConvTranspose(features, (4, 4), (2, 2), padding="SAME"))(h)
+      h = nn.relu(_batch_norm(train, self.axis_name)(h))
+    return jnp.tanh(sn(nn.Conv(self.channels, (3, 3), padding="SAME"))(h))
+
+
+class SNGAN32Discriminator(nn.Module):
+  """SNGAN's standard CNN discriminator: conv 3x3 / 4x4 s2 pairs 64-128-256, conv 3x3 512,
+  LeakyReLU(0.1), linear logit; spectral normalisation on every layer by default."""
+  num_classes: int = 0
+  dropout_rate: float = 0.0
+  spectral_norm: bool = True
+  conditioning: str = "concat"
+
+  @nn.compact
+  def __call__(self, x, labels=None, train=True):
+    _check_conditioning(self.conditioning)
+    act = functools.partial(nn.leaky_relu, negative_slope=0.1)
+    sn = lambda layer: maybe_spectral_norm(layer, self.spectral_norm, train)
+    h = concat_label_to_image(x, labels, self.num_classes) if self.conditioning == "concat" else x
+    for features in (64, 128, 256):
+      h = act(sn(nn.Conv(features, (3, 3), padding="SAME"))(h))
+      h = act(sn(nn.Conv(features, (4, 4), (2, 2), padding="SAME"))(h))
+    h = act(sn(nn.Conv(512, (3, 3), padding="SAME"))(h))
+    return discriminator_head(h.reshape((h.shape[0], -1)), labels, self.num_classes,
+                              self.conditioning, self.spectral_norm, train)
 
 
 # name -> (generator, discriminator, image height/width it produces or None for any shape).
@@ -153,6 +303,7 @@ _MODELS = {
     "mlp": (MLPGenerator, MLPDiscriminator, None),
     "dcgan28": (DCGAN28Generator, DCGAN28Discriminator, 28),
     "dcgan32": (DCGAN32Generator, DCGAN32Discriminator, 32),
+    "sngan32": (SNGAN32Generator, SNGAN32Discriminator, 32),
 }
 MODEL_NAMES = tuple(_MODELS)
 
@@ -161,7 +312,8 @@ def get_models(model_config, data_shape, num_classes, axis_name=None):
   """Builds (generator, discriminator) for data of `data_shape` ((H, W, C) or (2,)).
 
   `num_classes` > 0 with `model_config.conditional` makes both conditional. `axis_name`: the pmap
-  axis over which batch normalisation averages its statistics.
+  axis over which batch normalisation averages its statistics. The stability options (see the
+  module docstring) are read with `.get`, so configs without them build the seed models.
   """
   name = model_config.name
   if name not in _MODELS:
@@ -171,14 +323,30 @@ def get_models(model_config, data_shape, num_classes, axis_name=None):
   classes = num_classes if model_config.get("conditional", False) else 0
   if model_config.get("conditional", False) and num_classes <= 0:
     raise UserError("model.conditional=True needs a labelled dataset; this dataset has no classes")
+  get = model_config.get
+  d_sn = get("spectral_norm", name == "sngan32")
+  conditioning = get("d_conditioning", "concat")
+  if get("pack", 1) > 1 and size is not None:
+    raise UserError(f"model.pack={get('pack')} is implemented for the MLP discriminator only")
+  if (get("minibatch_kernels", 0) or get("minibatch_std", False)) and size is not None:
+    raise UserError("model.minibatch_kernels / minibatch_std are implemented for the MLP "
+                    "discriminator only")
   if size is None:
     activation = "tanh" if len(data_shape) == 3 else "none"
-    return (MLPGenerator(data_shape, tuple(model_config.get("g_hidden", (256, 512))), classes,
-                         activation),
-            MLPDiscriminator(tuple(model_config.get("d_hidden", (512, 256))), classes))
+    return (MLPGenerator(data_shape, tuple(get("g_hidden", (256, 512))), classes, activation,
+                         get("g_activation", "leaky_relu"), get("g_spectral_norm", False)),
+            MLPDiscriminator(tuple(get("d_hidden", (512, 256))), classes,
+                             get("d_activation", "leaky_relu"), get("maxout_pieces", 5), d_sn,
+                             conditioning, get("pack", 1), get("minibatch_kernels", 0),
+                             get("minibatch_kernel_dim", 5), get("minibatch_std", False)))
   if len(data_shape) != 3 or data_shape[:2] != (size, size):
     raise UserError(f"model.name={name!r} produces {size}x{size} images, but the data has shape "
                     f"{data_shape}; use dataset.image_size={size} or a model for that shape "
                     f"({', '.join(MODEL_NAMES)})")
-  return (g_cls(channels=data_shape[2], num_classes=classes),
-          d_cls(num_classes=classes, dropout_rate=model_config.get("d_dropout", 0.3)))
+  g_kwargs = {"spectral_norm": True} if get("g_spectral_norm", False) else {}
+  if g_kwargs and name != "sngan32":
+    raise UserError(f"model.g_spectral_norm is implemented for mlp and sngan32, not {name!r}")
+  default_dropout = 0.0 if name == "sngan32" else 0.3
+  return (g_cls(channels=data_shape[2], num_classes=classes, **g_kwargs),
+          d_cls(num_classes=classes, dropout_rate=get("d_dropout", default_dropout),
+                spectral_norm=d_sn, conditioning=conditioning))

@@ -13,7 +13,18 @@ loop does.
 
 Numeric hyper-parameters the step reads (learning rates inside the optimizer states, loss weights in
 `state.hparams`) are arrays in the state, so a stack of states with different values can be trained
-together under `jax.vmap`.
+together under `jax.vmap`. Structural switches (which penalties exist, unroll depth, buffer size) are
+read from the config when the step is built.
+
+Stability tricks (config -> effect; all off by default):
+  loss.label_smoothing, loss.label_noise, loss.label_flip_prob   D's targets (`losses.discriminator_targets`)
+  loss.gp_weight, loss.r1_gamma, loss.dragan_weight              input-gradient penalties (`regularizers`)
+  loss.clip_value                                                WGAN weight clipping after each D update
+  loss.instance_noise, loss.instance_noise_steps                 Gaussian noise on D's inputs, annealed
+  replay.size, replay.fraction                                   fakes replayed from a ring buffer (`replay`)
+  unrolled_steps                                                 G's loss against D unrolled k steps ahead
+  ema.decay, ema.start_step                                      EMA of G's parameters for sampling/eval
+  model.*                                                        SN, packing, minibatch features (`models`)
 """
 import functools
 from typing import Any
@@ -25,6 +36,8 @@ import jax.numpy as jnp
 import optax
 
 from gan_jax import losses
+from gan_jax import regularizers
+from gan_jax import replay
 from gan_jax.errors import UserError
 
 PyTree = Any
@@ -47,7 +60,7 @@ class GANState:
 _OPTIMIZERS = {
     "adam": lambda c: optax.inject_hyperparams(optax.adam)(
         learning_rate=c.learning_rate, b1=c.get("b1", 0.9), b2=c.get("b2", 0.999),
-        eps=c.get("eps", 1e-8)),
+        eps=c.get("eps", 1e-8), eps_root=c.get("eps_root", 0.0)),
     "rmsprop": lambda c: optax.inject_hyperparams(optax.rmsprop)(
         learning_rate=c.learning_rate, decay=c.get("decay", 0.99), eps=c.get("eps", 1e-8)),
     "sgd": lambda c: optax.inject_hyperparams(optax.sgd)(
@@ -68,8 +81,15 @@ def default_hparams(config):
   loss = config.loss
   return {
       "label_smoothing": loss.get("label_smoothing", 0.0),
+      "label_noise": loss.get("label_noise", 0.0),
+      "label_flip_prob": loss.get("label_flip_prob", 0.0),
       "gp_weight": loss.get("gp_weight", 0.0),
+      "r1_gamma": loss.get("r1_gamma", 0.0),
+      "dragan_weight": loss.get("dragan_weight", 0.0),
       "clip_value": loss.get("clip_value", 0.0),
+      "instance_noise": loss.get("instance_noise", 0.0),
+      "instance_noise_steps": loss.get("instance_noise_steps", 0),
+      "replay_fraction": config.get("replay", {}).get("fraction", 0.0),
       "ema_decay": config.get("ema", {}).get("decay", 0.0),
   }
 
@@ -101,20 +121,21 @@ def create_train_state(config, generator, discriminator, rng, example_x):
       g_params=g_params, d_params=d_params,
       g_collections=g_collections, d_collections=d_collections,
       g_opt_state=g_tx.init(g_params), d_opt_state=d_tx.init(d_params),
-      ema_g_params=jax.tree.map(jnp.copy, g_params), hparams=hparams, extras={})
+      ema_g_params=jax.tree.map(jnp.copy, g_params), hparams=hparams,
+      extras=init_extras(config, example_x.shape[1:]))
+
+
+def init_extras(config, sample_shape):
+  """State of the optional components: the replay buffer when `replay.size` > 0."""
+  size = config.get("replay", {}).get("size", 0)
+  return {"replay": replay.init(size, sample_shape)} if size > 0 else {}
 
 
 def _mean_over(axis_name, tree):
   return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
 
-def gradient_penalty(d_apply, real, fake, rng):
-  """WGAN-GP (Gulrajani et al.): E[(||grad_x D(x_hat)||_2 - 1)^2] at random interpolates x_hat."""
-  eps = jax.random.uniform(rng, (real.shape[0],) + (1,) * (real.ndim - 1))
-  x_hat = eps * real + (1.0 - eps) * fake
-  grads = jax.grad(lambda x: d_apply(x).sum())(x_hat)
-  norms = jnp.sqrt(jnp.sum(jnp.square(grads), axis=tuple(range(1, grads.ndim))) + 1e-12)
-  return jnp.mean(jnp.square(norms - 1.0))
+gradient_penalty = regularizers.gradient_penalty  # Kept here for existing imports.
 
 
 def make_train_step(config, generator, discriminator, axis_name=None):
@@ -129,7 +150,15 @@ def make_train_step(config, generator, discriminator, axis_name=None):
   if n_critic < 1:
     raise UserError(f"n_critic={n_critic} must be >= 1")
   use_gp = config.loss.get("gp_weight", 0.0) > 0
+  use_r1 = config.loss.get("r1_gamma", 0.0) > 0
+  use_dragan = config.loss.get("dragan_weight", 0.0) > 0
   use_clip = config.loss.get("clip_value", 0.0) > 0
+  use_instance_noise = config.loss.get("instance_noise", 0.0) > 0
+  use_replay = config.get("replay", {}).get("size", 0) > 0
+  unrolled_steps = config.get("unrolled_steps", 0)
+  # Minibatch features compare samples within a batch: real and fake must then go through D apart.
+  separate_d_calls = (config.model.get("minibatch_kernels", 0) > 0
+                      or config.model.get("minibatch_std", False))
   use_ema = config.get("ema", {}).get("decay", 0.0) > 0
   ema_start = config.get("ema", {}).get("start_step", 0)
   probabilistic = losses.is_probabilistic(loss_name)
@@ -149,24 +178,63 @@ def make_train_step(config, generator, discriminator, axis_name=None):
                                           mutable=list(d_collections))
     return logits, _mean_over(axis_name, dict(updates))
 
-  def d_update(state, real, real_labels, fake, fake_labels, rng):
-    """One critic update on a real and a (constant) fake batch."""
-    drop_rng, gp_rng = jax.random.split(rng)
-    real_target = 1.0 - state.hparams["label_smoothing"]
+  def noise_std(state):
+    h = state.hparams
+    return regularizers.instance_noise_std(state.step, h["instance_noise"],
+                                           h["instance_noise_steps"])
 
-    def loss_fn(d_params):
+  def d_loss_and_logits(d_params, d_collections, hparams, real, real_labels, fake, fake_labels,
+                        drop_rng, target_rng):
+    """D's loss (without penalties) on a real and a fake batch, its collections and logits."""
+    if separate_d_calls:
+      real_logits, _ = discriminate(d_params, d_collections, real, real_labels, drop_rng)
+      fake_logits, d_collections = discriminate(d_params, d_collections, fake, fake_labels,
+                                                jax.random.fold_in(drop_rng, 1))
+    else:
       # Real and fake go through D in one call, so dropout and BN (if any) see both.
       logits, d_collections = discriminate(
-          d_params, state.d_collections, jnp.concatenate([real, fake]),
+          d_params, d_collections, jnp.concatenate([real, fake]),
           jnp.concatenate([real_labels, fake_labels]), drop_rng)
       real_logits, fake_logits = jnp.split(logits, 2)
-      loss = losses.discriminator_loss(loss_name, real_logits, fake_logits, real_target, 0.0)
+    real_target, fake_target = losses.discriminator_targets(
+        target_rng, real_logits.shape, hparams["label_smoothing"], hparams["label_noise"],
+        hparams["label_flip_prob"])
+    loss = losses.discriminator_loss(loss_name, real_logits, fake_logits, real_target,
+                                     fake_target)
+    return loss, (d_collections, real_logits, fake_logits)
+
+  def d_update(state, real, real_labels, fake, fake_labels, rng):
+    """One critic update on a real and a (constant) fake batch."""
+    drop_rng, gp_rng, target_rng, noise_rng, replay_rng = jax.random.split(rng, 5)
+    extras = state.extras
+    if use_replay:
+      buffer = extras["replay"]
+      extras = dict(extras, replay=replay.push(buffer, fake))
+      fake = replay.mix(buffer, fake, replay_rng, state.hparams["replay_fraction"])
+    if use_instance_noise:
+      real_noise_rng, fake_noise_rng = jax.random.split(noise_rng)
+      std = noise_std(state)
+      real = regularizers.add_instance_noise(real, std, real_noise_rng)
+      fake = regularizers.add_instance_noise(fake, std, fake_noise_rng)
+
+    def loss_fn(d_params):
+      loss, (d_collections, real_logits, fake_logits) = d_loss_and_logits(
+          d_params, state.d_collections, state.hparams, real, real_labels, fake, fake_labels,
+          drop_rng, target_rng)
       aux = {"d_loss": loss}
+      d_fn = lambda x: discriminate(d_params, state.d_collections, x, real_labels, drop_rng)[0]
       if use_gp:
-        d_fn = lambda x: discriminate(d_params, state.d_collections, x, real_labels, drop_rng)[0]
-        penalty = gradient_penalty(d_fn, real, fake, gp_rng)
+        penalty = regularizers.gradient_penalty(d_fn, real, fake, gp_rng)
         loss = loss + state.hparams["gp_weight"] * penalty
         aux["gradient_penalty"] = penalty
+      if use_r1:
+        penalty = regularizers.r1_penalty(d_fn, real)
+        loss = loss + 0.5 * state.hparams["r1_gamma"] * penalty
+        aux["r1_penalty"] = penalty
+      if use_dragan:
+        penalty = regularizers.dragan_penalty(d_fn, real, jax.random.fold_in(gp_rng, 1))
+        loss = loss + state.hparams["dragan_weight"] * penalty
+        aux["dragan_penalty"] = penalty
       return loss, (d_collections, real_logits, fake_logits, aux)
 
     grads, (d_collections, real_logits, fake_logits, aux) = jax.grad(loss_fn, has_aux=True)(
@@ -175,16 +243,39 @@ def make_train_step(config, generator, discriminator, axis_name=None):
     updates, d_opt_state = d_tx.update(grads, state.d_opt_state, state.d_params)
     d_params = optax.apply_updates(state.d_params, updates)
     if use_clip:  # WGAN's Lipschitz constraint by weight clipping (Arjovsky et al.).
-      c = state.hparams["clip_value"]
-      d_params = jax.tree.map(lambda p: jnp.clip(p, -c, c), d_params)
+      d_params = regularizers.clip_weights(d_params, state.hparams["clip_value"])
+    if use_instance_noise:
+      aux["instance_noise"] = noise_std(state)
     score = jax.nn.sigmoid if probabilistic else (lambda v: v)
     metrics = dict(aux,
                    d_real=score(real_logits).mean(), d_fake=score(fake_logits).mean(),
                    d_acc_real=(real_logits > accuracy_threshold).mean(),
                    d_acc_fake=(fake_logits < accuracy_threshold).mean(),
                    d_grad_norm=optax.global_norm(grads))
-    state = state.replace(d_params=d_params, d_opt_state=d_opt_state, d_collections=d_collections)
+    state = state.replace(d_params=d_params, d_opt_state=d_opt_state, d_collections=d_collections,
+                          extras=extras)
     return state, metrics
+
+  def unrolled_d_params(state, real, real_labels, fake, fake_labels, rng):
+    """D's parameters after `unrolled_steps` plain updates on (real, fake), differentiable in fake
+    (Metz et al. 2017): the same real batch and D's own optimizer, no penalties or clipping."""
+    def one(carry, i):
+      d_params, d_opt_state = carry
+      drop_rng, target_rng = jax.random.split(jax.random.fold_in(rng, i))
+      grads = jax.grad(lambda p: d_loss_and_logits(
+          p, state.d_collections, state.hparams, real, real_labels, fake, fake_labels, drop_rng,
+          target_rng)[0])(d_params)
+      updates, d_opt_state = d_tx.update(_mean_over(axis_name, grads), d_opt_state, d_params)
+      return (optax.apply_updates(d_params, updates), d_opt_state), None
+    d_opt_state = state.d_opt_state
+    if "eps_root" in d_opt_state.hyperparams:
+      # Adam's sqrt(v) has an infinite derivative where a gradient is exactly 0 (ReLU, maxout);
+      # optax's eps_root keeps the differentiated updates finite.
+      d_opt_state = d_opt_state._replace(hyperparams=dict(
+          d_opt_state.hyperparams,
+          eps_root=jnp.maximum(d_opt_state.hyperparams["eps_root"], 1e-16)))
+    (d_params, _), _ = jax.lax.scan(one, (state.d_params, d_opt_state), jnp.arange(unrolled_steps))
+    return d_params
 
   def train_step(state, batch, rng):
     real_x = batch["x"].reshape((-1, n_critic) + batch["x"].shape[1:])
@@ -207,7 +298,7 @@ def make_train_step(config, generator, discriminator, axis_name=None):
       state, _ = jax.lax.scan(critic_iteration, state, jnp.arange(n_critic - 1))
 
     # The generator's forward pass, kept for its backward pass after the last critic update.
-    z_rng, d_rng, g_drop_rng = jax.random.split(step_rngs[-1], 3)
+    z_rng, d_rng, g_drop_rng, g_noise_rng = jax.random.split(step_rngs[-1], 4)
     z, fake_y = latent_and_labels(config, num_classes, z_rng, b)
     fake, g_vjp, g_collections = jax.vjp(
         lambda p: generate(p, state.g_collections, z, fake_y), state.g_params, has_aux=True)
@@ -215,7 +306,13 @@ def make_train_step(config, generator, discriminator, axis_name=None):
                               jax.lax.stop_gradient(fake), fake_y, d_rng)
 
     def g_loss_fn(fake_x):
-      logits, _ = discriminate(state.d_params, state.d_collections, fake_x, fake_y, g_drop_rng)
+      d_params = state.d_params
+      if unrolled_steps:
+        d_params = unrolled_d_params(state, real_x[:, -1], real_y[:, -1], fake_x, fake_y,
+                                     jax.random.fold_in(g_drop_rng, 1))
+      if use_instance_noise:  # G is scored by the D it fools: one that sees noisy inputs.
+        fake_x = regularizers.add_instance_noise(fake_x, noise_std(state), g_noise_rng)
+      logits, _ = discriminate(d_params, state.d_collections, fake_x, fake_y, g_drop_rng)
       return losses.generator_loss(loss_name, logits)
 
     g_loss, fake_grad = jax.value_and_grad(g_loss_fn)(fake)
@@ -225,8 +322,9 @@ def make_train_step(config, generator, discriminator, axis_name=None):
     g_params = optax.apply_updates(state.g_params, updates)
 
     if use_ema:
+      # Before start_step the average just tracks G (decay 0).
       decay = jnp.where(state.step >= ema_start, state.hparams["ema_decay"], 0.0)
-      ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, state.ema_g_params, g_params)
+      ema = regularizers.ema_update(state.ema_g_params, g_params, decay)
     else:
       ema = g_params
     metrics.update(g_loss=g_loss, g_grad_norm=optax.global_norm(g_grads))
