@@ -17,11 +17,12 @@ from gan_jax.errors import UserError
 
 
 def _cluster_detected():
-  """A launcher JAX auto-configures from, with more than one process."""
+  """A launcher JAX auto-configures from: SLURM's srun with several tasks, or a Cloud TPU VM."""
   if int(os.environ.get("SLURM_NTASKS", "1")) > 1 and "SLURM_STEP_NODELIST" in os.environ:
     return True
-  # Cloud TPU VM slices list every worker; a single-host TPU VM lists one.
-  return len([h for h in os.environ.get("TPU_WORKER_HOSTNAMES", "").split(",") if h]) > 1
+  # TPU VMs (one host or a slice): JAX reads the workers from the VM's metadata. Initializing also
+  # gives orbax the coordination service it uses to checkpoint collectively.
+  return os.path.exists("/dev/accel0") or os.path.exists("/dev/vfio/0")
 
 
 def initialize(config=None):

@@ -187,7 +187,9 @@ def build_group(group, dataset, devices=None):
                            d_opt_state=state.d_opt_state._replace(hyperparams=d_hyper))
     return jax.vmap(one)(seeds, numbers)
 
-  state = jax.jit(init, out_shardings=sharding)(seeds, numbers)
+  # Inputs as global arrays, so that every process of a multi-host run enters the same program.
+  state = jax.jit(init, out_shardings=sharding)(
+      *parallel.replicate_from_host((seeds, numbers), mesh))
 
   examples_per_step = config.batch_size * config.n_critic
   samplers = [input_pipeline.make_device_sampler(dataset, examples_per_step, int(s))
@@ -198,11 +200,14 @@ def build_group(group, dataset, devices=None):
   def one_step(states, data):
     step = states.step[0]  # Members advance together.
     rngs = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(s), step))(seeds)
-    if len(samplers) == 1:  # One data order for all: broadcast, no copies.
-      return jax.vmap(step_fn, in_axes=(0, None, 0))(states, samplers[0][1](data, step), rngs)
-    batches = _stack_traced([sample(data, step) for _, sample in samplers])
-    return jax.vmap(lambda s, i, r: step_fn(s, jax.tree.map(lambda b: b[i], batches), r))(
-        states, seed_index, rngs)
+    if len(samplers) == 1:  # One data order for all: shared, not copied per member.
+      batch = samplers[0][1](data, step)
+      member_step = lambda args: step_fn(args[0], batch, args[2])
+    else:
+      batches = _stack_traced([sample(data, step) for _, sample in samplers])
+      member_step = lambda args: step_fn(args[0], jax.tree.map(lambda b: b[args[1]], batches),
+                                         args[2])
+    return jax.vmap(member_step)((states, jnp.asarray(seed_index), rngs))
 
   def run(states, data):
     return train.scan_steps(lambda s, _: one_step(s, data), config.steps_per_call, states)
@@ -210,6 +215,21 @@ def build_group(group, dataset, devices=None):
   train_fn = jax.jit(run, donate_argnums=0, out_shardings=(sharding, sharding))
   return dict(generator=generator, discriminator=discriminator, state=state, mesh=mesh,
               train=train_fn, device_data=device_data)
+
+
+def _logged_metrics(workdir, num_members):
+  """The latest value of every metric per member in metrics.jsonl."""
+  final = [dict() for _ in range(num_members)]
+  path = os.path.join(workdir, "metrics.jsonl")
+  if os.path.exists(path):
+    with open(path) as f:
+      for line in f:
+        record = json.loads(line)
+        i = record.pop("member", None)
+        record.pop("step", None)
+        if i is not None and 0 <= i < num_members:
+          final[i].update(record)
+  return final
 
 
 def _stack_traced(trees):
@@ -261,8 +281,9 @@ def train_group(group, dataset, workdir, metric=""):
   sample_fn = jax.jit(jax.vmap(train_step_lib.make_sample_fn(generator, config, use_ema)))
   grids = _stack([train.fixed_latents(c, generator.num_classes, config.num_grid_samples)
                   for c in group.member_configs])
-  evaluate = train._make_in_loop_evaluator(config, dataset, generator, workdir)  # pylint: disable=protected-access
-  final = [dict() for _ in range(m)]
+  # pylint: disable-next=protected-access
+  evaluate = train._make_in_loop_evaluator(config, dataset, generator, workdir)
+  final = _logged_metrics(workdir, m)  # A resumed (or finished) sweep's earlier numbers.
   stop = {"signal": None}
   previous_handler = signal.signal(signal.SIGTERM, lambda signum, _: stop.update(signal=signum))
   sums, sum_steps = None, 0

@@ -96,14 +96,14 @@ def scan_steps(one_step, n, state, xs=None):
   return state, sums
 
 
-def make_data(config, dataset, mesh, seed=None):
+def make_data(config, dataset, mesh):
   """Where the batches come from: (device_data, sample, host_batches).
 
   Device-resident data and toy streams: `sample(device_data, step)` draws global batch `step` inside
   the compiled program (`host_batches` is None). Otherwise `host_batches(start_step)` yields stacks of
   `steps_per_call` global batches, each process reading only its rows of them.
   """
-  seed = config.seed if seed is None else seed
+  seed = config.seed
   examples_per_step = config.batch_size * config.n_critic
   if dataset.arrays is not None or dataset.info.kind == "points":
     device_data, sample = input_pipeline.make_device_sampler(dataset, examples_per_step, seed)

@@ -39,6 +39,25 @@ def _train(mode, devices):
   return jax.device_get((state.g_params, state.d_params))
 
 
+def _sweep(devices):
+  """8 members (learning rate x seed): sharded one per device, or all on one device."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from gan_jax import input_pipeline, sweep, sweep_spec as h  # pylint: disable=g-import-not-at-top
+  config = _config("jit")
+  spec = h.product([h.sweep("g_optimizer.learning_rate", [1e-3, 3e-3, 1e-2, 3e-2]),
+                    h.sweep("seed", [0, 1])])
+  dataset = input_pipeline.load_dataset(config.dataset)
+  (group,) = sweep.plan(config, spec)
+  parts = sweep.build_group(group, dataset, devices=devices)
+  states = parts["state"]
+  assert len(states.g_params["Dense_0"]["kernel"].sharding.device_set) == len(devices or
+                                                                              jax.devices())
+  for _ in range(NUM_STEPS):
+    states, _ = parts["train"](states, parts["device_data"])
+    jax.block_until_ready(states)
+  return jax.device_get((states.g_params, states.d_params))
+
+
 def _max_diff(a, b):
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -53,6 +72,7 @@ def _worker():
   one = _train("jit", jax.devices()[:1])
   result = {"jit8": _max_diff(one, _train("jit", None)),
             "pmap8": _max_diff(one, _train("pmap", None))}
+  result["sweep8"] = _max_diff(_sweep(jax.devices()[:1]), _sweep(None))
   config = _config("jit", batch_size=36)
   try:
     train.build(config, input_pipeline.load_dataset(config.dataset))
@@ -86,6 +106,10 @@ def test_pmap_on_8_devices_matches_one_device(eight_devices):
 def test_pmap_on_8_devices_trains_close_to_one_device(eight_devices):
   # Until the noise is drawn per global batch: same data and reductions, other latents.
   assert eight_devices["pmap8"] < 0.2
+
+
+def test_sweep_sharded_over_8_devices_matches_one_device(eight_devices):
+  assert eight_devices["sweep8"] < 1e-5
 
 
 def test_batch_must_divide_device_count(eight_devices):
