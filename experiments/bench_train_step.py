@@ -1,0 +1,160 @@
+"""Train-step throughput per config on the current backend, next to PyTorch eager (when installed).
+
+  python experiments/bench_train_step.py [--configs=dcgan_cifar10,gan_mlp] [--batch_size=256]
+
+For each config: the jitted, donated train step on a device-resident batch, one step per call and
+`steps_per_call` steps per call (lax.scan, as the training loop runs it). Then the same seed-003
+DCGAN-CIFAR (dcgan32: G 4x4x512 -> 32x32x3, D conv 64/128/256) trained the usual PyTorch way (eager,
+D step then G step with BCE-with-logits and Adam), at the same batch size, in the same run.
+"""
+import argparse
+import importlib
+import os
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from gan_jax import models  # pylint: disable=g-import-not-at-top
+from gan_jax import train_step as ts  # pylint: disable=g-import-not-at-top
+
+SHAPES = {"mlp": (28, 28, 1), "dcgan28": (28, 28, 1), "dcgan32": (32, 32, 3)}
+
+
+def time_calls(fn, state, n_calls, *args):
+  state, m = fn(state, *args)  # Compile and warm up.
+  jax.block_until_ready((state, m))
+  start = time.perf_counter()
+  for _ in range(n_calls):
+    state, m = fn(state, *args)
+  jax.block_until_ready((state, m))
+  return (time.perf_counter() - start) / n_calls
+
+
+def bench_jax(name, batch_size, seconds):
+  config = importlib.import_module(f"configs.{name}").get_config()
+  if batch_size:
+    config.batch_size = batch_size
+  shape = (2,) if config.dataset.name in ("ring8", "grid25") else SHAPES[config.model.name]
+  num_classes = 10 if config.model.conditional else 0
+  g, d = models.get_models(config.model, shape, num_classes)
+  step = ts.make_train_step(config, g, d)
+  n = config.batch_size * config.n_critic
+  batch = {"x": jax.random.uniform(jax.random.key(1), (n,) + shape, minval=-1, maxval=1),
+           "label": jnp.zeros((n,), jnp.int32)}
+  state = ts.create_train_state(config, g, d, jax.random.key(0), batch["x"][:2])
+  single = jax.jit(lambda s, b: step(s, b, jax.random.fold_in(jax.random.key(0), s.step)),
+                   donate_argnums=0)
+  k = 10
+
+  def scanned(s, b):
+    def body(s, _):
+      return step(s, b, jax.random.fold_in(jax.random.key(0), s.step))
+    return jax.lax.scan(body, s, None, length=k)
+  scanned = jax.jit(scanned, donate_argnums=0)
+  t1 = time_calls(single, state, 3, batch)
+  calls = max(3, int(seconds / t1))
+  t1 = time_calls(single, ts.create_train_state(config, g, d, jax.random.key(0), batch["x"][:2]),
+                  calls, batch)
+  tk = time_calls(scanned, ts.create_train_state(config, g, d, jax.random.key(0), batch["x"][:2]),
+                  max(2, calls // k), batch) / k
+  return config.batch_size, 1 / t1, 1 / tk
+
+
+def bench_torch_dcgan32(batch_size, seconds):
+  """The seed's DCGAN-CIFAR trained the usual PyTorch way."""
+  import torch  # pylint: disable=g-import-not-at-top
+  from torch import nn  # pylint: disable=g-import-not-at-top
+  dev = "cuda" if torch.cuda.is_available() else "cpu"
+
+  def up(cin, cout, k, s):
+    pad = 1
+    return [nn.ConvTranspose2d(cin, cout, k, s, pad, output_padding=0, bias=False),
+            nn.BatchNorm2d(cout, eps=1e-3, momentum=0.01), nn.LeakyReLU(0.2)]
+
+  class G(nn.Module):
+    def __init__(self):
+      super().__init__()
+      self.fc = nn.Sequential(nn.Linear(128, 4 * 4 * 512, bias=False),
+                              nn.BatchNorm1d(4 * 4 * 512, eps=1e-3, momentum=0.01),
+                              nn.LeakyReLU(0.2))
+      self.net = nn.Sequential(*up(512, 256, 4, 2), *up(256, 128, 4, 2), *up(128, 128, 3, 1),
+                               *up(128, 64, 4, 2), *up(64, 64, 3, 1),
+                               nn.ConvTranspose2d(64, 3, 3, 1, 1), nn.Tanh())
+
+    def forward(self, z):
+      return self.net(self.fc(z).view(-1, 512, 4, 4))
+
+  d_net = nn.Sequential(
+      nn.Conv2d(3, 64, 4, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(0.3),
+      nn.Conv2d(64, 128, 4, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(0.3),
+      nn.Conv2d(128, 256, 4, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(0.3),
+      nn.Flatten(), nn.Linear(4 * 4 * 256, 1)).to(dev)
+  g_net = G().to(dev)
+  opt_g = torch.optim.Adam(g_net.parameters(), 2e-4, betas=(0.5, 0.999))
+  opt_d = torch.optim.Adam(d_net.parameters(), 2e-4, betas=(0.5, 0.999))
+  bce = nn.BCEWithLogitsLoss()
+  real = torch.rand(batch_size, 3, 32, 32, device=dev) * 2 - 1
+  ones = torch.ones(batch_size, device=dev)
+  zeros = torch.zeros(batch_size, device=dev)
+  assert g_net(torch.zeros(2, 128, device=dev)).shape == (2, 3, 32, 32)
+
+  def step():
+    z = torch.randn(batch_size, 128, device=dev)
+    fake = g_net(z)
+    opt_d.zero_grad()
+    d_loss = bce(d_net(real).view(-1), ones) + bce(d_net(fake.detach()).view(-1), zeros)
+    d_loss.backward()
+    opt_d.step()
+    opt_g.zero_grad()
+    g_loss = bce(d_net(fake).view(-1), ones)
+    g_loss.backward()
+    opt_g.step()
+
+  def sync():
+    if dev == "cuda":
+      torch.cuda.synchronize()
+  for _ in range(3):
+    step()
+  sync()
+  start = time.perf_counter()
+  step()
+  sync()
+  n = max(3, int(seconds / (time.perf_counter() - start)))
+  start = time.perf_counter()
+  for _ in range(n):
+    step()
+  sync()
+  return 1 / ((time.perf_counter() - start) / n)
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument("--configs", default="gan_mlp,dcgan_mnist,cgan_mnist,dcgan_cifar10,wgan_gp")
+  parser.add_argument("--batch_size", type=int, default=0, help="0 = each config's own")
+  parser.add_argument("--seconds", type=float, default=3.0, help="Timed seconds per measurement.")
+  args = parser.parse_args()
+  print(f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind}), jax {jax.__version__}")
+  print(f"{'config':<16}{'batch':>7}{'steps/s':>12}{'img/s':>12}{'steps/s (scan 10)':>20}"
+        f"{'img/s (scan 10)':>18}")
+  for name in args.configs.split(","):
+    b, sps, sps_scan = bench_jax(name, args.batch_size, args.seconds)
+    print(f"{name:<16}{b:>7}{sps:>12.1f}{sps * b:>12.0f}{sps_scan:>20.1f}{sps_scan * b:>18.0f}",
+          flush=True)
+  try:
+    import torch  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    print("PyTorch is not installed: no reference row.")
+    return
+  b = args.batch_size or 256
+  ours = bench_jax("dcgan_cifar10", b, args.seconds)
+  theirs = bench_torch_dcgan32(b, args.seconds)
+  print(f"\nDCGAN-CIFAR at batch {b}: JAX {ours[1]:.1f} steps/s ({ours[2]:.1f} scanned), "
+        f"PyTorch eager {theirs:.1f} steps/s -> {ours[1] / theirs:.2f}x "
+        f"({ours[2] / theirs:.2f}x scanned)")
+
+
+if __name__ == "__main__":
+  main()
