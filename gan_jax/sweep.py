@@ -46,12 +46,13 @@ from gan_jax.errors import UserError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Directory of the sweep (one run per structural group).")
-flags.DEFINE_string("metric", "", "Metric of the summary plot (default: fid, else g_loss).")
+flags.DEFINE_string("metric", "", "Metric of the summary plot (default: fid, else modes, "
+                    "else g_loss).")
 config_flags.DEFINE_config_file("config", None, "Config file with get_config() and get_sweep(h).",
                                 lock_config=True)
 flags.mark_flags_as_required(["config", "workdir"])
 
-SUMMARY_PRIORITY = ("fid", "kid", "modes", "high_quality", "g_loss")
+SUMMARY_PRIORITY = ("fid", "modes", "hq_percent", "kid", "g_loss")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,8 +282,16 @@ def train_group(group, dataset, workdir, metric=""):
   sample_fn = jax.jit(jax.vmap(train_step_lib.make_sample_fn(generator, config, use_ema)))
   grids = _stack([train.fixed_latents(c, generator.num_classes, config.num_grid_samples)
                   for c in group.member_configs])
+  eval_every = config.get("eval_every_steps", 0)
+  eval_config = config
+  if not eval_every and info.kind == "points":
+    # Toy members are compared by mode coverage at the end even with in-loop evaluation off.
+    eval_every = config.num_train_steps
+    eval_config = config.copy_and_resolve_references()
+    with eval_config.unlocked():
+      eval_config.eval_every_steps = eval_every
   # pylint: disable-next=protected-access
-  evaluate = train._make_in_loop_evaluator(config, dataset, generator, workdir)
+  evaluate = train._make_in_loop_evaluator(eval_config, dataset, generator, workdir)
   final = _logged_metrics(workdir, m)  # A resumed (or finished) sweep's earlier numbers.
   stop = {"signal": None}
   previous_handler = signal.signal(signal.SIGTERM, lambda signum, _: stop.update(signal=signum))
@@ -312,7 +321,7 @@ def train_group(group, dataset, workdir, metric=""):
           os.makedirs(os.path.join(workdir, f"member_{i}"), exist_ok=True)
           train.save_samples(os.path.join(workdir, f"member_{i}", f"samples_{step:07d}.png"),
                              samples[i], info, f"{names[i]} step {step}")
-      if evaluate and config.eval_every_steps and (step % config.eval_every_steps == 0 or done):
+      if evaluate and eval_every and (step % eval_every == 0 or done):
         local = parallel.local_copy(state)
         for i in range(m):
           eval_metrics = evaluate(_member(local, i), step)
@@ -384,10 +393,12 @@ def write_summary(workdir, names, final, metric=""):
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   values = [vals.get(metric, float("nan")) for vals in final]
-  fig, ax = plt.subplots(figsize=(max(4, 0.35 * len(names) + 2), 4), dpi=100)
-  ax.bar(range(len(names)), values)
-  ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
-  ax.set_ylabel(f"final {metric}")
+  # Horizontal bars: member names can be long.
+  fig, ax = plt.subplots(figsize=(8, 0.25 * len(names) + 1.5), dpi=100)
+  ax.barh(range(len(names)), values)
+  ax.set_yticks(range(len(names)), [f"{i}: {n}" for i, n in enumerate(names)], fontsize=7)
+  ax.invert_yaxis()
+  ax.set_xlabel(f"final {metric}")
   fig.tight_layout()
   fig.savefig(os.path.join(workdir, "summary.png"))
   plt.close(fig)
