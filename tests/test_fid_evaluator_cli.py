@@ -14,9 +14,8 @@ from gan_jax.fid import inception
 from gan_jax.fid import statistics
 
 
-# ~6 min on 2 CPU cores (Inception compile): opt-in.
-@pytest.mark.skipif(not os.environ.get('GAN_JAX_SLOW_TESTS'),
-                    reason='slow on CPU; set GAN_JAX_SLOW_TESTS=1')
+# Minutes on 2 CPU cores (compiling Inception inside the scan): `-m "not slow"` skips it.
+@pytest.mark.slow
 def test_evaluator_matches_offline_stats_and_reuses_compile(tmp_path,
                                                             monkeypatch):
   variables = inception.random_params(jax.random.PRNGKey(0), size=75)
