@@ -1,7 +1,5 @@
 """The in-loop evaluator (small random network) and the CLI."""
 
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
