@@ -11,6 +11,7 @@ A single process on one machine needs none of this and is left alone.
 """
 import os
 
+from absl import logging
 import jax
 
 from gan_jax.errors import UserError
@@ -42,4 +43,9 @@ def initialize(config=None):
       raise UserError(f"parallel.process_id={process_id} must be in 0..{num_processes - 1}")
     jax.distributed.initialize(address, num_processes, process_id)
   elif _cluster_detected():
-    jax.distributed.initialize()
+    try:
+      jax.distributed.initialize()
+    except RuntimeError as e:  # JAX already in use (a notebook on one TPU VM): stay one process.
+      if "before" not in str(e):
+        raise
+      logging.warning("Not joining a multi-process run: %s", e)
