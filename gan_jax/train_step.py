@@ -106,6 +106,8 @@ def latent_and_labels(config, num_classes, rng, batch_size):
 def create_train_state(config, generator, discriminator, rng, example_x):
   """Initial state. `example_x` is one real batch's 'x' (any batch size) giving the data shape."""
   g_rng, d_rng, drop_rng = jax.random.split(rng, 3)
+  # A packing D (PacGAN) needs a multiple of `pack` examples.
+  example_x = jnp.tile(example_x, (config.model.get("pack", 1),) + (1,) * (example_x.ndim - 1))
   n = example_x.shape[0]
   z, labels = latent_and_labels(config, generator.num_classes, g_rng, n)
   g_vars = generator.init(g_rng, z, labels, train=False)
