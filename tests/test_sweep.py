@@ -90,7 +90,7 @@ def test_cli_run_writes_members_and_resumes(tmp_path):
   spec = h.product([h.sweep("g_optimizer.learning_rate", [1e-4, 1e-3]), h.sweep("seed", [0, 1])])
   run = str(tmp_path)
   (result,) = sweep.run_sweep(config, spec, run)
-  assert len(result[2]) == 4 and "g_loss" in result[2][3]
+  assert len(result[2]) == 4 and {"g_loss", "modes"} <= set(result[2][3])
   lines = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl"))]
   assert sorted({l["member"] for l in lines}) == [0, 1, 2, 3]
   assert os.path.exists(os.path.join(run, "member_3", "samples_0000002.png"))
@@ -100,7 +100,10 @@ def test_cli_run_writes_members_and_resumes(tmp_path):
   # Resuming continues from the stack's checkpoint.
   config.num_train_steps = 3
   sweep.run_sweep(config, spec, run)
-  steps = [json.loads(l)["step"] for l in open(os.path.join(run, "metrics.jsonl"))]
+  records = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl"))]
+  steps = [r["step"] for r in records if "g_loss" in r]
   assert steps.count(3) == 4 and steps.count(2) == 4
+  # 2D data: every member's mode coverage at the end, with in-loop evaluation off.
+  assert sorted(r["member"] for r in records if "modes" in r and r["step"] == 3) == [0, 1, 2, 3]
   with pytest.raises(UserError, match="another sweep"):
     sweep.run_sweep(config, h.sweep("seed", [5]), run)
