@@ -14,7 +14,7 @@ LOSS = dict(
     instance_noise_steps=0,    # ... annealed linearly to 0 over this many steps (0 = constant).
 )
 MODEL = dict(
-    spectral_norm=False,       # SN on every D layer (power iteration in the "spectral_norm" collection).
+    spectral_norm=False,       # SN on every D layer (u, sigma in the "spectral_norm" collection).
     g_spectral_norm=False,     # SN in G too (mlp, sngan32).
     d_conditioning="concat",   # 'concat' (one-hot input) or 'projection' (Miyato & Koyama).
     pack=1,                    # PacGAN: D judges `pack` samples jointly (mlp).

@@ -83,6 +83,7 @@ def main():
   parser.add_argument("--workdir", required=True)
   parser.add_argument("--conditioning", default="concat", choices=("concat", "projection"))
   parser.add_argument("--steps", type=int, default=0, help="Generator steps (0: the config's).")
+  parser.add_argument("--model", default="", help="Override model.name (e.g. mlp on a CPU).")
   parser.add_argument("--samples_per_class", type=int, default=500)
   parser.add_argument("--classifier_steps", type=int, default=1_500)
   parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
@@ -91,6 +92,8 @@ def main():
   config.model.d_conditioning = args.conditioning
   if args.steps:
     config.num_train_steps = args.steps
+  if args.model:
+    config.model.name = args.model
   start = time.time()
   train.train_and_evaluate(config, args.workdir)
   gan_seconds = time.time() - start
@@ -107,7 +110,8 @@ def main():
     per_class.append(float(np.mean(pred == label)))
     rows.append(samples[:10])
   result = {
-      "config": "configs/cgan_mnist.py", "d_conditioning": args.conditioning,
+      "config": "configs/cgan_mnist.py", "model": config.model.name,
+      "d_conditioning": args.conditioning,
       "generator_steps": config.num_train_steps, "dataset": config.dataset.name,
       "conditioning_accuracy": float(np.mean(per_class)),
       "per_class_accuracy": per_class, "classifier_heldout_accuracy": classifier_acc,
@@ -116,9 +120,10 @@ def main():
       "device": jax.devices()[0].device_kind,
   }
   os.makedirs(args.out, exist_ok=True)
-  with open(os.path.join(args.out, f"cgan_accuracy_{args.conditioning}.json"), "w") as f:
+  tag = f"{config.model.name}_{args.conditioning}"
+  with open(os.path.join(args.out, f"cgan_accuracy_{tag}.json"), "w") as f:
     json.dump(result, f, indent=2)
-  outputs.save_image_grid(os.path.join(args.out, f"cgan_samples_{args.conditioning}.png"),
+  outputs.save_image_grid(os.path.join(args.out, f"cgan_samples_{tag}.png"),
                           np.concatenate(rows), ncols=10)
   print(json.dumps(result, indent=2))
 

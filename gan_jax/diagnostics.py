@@ -3,7 +3,8 @@
   d_wins(d_loss, g_loss)         the discriminator wins: d_loss -> 0 while g_loss grows
   mode_collapse(diversity)       a fixed latent batch's samples collapse onto few points
   oscillation(series)            losses swing periodically instead of settling
-  diagnose(history)              all of the above ('non_finite' if a loss blew up) on {'d_loss', 'g_loss', 'diversity'} histories
+  diagnose(history)              all of the above on {'d_loss', 'g_loss', 'diversity'} histories
+                                 (or 'non_finite' when a loss blew up)
 
 Histories are 1D sequences sampled at regular steps; the detectors look at their tails (the last
 `tail` fraction), so an early transient does not count. Thresholds are arguments with defaults

@@ -48,7 +48,7 @@ SN_COLLECTION = "spectral_norm"
 
 
 def maybe_spectral_norm(layer, enabled, train):
-  """`layer` as a function of x, spectrally normalised when `enabled` (power iteration only in train)."""
+  """`layer` as a function of x, spectrally normalised when `enabled` (power iteration in train)."""
   if not enabled:
     return layer
   sn = nn.SpectralNorm(layer, collection_name=SN_COLLECTION)
@@ -71,7 +71,8 @@ class MinibatchDiscrimination(nn.Module):
 
   @nn.compact
   def __call__(self, h):
-    t = self.param("T", nn.initializers.normal(0.05), (h.shape[-1], self.num_kernels * self.kernel_dim))
+    t = self.param("T", nn.initializers.normal(0.05),
+                   (h.shape[-1], self.num_kernels * self.kernel_dim))
     m = (h @ t).reshape((h.shape[0], self.num_kernels, self.kernel_dim))
     l1 = jnp.abs(m[:, None] - m[None, :]).sum(-1)  # (B, B, kernels)
     return jnp.exp(-l1).sum(1)
@@ -99,7 +100,8 @@ def discriminator_head(h, labels, num_classes, conditioning, spectral_norm, trai
 
 def _check_conditioning(conditioning):
   if conditioning not in ("concat", "projection"):
-    raise UserError(f"model.d_conditioning={conditioning!r} is unknown; allowed: concat, projection")
+    raise UserError(f"model.d_conditioning={conditioning!r} is unknown; allowed: concat, "
+                    "projection")
 
 
 def concat_label_to_image(x, labels, num_classes):
@@ -257,8 +259,8 @@ class DCGAN32Discriminator(nn.Module):
 
 
 class SNGAN32Generator(nn.Module):
-  """SNGAN's standard CNN generator (Miyato et al. 2018, table 3): z(128) -> 4x4x512 -> deconv 4x4 s2
-  256/128/64 (BN, ReLU) -> conv 3x3 C, tanh."""
+  """SNGAN's standard CNN generator (Miyato et al. 2018, table 3): z(128) -> 4x4x512 -> deconv 4x4
+  s2 256/128/64 (BN, ReLU) -> conv 3x3 C, tanh."""
   channels: int = 3
   num_classes: int = 0
   axis_name: str | None = None

@@ -16,15 +16,15 @@ Numeric hyper-parameters the step reads (learning rates inside the optimizer sta
 together under `jax.vmap`. Structural switches (which penalties exist, unroll depth, buffer size) are
 read from the config when the step is built.
 
-Stability tricks (config -> effect; all off by default):
-  loss.label_smoothing, loss.label_noise, loss.label_flip_prob   D's targets (`losses.discriminator_targets`)
-  loss.gp_weight, loss.r1_gamma, loss.dragan_weight              input-gradient penalties (`regularizers`)
-  loss.clip_value                                                WGAN weight clipping after each D update
-  loss.instance_noise, loss.instance_noise_steps                 Gaussian noise on D's inputs, annealed
-  replay.size, replay.fraction                                   fakes replayed from a ring buffer (`replay`)
-  unrolled_steps                                                 G's loss against D unrolled k steps ahead
-  ema.decay, ema.start_step                                      EMA of G's parameters for sampling/eval
-  model.*                                                        SN, packing, minibatch features (`models`)
+Stability tricks (all off by default; docs/variants.md has the table):
+  loss.label_smoothing / label_noise / label_flip_prob    D's targets (losses.discriminator_targets)
+  loss.gp_weight / r1_gamma / dragan_weight               input-gradient penalties (regularizers)
+  loss.clip_value                                         WGAN weight clipping after each D update
+  loss.instance_noise / instance_noise_steps              noise on D's inputs, annealed to 0
+  replay.size / replay.fraction                           fakes replayed from a ring buffer (replay)
+  unrolled_steps                                          G's loss against D unrolled k steps ahead
+  ema.decay / ema.start_step                              EMA of G for sampling and evaluation
+  model.*                                                 SN, packing, minibatch features (models)
 """
 import functools
 from typing import Any
