@@ -61,9 +61,21 @@ def distribute_step(step_fn, mesh, mode):
   """`step_fn(state, batch, rng)` placed on `mesh`: as is under jit, per device under pmap."""
   if check_mode(mode) == "jit":
     return step_fn
-  # The state and rng are replicated; the step's pmeans keep the state identical on every device.
-  return jax.shard_map(step_fn, mesh=mesh, in_specs=(P(), P(DATA_AXIS), P()), out_specs=(P(), P()),
-                       check_vma=False)
+  # The state and rng are replicated; the step's pmeans keep the state identical on every device,
+  # which check_vma verifies when the step is traced.
+  mapped = jax.shard_map(step_fn, mesh=mesh, in_specs=(P(), P(DATA_AXIS), P()),
+                         out_specs=(P(), P()), check_vma=True)
+
+  def step(state, batch, rng):
+    try:
+      return mapped(state, batch, rng)
+    except ValueError as e:
+      if "out_specs which require replication" not in str(e):
+        raise
+      raise UserError("parallel.mode=pmap: this config keeps state that differs between devices "
+                      "(e.g. a replay buffer of each device's fakes), which the replicated train "
+                      "state cannot hold; use parallel.mode=jit") from e
+  return step
 
 
 def local_copy(tree):

@@ -78,6 +78,15 @@ def _worker():
     train.build(config, input_pipeline.load_dataset(config.dataset))
   except UserError as e:
     result["error"] = str(e)
+  # Per-device state (each device's fakes in a replay buffer) cannot stay replicated under pmap.
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  config = _config("pmap")
+  config.replay = ml_collections.ConfigDict(dict(size=64, fraction=0.5))
+  parts = train.build(config, input_pipeline.load_dataset(config.dataset))
+  try:
+    parts["train"](parts["state"], parts["device_data"])
+  except UserError as e:
+    result["replay_error"] = str(e)
   print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -110,6 +119,10 @@ def test_pmap_on_8_devices_trains_close_to_one_device(eight_devices):
 
 def test_sweep_sharded_over_8_devices_matches_one_device(eight_devices):
   assert eight_devices["sweep8"] < 1e-5
+
+
+def test_pmap_refuses_state_that_differs_between_devices(eight_devices):
+  assert "parallel.mode=jit" in eight_devices.get("replay_error", "")
 
 
 def test_batch_must_divide_device_count(eight_devices):
