@@ -10,6 +10,7 @@ sharded over the axis. `config.parallel.mode` picks how the one pure step runs o
         global arrays, donation and checkpoints.
 """
 import jax
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 import numpy as np
 
@@ -91,6 +92,16 @@ def local_copy(tree):
       return x.addressable_data(0)
     return x
   return jax.tree.map(one, tree)
+
+
+def host_copy(tree):
+  """Any global pytree (sharded or not) as numpy arrays on every process.
+
+  A collective when the arrays span processes: every process must call it.
+  """
+  if all(not isinstance(x, jax.Array) or x.is_fully_addressable for x in jax.tree.leaves(tree)):
+    return jax.device_get(tree)
+  return multihost_utils.process_allgather(tree, tiled=True)
 
 
 def replicate_from_host(tree, mesh):

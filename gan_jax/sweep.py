@@ -271,8 +271,8 @@ def train_group(group, dataset, workdir, metric=""):
   if restored is not None:
     state = restored
     print(f"Resumed the {len(group.members)} members from step "
-          f"{int(jax.device_get(parallel.local_copy(state.step))[0])}", flush=True)
-  step = int(jax.device_get(parallel.local_copy(state.step))[0])
+          f"{int(parallel.host_copy(state.step)[0])}", flush=True)
+  step = int(parallel.host_copy(state.step)[0])
   m = len(group.members)
   names = _member_names(group)
   writers = [outputs.MetricWriter(workdir, enabled=is_main, member=i) for i in range(m)]
@@ -304,7 +304,7 @@ def train_group(group, dataset, workdir, metric=""):
       sum_steps += config.steps_per_call
       done = step >= config.num_train_steps
       if step % config.log_every_steps == 0 or done:
-        host = jax.device_get(parallel.local_copy(sums)) if sums is not None else {}
+        host = parallel.host_copy(sums)  # The member axis may span processes.
         sums, sum_steps, scalars = None, 0, {k: v / sum_steps for k, v in host.items()}
         for i in range(m):
           final[i].update({k: float(v[i]) for k, v in scalars.items()})
@@ -314,15 +314,16 @@ def train_group(group, dataset, workdir, metric=""):
           shown = {k: float(np.nanmean(v)) for k, v in scalars.items()}
           print(f"[mean of {m}] " + progress.line(step, shown)
                 + (f" | diverged: {len(bad)}/{m}" if bad else ""), flush=True)
-      if is_main and config.sample_every_steps and (step % config.sample_every_steps == 0 or done):
-        local = parallel.local_copy(state)
-        samples = jax.device_get(sample_fn(local, *grids))
-        for i in range(m):
+      if config.sample_every_steps and (step % config.sample_every_steps == 0 or done):
+        host_state = parallel.host_copy(state)  # A collective: on every process.
+        samples = jax.device_get(sample_fn(host_state, *grids)) if is_main else ()
+        for i in range(len(samples)):
           os.makedirs(os.path.join(workdir, f"member_{i}"), exist_ok=True)
           train.save_samples(os.path.join(workdir, f"member_{i}", f"samples_{step:07d}.png"),
                              samples[i], info, f"{names[i]} step {step}")
       if evaluate and eval_every and (step % eval_every == 0 or done):
-        local = parallel.local_copy(state)
+        # Every process evaluates the same host copy, so they agree.
+        local = parallel.host_copy(state)
         for i in range(m):
           eval_metrics = evaluate(_member(local, i), step)
           final[i].update(eval_metrics)

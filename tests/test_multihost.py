@@ -1,4 +1,5 @@
-"""Two processes x 2 CPU devices train to the same parameters as one process x 4 devices.
+"""Two processes x 2 CPU devices train to the same parameters as one process x 4 devices: a single
+run, and a sweep whose members are sharded over the 4 devices (checkpointed collectively).
 
 Each side runs in subprocesses (XLA_FLAGS and jax.distributed must be set up before JAX starts); the
 processes find each other through `config.parallel.coordinator_address` on 127.0.0.1.
@@ -18,7 +19,10 @@ def _worker(process_id, num_processes, port, out):
   sys.path.insert(0, ROOT)
   import jax  # pylint: disable=g-import-not-at-top
   from configs import gan_mlp  # pylint: disable=g-import-not-at-top
-  from gan_jax import distributed, input_pipeline, parallel, train  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from gan_jax import checkpointing, distributed, input_pipeline, parallel, sweep, train
+  from gan_jax import sweep_spec as h
+  # pylint: enable=g-import-not-at-top
   config = gan_mlp.get_config("ring8")
   config.batch_size = 32
   config.steps_per_call = 1
@@ -37,6 +41,18 @@ def _worker(process_id, num_processes, port, out):
     state, _ = parts["train"](state, parts["device_data"])
     jax.block_until_ready(state)
   params = jax.device_get(parallel.local_copy((state.g_params, state.d_params)))
+  # A sweep of 4 members, one per device (two on each process), written collectively.
+  config.num_train_steps = NUM_STEPS
+  config.log_every_steps = config.sample_every_steps = config.checkpoint_every_steps = 1
+  config.num_grid_samples = 16
+  spec = h.product([h.sweep("g_optimizer.learning_rate", [1e-3, 1e-2]), h.sweep("seed", [0, 1])])
+  ((_, _, final),) = sweep.run_sweep(config, spec, out + ".sweep")
+  assert all("modes" in f for f in final), final
+  states = checkpointing.restore_latest(
+      checkpointing.make_manager(out + ".sweep"),
+      sweep.build_group(sweep.plan(config, spec)[0], input_pipeline.load_dataset(config.dataset))[
+          "state"])
+  params = (params, parallel.host_copy((states.g_params, states.d_params)))
   if jax.process_index() == 0:
     np.savez(out, *jax.tree.leaves(params))
 
