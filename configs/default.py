@@ -25,6 +25,8 @@ def get_config():
   config.model.latent_dim = 100
   config.model.conditional = False
   config.model.d_dropout = 0.3      # DCGAN discriminators' dropout rate.
+  config.model.g_hidden = (256, 512)  # MLP widths.
+  config.model.d_hidden = (512, 256)
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = "non_saturating"
@@ -47,7 +49,10 @@ def get_config():
   config.eval_every_steps = 0       # In-loop FID (0 = off).
   config.fid = ml_collections.ConfigDict(dict(num_samples=10_000, batch_size=250))
 
-  config.parallel = ml_collections.ConfigDict(dict(mode="jit"))
+  # mode: 'jit' (a mesh over all devices) or 'pmap' (the step per device, with an axis name).
+  # Multi-host: auto-detected on TPU VMs and SLURM, or an explicit coordinator (process 0's host:port).
+  config.parallel = ml_collections.ConfigDict(dict(
+      mode="jit", coordinator_address="", num_processes=0, process_id=-1))
   return config
 
 
