@@ -7,6 +7,7 @@ to one PNG and labelled by the detectors of `gan_jax.diagnostics`.
 Writes diverge_<run>.png, and diverge.md with each run's settings and detected failure modes.
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -100,6 +101,7 @@ def main():
            f"steps; real-data diversity of 64 images {reference:.2f}.", "",
            "| run | pushed | detected | final d_loss | final g_loss | final D acc | final diversity |",
            "|---|---|---|---|---|---|---|"]
+  histories = {}
   for name in args.runs.split(","):
     what, overrides = RUNS[name]
     t = time.time()
@@ -110,6 +112,9 @@ def main():
     lines.append(f"| {name} | {what} | {', '.join(labels) or '-'} | {history['d_loss'][-1]:.3f} | "
                  f"{history['g_loss'][-1]:.3f} | {history['d_acc'][-1]:.2f} | "
                  f"{history['diversity'][-1]:.2f} |")
+    histories[name] = history
+  with open(os.path.join(args.out, "diverge.json"), "w") as f:
+    json.dump(histories, f)  # Relabel offline with gan_jax.diagnostics.diagnose.
   with open(os.path.join(args.out, "diverge.md"), "w") as f:
     f.write("\n".join(lines) + "\n")
   print("\n".join(lines))

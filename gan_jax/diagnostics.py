@@ -6,8 +6,8 @@
   diagnose(history)              all of the above on {'d_loss', 'g_loss', 'diversity'} histories
                                  (or 'non_finite' when a loss blew up)
 
-Histories are 1D sequences sampled at regular steps; the detectors look at their tails (the last
-`tail` fraction), so an early transient does not count. Thresholds are arguments with defaults
+Histories are 1D sequences sampled at regular steps; the detectors look at the medians of their
+tails (the last `tail` fraction), so an early transient or a late spike does not count. Thresholds are arguments with defaults
 that separate the cases of tests/test_diagnostics.py and experiments/diverge.py.
 """
 import numpy as np
@@ -27,14 +27,14 @@ def _tail(series, tail):
   return series[-max(2, int(round(len(series) * tail))):]
 
 
-def d_wins(d_loss, g_loss, tail=0.25, head=0.05, d_loss_max=0.1, g_growth=1.5):
-  """D's loss ends near 0 and G's loss ends `g_growth` times above its value at the start (the
-  first `head` fraction: D can win within the first few hundred steps)."""
-  d_end = _tail(d_loss, tail).mean()
+def d_wins(d_loss, g_loss, tail=0.25, d_loss_max=0.1, g_growth=1.5, g_high=3.0):
+  """D's loss ends near 0 while G's loss ends `g_growth` times above its first logged value or
+  above `g_high` (3 = -log 0.05: D gives fakes < 5 %; D can win before the first log line)."""
+  d_end = np.median(_tail(d_loss, tail))
   g = np.asarray(g_loss, np.float64)
-  g_end = _tail(g, tail).mean()
-  g_start = g[:max(1, int(round(len(g) * head)))].mean()
-  return bool(d_end < d_loss_max and g_end > g_growth * max(g_start, 1e-8))
+  g_end = np.median(_tail(g, tail))
+  grew = g_end > g_growth * max(g[0], 1e-8) or g_end > g_high
+  return bool(d_end < d_loss_max and grew)
 
 
 def mode_collapse(diversity, reference=None, tail=0.25, ratio=0.3):
@@ -42,7 +42,7 @@ def mode_collapse(diversity, reference=None, tail=0.25, ratio=0.3):
   or the run's own peak when None)."""
   diversity = np.asarray(diversity, np.float64)
   ref = diversity.max() if reference is None else reference
-  return bool(_tail(diversity, tail).mean() < ratio * ref)
+  return bool(np.median(_tail(diversity, tail)) < ratio * ref)
 
 
 def oscillation(series, tail=0.5, min_cycles=3, rel_amplitude=0.2):

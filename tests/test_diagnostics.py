@@ -22,6 +22,9 @@ def test_d_wins():
                                 0.8 + 0.05 * rs.standard_normal(400))
   # D's loss falls but G's does not grow: not "D wins".
   assert not diagnostics.d_wins(d_loss, np.ones(400))
+  # D wins before the first log line: G's loss is high from the start, with a late spike in D's.
+  spiky = np.where(T > 380, 2.0, 0.01)
+  assert diagnostics.d_wins(spiky, np.full(400, 12.0))
 
 
 def test_mode_collapse():
