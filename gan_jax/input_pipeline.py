@@ -465,17 +465,21 @@ def _load_tfds(name: str, config) -> Dataset:
   # Small enough for the device: read it all once, in parallel.
   import grain  # pylint: disable=g-import-not-at-top
   batches = list(grain.MapDataset.source(src).batch(
-      1024, batch_fn=_stack_examples).to_iter_dataset(_READ_OPTIONS))
+      1024, batch_fn=_stack_examples).to_iter_dataset(_read_options()))
   return Dataset(info, {k: np.concatenate([b[k] for b in batches])
                         for k in ('x', 'label')}, None)
+
+
+def _read_options(num_threads=8, prefetch=8):
+  import grain  # pylint: disable=g-import-not-at-top  # Only the host pipeline needs grain.
+  return grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch)
 
 
 def _iter_source_x(source, batch_size: int) -> Iterator[np.ndarray]:
   import grain  # pylint: disable=g-import-not-at-top
   ds = grain.MapDataset.source(source).map(lambda ex: ex['x']).batch(
       batch_size)
-  yield from ds.to_iter_dataset(
-      grain.ReadOptions(num_threads=8, prefetch_buffer_size=8))
+  yield from ds.to_iter_dataset(_read_options())
 
 
 # ---------------------------------------------------------------- loading --
@@ -590,8 +594,7 @@ def make_host_iterator(dataset: Dataset, batch_size: int, seed: int,
         .batch(local, drop_remainder=True, batch_fn=_stack_examples)
         [start_step * process_count + process_index::process_count]
         .map(_host_float))
-  return iter(ds.to_iter_dataset(grain.ReadOptions(
-      num_threads=num_threads, prefetch_buffer_size=prefetch)))
+  return iter(ds.to_iter_dataset(_read_options(num_threads, prefetch)))
 
 
 def to_uint8_batches(dataset: Dataset,
