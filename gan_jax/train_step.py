@@ -284,24 +284,35 @@ def make_train_step(config, generator, discriminator, axis_name=None):
     real_y = batch["label"].reshape((-1, n_critic))
     b = real_x.shape[0]
     step_rngs = jax.random.split(rng, n_critic + 1)
-    if axis_name is not None:  # Different noise on each device.
-      step_rngs = jax.vmap(lambda k: jax.random.fold_in(k, jax.lax.axis_index(axis_name)))(
-          step_rngs)
+
+    def fakes_input(z_rng):
+      """Latents and labels. Per device (pmap) they are this device's rows of the global batch's,
+      so a run gives the same result on any number of devices."""
+      if axis_name is None:
+        return latent_and_labels(config, num_classes, z_rng, b)
+      n, i = jax.lax.axis_size(axis_name), jax.lax.axis_index(axis_name)
+      z, y = latent_and_labels(config, num_classes, z_rng, b * n)
+      return jax.lax.dynamic_slice_in_dim(z, i * b, b), jax.lax.dynamic_slice_in_dim(y, i * b, b)
+
+    def device_rng(key):
+      """Dropout, penalties and label noise: independent draws on each device."""
+      return key if axis_name is None else jax.random.fold_in(key, jax.lax.axis_index(axis_name))
 
     # Critic updates 1..n_critic-1 on their own fakes.
     def critic_iteration(state, i):
       z_rng, d_rng = jax.random.split(step_rngs[i])
-      z, fake_y = latent_and_labels(config, num_classes, z_rng, b)
+      z, fake_y = fakes_input(z_rng)
       fake, g_collections = generate(state.g_params, state.g_collections, z, fake_y)
       state = state.replace(g_collections=g_collections)
-      return d_update(state, real_x[:, i], real_y[:, i], fake, fake_y, d_rng)
+      return d_update(state, real_x[:, i], real_y[:, i], fake, fake_y, device_rng(d_rng))
 
     if n_critic > 1:
       state, _ = jax.lax.scan(critic_iteration, state, jnp.arange(n_critic - 1))
 
     # The generator's forward pass, kept for its backward pass after the last critic update.
     z_rng, d_rng, g_drop_rng, g_noise_rng = jax.random.split(step_rngs[-1], 4)
-    z, fake_y = latent_and_labels(config, num_classes, z_rng, b)
+    d_rng, g_drop_rng, g_noise_rng = map(device_rng, (d_rng, g_drop_rng, g_noise_rng))
+    z, fake_y = fakes_input(z_rng)
     fake, g_vjp, g_collections = jax.vjp(
         lambda p: generate(p, state.g_collections, z, fake_y), state.g_params, has_aux=True)
     state, metrics = d_update(state, real_x[:, -1], real_y[:, -1],

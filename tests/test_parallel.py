@@ -105,16 +105,11 @@ def test_jit_on_8_devices_matches_one_device(eight_devices):
   assert eight_devices["jit8"] < 1e-5
 
 
-@pytest.mark.xfail(reason="train_step folds the device index into the noise under an axis name, so "
-                          "pmap draws other latents than one device; see docs/scale.md",
-                   strict=False)
 def test_pmap_on_8_devices_matches_one_device(eight_devices):
-  assert eight_devices["pmap8"] < 1e-5
-
-
-def test_pmap_on_8_devices_trains_close_to_one_device(eight_devices):
-  # Until the noise is drawn per global batch: same data and reductions, other latents.
-  assert eight_devices["pmap8"] < 0.2
+  # Each device takes its rows of the global batch's latents, so the noise matches too. The
+  # gradients differ only in summation order (pmean of 8 partial means); Adam divides by
+  # sqrt(v), which magnifies that for near-zero gradients: bound at 1 % of one step (lr 1e-2).
+  assert eight_devices["pmap8"] < 1e-4
 
 
 def test_sweep_sharded_over_8_devices_matches_one_device(eight_devices):
