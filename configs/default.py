@@ -1,6 +1,8 @@
 """Defaults shared by every config; each variant imports this and overrides."""
 import ml_collections
 
+from configs import stability
+
 
 def get_config():
   config = ml_collections.ConfigDict()
@@ -53,7 +55,7 @@ def get_config():
   # Multi-host: auto-detected on TPU VMs and SLURM, or an explicit coordinator (process 0's host:port).
   config.parallel = ml_collections.ConfigDict(dict(
       mode="jit", coordinator_address="", num_processes=0, process_id=-1))
-  return config
+  return stability.add_defaults(config)  # Every stability switch, off.
 
 
 def optimizer(name, learning_rate, **kwargs):

@@ -10,7 +10,6 @@ units x 5 pieces), Adam(1e-4, b1 0.8), batch 100; the in-loop evaluator scores 2
 trains ten seeds of every variant together and writes experiments/results/mode_collapse.md.
 """
 from configs import default
-from configs import stability
 
 VARIANTS = ("vanilla", "nonsat", "pack4", "pack2", "minibatch", "instance_noise", "replay",
             "unrolled", "wgan_gp")
@@ -21,7 +20,7 @@ def get_config(arg="grid25,nonsat"):
   variant = variant or "nonsat"
   if variant not in VARIANTS:
     raise ValueError(f"variant {variant!r} is unknown; allowed: {', '.join(VARIANTS)}")
-  config = stability.add_defaults(default.get_config())
+  config = default.get_config()
   config.dataset.name = dataset
   config.dataset.num_examples = 100_000
   config.model.name = "mlp"

