@@ -56,6 +56,8 @@ def write_config(workdir, config):
     if differing:
       raise UserError(f"workdir {workdir} holds a run with another config (differs in "
                       f"{', '.join(differing)}); use a new --workdir or the same config")
+    if old == new:  # A plain resume writes nothing.
+      return
   tmp = path + ".tmp"
   with open(tmp, "w") as f:
     json.dump(new, f, indent=2, sort_keys=True)

@@ -195,7 +195,8 @@ def test_incompatible_and_corrupt_checkpoints_are_refused_untouched(tmp_path):
   assert r.returncode == 2 and "holds a run with another config" in r.stderr
   # A checkpoint written by another model, behind a config.json that matches: refused too.
   with open(os.path.join(workdir, "config.json")) as f:
-    saved = json.load(f)
+    original = f.read()
+  saved = json.loads(original)
   saved["model"]["g_hidden"] = [32]
   with open(os.path.join(workdir, "config.json"), "w") as f:
     json.dump(saved, f)
@@ -204,7 +205,9 @@ def test_incompatible_and_corrupt_checkpoints_are_refused_untouched(tmp_path):
   assert "Traceback" not in r.stderr
   after = {p: os.path.getmtime(p) for p in before if os.path.exists(p) and "config.json" not in p}
   assert all(before[p] == t for p, t in after.items())
-  # A corrupt checkpoint file.
+  # A corrupt checkpoint file, behind the config that wrote it.
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    f.write(original)
   for path in glob.glob(os.path.join(workdir, "checkpoints", "10", "**", "*"), recursive=True):
     if os.path.isfile(path) and "manifest" in path or path.endswith(".ocdbt"):
       with open(path, "wb") as f:
