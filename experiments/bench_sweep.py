@@ -16,11 +16,14 @@ import sys
 import time
 
 import jax
+from jax.sharding import NamedSharding, PartitionSpec as P
+import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import gan_mlp  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import input_pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gan_jax import parallel  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import sweep_spec as h  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -36,6 +39,29 @@ def timed_calls(fn, state, data, calls):
   return time.perf_counter() - start, state
 
 
+def step_flops(config, dataset):
+  """FLOPs of one train step (XLA's count for the one-step program)."""
+  one = config.copy_and_resolve_references()
+  one.steps_per_call = 1
+  parts = train.build(one, dataset, devices=jax.devices()[:1])
+  cost = parts["train"].lower(parts["state"], parts["device_data"]).compile().cost_analysis()
+  return float((cost[0] if isinstance(cost, list) else cost)["flops"])
+
+
+def matmul_flops_per_s(devices, n=2048, calls=20):
+  """Dense f32 matmul rate of `devices` together (one n x n matmul per device per call)."""
+  mesh = parallel.make_mesh(devices)
+  sharding = NamedSharding(mesh, P(parallel.DATA_AXIS))
+  a = jax.device_put(jnp.ones((len(devices), n, n), jnp.float32), sharding)
+  f = jax.jit(lambda a: jnp.einsum("dij,djk->dik", a, a), out_shardings=sharding)
+  jax.block_until_ready(f(a))
+  start = time.perf_counter()
+  for _ in range(calls):
+    out = f(a)
+  jax.block_until_ready(out)
+  return calls * len(devices) * 2 * n**3 / (time.perf_counter() - start)
+
+
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument("--members", type=int, default=64)
@@ -43,6 +69,7 @@ def main():
   parser.add_argument("--sequential_members", type=int, default=4)
   parser.add_argument("--json", default="")
   args = parser.parse_args()
+  parallel.one_cpu_device_per_core()
   config = gan_mlp.get_config("ring8")  # MLP 256/512, batch 100, 50 steps per call.
   k = config.steps_per_call
   calls = max(1, args.steps // k)
@@ -65,12 +92,15 @@ def main():
   rates, compile_s = [], []
   for i in range(min(args.sequential_members, m)):
     t0 = time.perf_counter()
-    single = train.build(group.member_configs[i], dataset)
+    single = train.build(group.member_configs[i], dataset, devices=jax.devices()[:1])
     s, _ = timed_calls(single["train"], single["state"], single["device_data"], calls)
     compile_s.append(time.perf_counter() - t0 - s)
     rates.append(calls * k / s)
   sequential_rate = float(np.mean(rates))
-  result = dict(device=str(jax.devices()[0].device_kind), num_devices=jax.device_count(),
+  sweep_devices = parts["mesh"].devices.size
+  flops = step_flops(config, dataset)
+  peak = matmul_flops_per_s(jax.devices()[:sweep_devices])
+  result = dict(device=str(jax.devices()[0].device_kind), sweep_devices=sweep_devices,
                 members=m, timed_steps=calls * k,
                 vmapped_member_steps_per_s=round(vmapped_rate, 1),
                 vmapped_steps_per_s=round(vmapped_rate / m, 2),
@@ -78,7 +108,12 @@ def main():
                 sequential_member_steps_per_s=round(sequential_rate, 1),
                 sequential_runs_measured=len(rates),
                 sequential_compile_s_per_run=round(float(np.mean(compile_s)), 2),
-                speedup=round(vmapped_rate / sequential_rate, 2))
+                speedup=round(vmapped_rate / sequential_rate, 2),
+                step_mflop=round(flops / 1e6, 2),
+                single_gflop_per_s=round(sequential_rate * flops / 1e9, 1),
+                vmapped_gflop_per_s=round(vmapped_rate * flops / 1e9, 1),
+                matmul_peak_gflop_per_s=round(peak / 1e9, 1),
+                speedup_bound=round(peak / (sequential_rate * flops), 2))
   # Derived from the numbers above: wall time of the whole sweep at the config's length, compiles
   # included (64 separate runs compile 64 times; the stack once).
   n = config.num_train_steps

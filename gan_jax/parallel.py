@@ -9,6 +9,8 @@ sharded over the axis. `config.parallel.mode` picks how the one pure step runs o
         programming model `jax.pmap` is built on in current JAX, so both modes share the mesh, the
         global arrays, donation and checkpoints.
 """
+import os
+
 import jax
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
@@ -25,6 +27,21 @@ def make_mesh(devices=None):
   # expects of a 1D mesh.
   devices = jax.devices() if devices is None else devices
   return Mesh(np.asarray(devices), (DATA_AXIS,))
+
+
+def one_cpu_device_per_core():
+  """Splits the CPU backend into one device per core, unless a device count was set already.
+
+  XLA runs a device's small matmuls on one core, so a vmapped sweep sharded over per-core devices
+  keeps every core busy. Call before JAX initializes its backends; accelerators are not affected.
+  """
+  if (jax.config.jax_num_cpu_devices > 0
+      or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")):
+    return
+  try:
+    jax.config.update("jax_num_cpu_devices", len(os.sched_getaffinity(0)))
+  except RuntimeError:  # Backends already in use (e.g. called from a notebook): leave them.
+    pass
 
 
 def replicated(mesh):

@@ -149,11 +149,15 @@ def _stack(trees):
   return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *trees)
 
 
-def member_sharding(mesh, num_members):
-  """The member axis over the devices when they divide it, else replicated."""
-  if num_members % mesh.devices.size == 0:
-    return NamedSharding(mesh, P(parallel.DATA_AXIS))
-  return parallel.replicated(mesh)
+def member_devices(devices, num_members):
+  """The most of `devices` that split the members evenly.
+
+  A multi-host stack keeps every process's devices (each must hold part of the global arrays) and
+  is replicated over them when they do not divide the members.
+  """
+  if jax.process_count() > 1:
+    return devices
+  return devices[:max(k for k in range(1, len(devices) + 1) if num_members % k == 0)]
 
 
 def build_group(group, dataset, devices=None):
@@ -164,9 +168,10 @@ def build_group(group, dataset, devices=None):
     raise UserError(f"sweeps draw batches on the device; dataset {info.name!r} is read by the host "
                     f"pipeline (raise dataset.max_device_bytes or use a smaller dataset)")
   generator, discriminator = models.get_models(config.model, info.shape, info.num_classes)
-  mesh = parallel.make_mesh(devices)
   m = len(group.members)
-  sharding = member_sharding(mesh, m)
+  mesh = parallel.make_mesh(member_devices(jax.devices() if devices is None else devices, m))
+  sharded = m % mesh.devices.size == 0
+  sharding = NamedSharding(mesh, P(parallel.DATA_AXIS)) if sharded else parallel.replicated(mesh)
   seeds = np.asarray([c.seed for c in group.member_configs], np.int32)
   unique_seeds, seed_index = np.unique(seeds, return_inverse=True)
   example_x = jnp.zeros((2,) + tuple(info.shape), jnp.float32)
@@ -198,22 +203,29 @@ def build_group(group, dataset, devices=None):
   device_data = parallel.replicate_from_host(jax.device_get(samplers[0][0]), mesh)
   step_fn = train_step_lib.make_train_step(config, generator, discriminator)
 
-  def one_step(states, data):
-    step = states.step[0]  # Members advance together.
-    rngs = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(s), step))(seeds)
-    if len(samplers) == 1:  # One data order for all: shared, not copied per member.
-      batch = samplers[0][1](data, step)
-      member_step = lambda args: step_fn(args[0], batch, args[2])
-    else:
-      batches = _stack_traced([sample(data, step) for _, sample in samplers])
-      member_step = lambda args: step_fn(args[0], jax.tree.map(lambda b: b[args[1]], batches),
-                                         args[2])
-    return jax.vmap(member_step)((states, jnp.asarray(seed_index), rngs))
+  def run(states, data, seeds, seed_index):
+    """`steps_per_call` steps of the members in `states` (with a sharded stack: this device's)."""
+    def one_step(states, step):
+      rngs = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(s), step))(seeds)
+      if len(samplers) == 1:  # One data order for all: shared, not copied per member.
+        batch = samplers[0][1](data, step)
+        member_step = lambda args: step_fn(args[0], batch, args[2])
+      else:
+        batches = _stack_traced([sample(data, step) for _, sample in samplers])
+        member_step = lambda args: step_fn(args[0], jax.tree.map(lambda b: b[args[1]], batches),
+                                           args[2])
+      return jax.vmap(member_step)((states, seed_index, rngs))
+    # Members advance together; each device reads the step of its own first member, so the
+    # devices of a sharded stack never wait for each other.
+    steps = states.step[0] + jnp.arange(config.steps_per_call)
+    return train.scan_steps(one_step, config.steps_per_call, states, steps)
 
-  def run(states, data):
-    return train.scan_steps(lambda s, _: one_step(s, data), config.steps_per_call, states)
-
-  train_fn = jax.jit(run, donate_argnums=0, out_shardings=(sharding, sharding))
+  if sharded:
+    run = jax.shard_map(run, mesh=mesh, out_specs=(P(parallel.DATA_AXIS),) * 2,
+                        in_specs=(P(parallel.DATA_AXIS), P(), P(parallel.DATA_AXIS),
+                                  P(parallel.DATA_AXIS)))
+  train_fn = jax.jit(lambda states, data: run(states, data, seeds, seed_index.astype(np.int32)),
+                     donate_argnums=0, out_shardings=(sharding, sharding))
   return dict(generator=generator, discriminator=discriminator, state=state, mesh=mesh,
               train=train_fn, device_data=device_data)
 
@@ -430,6 +442,9 @@ def run_sweep(config, spec, workdir, metric=""):
     print(f"Run {k + 1}/{len(groups)}: {len(group.members)} members vmapped, structural {what}, "
           f"into {run_dir}", flush=True)
     dataset = input_pipeline.load_dataset(group.config.dataset)
+    devices = member_devices(jax.devices(), len(group.members))
+    how = "sharded" if len(group.members) % len(devices) == 0 else "replicated"
+    print(f"  members {how} over {len(devices)} {devices[0].platform} device(s)", flush=True)
     _, final = train_group(group, dataset, run_dir, metric)
     results.append((group, run_dir, final))
   if len(groups) > 1 and jax.process_index() == 0:
@@ -443,6 +458,7 @@ def run_sweep(config, spec, workdir, metric=""):
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
+  parallel.one_cpu_device_per_core()
   distributed.initialize(FLAGS.config)
   spec = load_spec(config_flags.get_config_filename(FLAGS["config"]))
   run_sweep(FLAGS.config, spec, FLAGS.workdir, FLAGS.metric)
