@@ -2,7 +2,6 @@
 import sys
 
 from absl import app
-from absl import logging
 
 from gan_jax.errors import UserError
 

@@ -184,8 +184,13 @@ def _batch_norm(train, axis_name):
                       axis_name=axis_name if train else None)
 
 
-class DCGAN28Generator(nn.Module):
-  """The seed's MNIST DCGAN generator (TensorFlow tutorial): z(100) -> 7x7x256 -> 14x14x64 -> 28x28xC."""
+class DCGANGenerator(nn.Module):
+  """DCGAN generator from a layer table: z -> Dense -> `base` map -> [ConvTranspose, BN, LeakyReLU]
+  per `layers` entry (features, kernel, stride) -> ConvTranspose to C channels (`out`: kernel,
+  stride, bias) -> tanh."""
+  base: tuple = ()
+  layers: tuple = ()
+  out: tuple = ()
   channels: int = 1
   num_classes: int = 0
   axis_name: str | None = None
@@ -193,54 +198,23 @@ class DCGAN28Generator(nn.Module):
   @nn.compact
   def __call__(self, z, labels=None, train=True):
     h = concat_label_to_vector(z, labels, self.num_classes)
-    h = leaky_relu(_batch_norm(train, self.axis_name)(nn.Dense(7 * 7 * 256, use_bias=False)(h)))
-    h = h.reshape((-1, 7, 7, 256))
-    for features, stride in ((128, 1), (64, 2)):
-      h = nn.ConvTranspose(features, (5, 5), (stride, stride), padding="SAME", use_bias=False)(h)
-      h = leaky_relu(_batch_norm(train, self.axis_name)(h))
-    h = nn.ConvTranspose(self.channels, (5, 5), (2, 2), padding="SAME", use_bias=False)(h)
-    return jnp.tanh(h)
-
-
-class DCGAN28Discriminator(nn.Module):
-  """The seed's MNIST DCGAN discriminator: Conv 64 s2 -> Conv 128 s2 (LeakyReLU, Dropout 0.3) -> Dense 1."""
-  num_classes: int = 0
-  dropout_rate: float = 0.3
-  spectral_norm: bool = False
-  conditioning: str = "concat"
-
-  @nn.compact
-  def __call__(self, x, labels=None, train=True):
-    _check_conditioning(self.conditioning)
-    h = concat_label_to_image(x, labels, self.num_classes) if self.conditioning == "concat" else x
-    for features in (64, 128):
-      conv = nn.Conv(features, (5, 5), (2, 2), padding="SAME")
-      h = leaky_relu(maybe_spectral_norm(conv, self.spectral_norm, train)(h))
-      h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
-    return discriminator_head(h.reshape((h.shape[0], -1)), labels, self.num_classes,
-                              self.conditioning, self.spectral_norm, train)
-
-
-class DCGAN32Generator(nn.Module):
-  """The seed's CIFAR-10 DCGAN generator: z(128) -> 4x4x512 -> 8 -> 16 -> 32x32xC."""
-  channels: int = 3
-  num_classes: int = 0
-  axis_name: str | None = None
-
-  @nn.compact
-  def __call__(self, z, labels=None, train=True):
-    h = concat_label_to_vector(z, labels, self.num_classes)
-    h = leaky_relu(_batch_norm(train, self.axis_name)(nn.Dense(4 * 4 * 512, use_bias=False)(h)))
-    h = h.reshape((-1, 4, 4, 512))
-    for features, kernel, stride in ((256, 4, 2), (128, 4, 2), (128, 3, 1), (64, 4, 2), (64, 3, 1)):
+    dense = nn.Dense(math.prod(self.base), use_bias=False)
+    h = leaky_relu(_batch_norm(train, self.axis_name)(dense(h)))
+    h = h.reshape((-1,) + tuple(self.base))
+    for features, kernel, stride in self.layers:
       h = nn.ConvTranspose(features, (kernel, kernel), (stride, stride), padding="SAME",
                            use_bias=False)(h)
       h = leaky_relu(_batch_norm(train, self.axis_name)(h))
-    return jnp.tanh(nn.ConvTranspose(self.channels, (3, 3), padding="SAME")(h))
+    kernel, stride, bias = self.out
+    h = nn.ConvTranspose(self.channels, (kernel, kernel), (stride, stride), padding="SAME",
+                         use_bias=bias)(h)
+    return jnp.tanh(h)
 
 
-class DCGAN32Discriminator(nn.Module):
-  """The seed's CIFAR-10 DCGAN discriminator: Conv 64/128/256 4x4 s2 (LeakyReLU, Dropout 0.3) -> Dense 1."""
+class DCGANDiscriminator(nn.Module):
+  """DCGAN discriminator from a layer table: [Conv (features, kernel) s2, LeakyReLU, Dropout] per
+  `layers` entry -> Dense 1 (or the projection head)."""
+  layers: tuple = ()
   num_classes: int = 0
   dropout_rate: float = 0.3
   spectral_norm: bool = False
@@ -250,12 +224,37 @@ class DCGAN32Discriminator(nn.Module):
   def __call__(self, x, labels=None, train=True):
     _check_conditioning(self.conditioning)
     h = concat_label_to_image(x, labels, self.num_classes) if self.conditioning == "concat" else x
-    for features in (64, 128, 256):
-      conv = nn.Conv(features, (4, 4), (2, 2), padding="SAME")
+    for features, kernel in self.layers:
+      conv = nn.Conv(features, (kernel, kernel), (2, 2), padding="SAME")
       h = leaky_relu(maybe_spectral_norm(conv, self.spectral_norm, train)(h))
       h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
     return discriminator_head(h.reshape((h.shape[0], -1)), labels, self.num_classes,
                               self.conditioning, self.spectral_norm, train)
+
+
+class DCGAN28Generator(DCGANGenerator):
+  """The seed's MNIST DCGAN generator (TensorFlow tutorial): z(100) -> 7x7x256 -> 14x14x64 -> 28x28xC."""
+  base: tuple = (7, 7, 256)
+  layers: tuple = ((128, 5, 1), (64, 5, 2))
+  out: tuple = (5, 2, False)
+
+
+class DCGAN28Discriminator(DCGANDiscriminator):
+  """The seed's MNIST DCGAN discriminator: Conv 64 s2 -> Conv 128 s2 (LeakyReLU, Dropout 0.3) -> Dense 1."""
+  layers: tuple = ((64, 5), (128, 5))
+
+
+class DCGAN32Generator(DCGANGenerator):
+  """The seed's CIFAR-10 DCGAN generator: z(128) -> 4x4x512 -> 8 -> 16 -> 32x32xC."""
+  base: tuple = (4, 4, 512)
+  layers: tuple = ((256, 4, 2), (128, 4, 2), (128, 3, 1), (64, 4, 2), (64, 3, 1))
+  out: tuple = (3, 1, True)
+  channels: int = 3
+
+
+class DCGAN32Discriminator(DCGANDiscriminator):
+  """The seed's CIFAR-10 DCGAN discriminator: Conv 64/128/256 4x4 s2 (LeakyReLU, Dropout 0.3) -> Dense 1."""
+  layers: tuple = ((64, 4), (128, 4), (256, 4))
 
 
 class SNGAN32Generator(nn.Module):

@@ -20,7 +20,6 @@ import importlib.util
 import json
 import math
 import os
-import signal
 import sys
 
 from absl import flags
@@ -305,53 +304,51 @@ def train_group(group, dataset, workdir, metric=""):
   # pylint: disable-next=protected-access
   evaluate = train._make_in_loop_evaluator(eval_config, dataset, generator, workdir)
   final = _logged_metrics(workdir, m)  # A resumed (or finished) sweep's earlier numbers.
-  stop = {"signal": None}
-  previous_handler = signal.signal(signal.SIGTERM, lambda signum, _: stop.update(signal=signum))
   sums, sum_steps = None, 0
-  try:
-    while step < config.num_train_steps and stop["signal"] is None:
-      state, call_sums = train_fn(state, parts["device_data"])
-      step += config.steps_per_call
-      sums = call_sums if sums is None else jax.tree.map(jnp.add, sums, call_sums)
-      sum_steps += config.steps_per_call
-      done = step >= config.num_train_steps
-      if step % config.log_every_steps == 0 or done:
-        host = parallel.host_copy(sums)  # The member axis may span processes.
-        sums, sum_steps, scalars = None, 0, {k: v / sum_steps for k, v in host.items()}
-        for i in range(m):
-          final[i].update({k: float(v[i]) for k, v in scalars.items()})
-          writers[i].write(step, {k: v[i] for k, v in scalars.items()})
-        if is_main:
-          bad = [i for i in range(m) if not all(map(math.isfinite, final[i].values()))]
-          shown = {k: float(np.nanmean(v)) for k, v in scalars.items()}
-          print(f"[mean of {m}] " + progress.line(step, shown)
-                + (f" | diverged: {len(bad)}/{m}" if bad else ""), flush=True)
-      if config.sample_every_steps and (step % config.sample_every_steps == 0 or done):
-        host_state = parallel.host_copy(state)  # A collective: on every process.
-        samples = jax.device_get(sample_fn(host_state, *grids)) if is_main else ()
-        for i in range(len(samples)):
-          os.makedirs(os.path.join(workdir, f"member_{i}"), exist_ok=True)
-          train.save_samples(os.path.join(workdir, f"member_{i}", f"samples_{step:07d}.png"),
-                             samples[i], info, f"{names[i]} step {step}")
-      if evaluate and eval_every and (step % eval_every == 0 or done):
-        # Every process evaluates the same host copy, so they agree.
-        local = parallel.host_copy(state)
-        for i in range(m):
-          eval_metrics = evaluate(_member(local, i), step)
-          final[i].update(eval_metrics)
-          writers[i].write(step, eval_metrics)
-      if (config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0) or done:
-        # Diverged members are kept (and reported); the others are still worth resuming.
+  with train.sigterm_flag() as stop:
+    try:
+      while step < config.num_train_steps and stop["signal"] is None:
+        state, call_sums = train_fn(state, parts["device_data"])
+        step += config.steps_per_call
+        sums = call_sums if sums is None else jax.tree.map(jnp.add, sums, call_sums)
+        sum_steps += config.steps_per_call
+        done = step >= config.num_train_steps
+        if train.due(step, config.log_every_steps, done):
+          host = parallel.host_copy(sums)  # The member axis may span processes.
+          sums, sum_steps, scalars = None, 0, {k: v / sum_steps for k, v in host.items()}
+          for i in range(m):
+            final[i].update({k: float(v[i]) for k, v in scalars.items()})
+            writers[i].write(step, {k: v[i] for k, v in scalars.items()})
+          if is_main:
+            bad = [i for i in range(m) if not all(map(math.isfinite, final[i].values()))]
+            shown = {k: float(np.nanmean(v)) for k, v in scalars.items()}
+            print(f"[mean of {m}] " + progress.line(step, shown)
+                  + (f" | diverged: {len(bad)}/{m}" if bad else ""), flush=True)
+        if train.due(step, config.sample_every_steps, done):
+          host_state = parallel.host_copy(state)  # A collective: on every process.
+          samples = jax.device_get(sample_fn(host_state, *grids)) if is_main else ()
+          for i in range(len(samples)):
+            os.makedirs(os.path.join(workdir, f"member_{i}"), exist_ok=True)
+            train.save_samples(os.path.join(workdir, f"member_{i}", f"samples_{step:07d}.png"),
+                               samples[i], info, f"{names[i]} step {step}")
+        if evaluate and train.due(step, eval_every, done):
+          # Every process evaluates the same host copy, so they agree.
+          local = parallel.host_copy(state)
+          for i in range(m):
+            eval_metrics = evaluate(_member(local, i), step)
+            final[i].update(eval_metrics)
+            writers[i].write(step, eval_metrics)
+        if done or train.due(step, config.checkpoint_every_steps, done):
+          # Diverged members are kept (and reported); the others are still worth resuming.
+          _save(manager, state, step)
+      if stop["signal"] is not None:
+        logging.warning("Received signal %d: saving a checkpoint at step %d and exiting.",
+                        stop["signal"], step)
         _save(manager, state, step)
-    if stop["signal"] is not None:
-      logging.warning("Received signal %d: saving a checkpoint at step %d and exiting.",
-                      stop["signal"], step)
-      _save(manager, state, step)
-  finally:
-    manager.wait_until_finished()
-    for w in writers:
-      w.close()
-    signal.signal(signal.SIGTERM, previous_handler)
+    finally:
+      manager.wait_until_finished()
+      for w in writers:
+        w.close()
   if is_main and all(final) and stop["signal"] is None:
     write_summary(workdir, names, final, metric)
   return state, final

@@ -1,4 +1,5 @@
 """The training loop: data, state, compiled step, checkpoints, logs, samples, in-loop evaluation."""
+import contextlib
 import json
 import os
 import signal
@@ -194,62 +195,76 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   evaluate = _make_in_loop_evaluator(config, dataset, generator, workdir)
   best_manager = checkpointing.make_manager(workdir, best=True) if evaluate else None
 
-  stop = {"signal": None}
-  previous_handler = signal.signal(signal.SIGTERM, lambda signum, _: stop.update(signal=signum))
   batches = parts["batches_fn"](start_step) if parts["batches_fn"] else None
   sums, sum_steps = None, 0
   step = start_step
-  try:
-    while step < config.num_train_steps and stop["signal"] is None:
-      data = next(batches) if batches is not None else parts["device_data"]
-      state, call_sums = train(state, data)
-      step += config.steps_per_call
-      sums = call_sums if sums is None else jax.tree.map(jnp.add, sums, call_sums)
-      sum_steps += config.steps_per_call
-      done = step >= config.num_train_steps
+  with sigterm_flag() as stop:
+    try:
+      while step < config.num_train_steps and stop["signal"] is None:
+        data = next(batches) if batches is not None else parts["device_data"]
+        state, call_sums = train(state, data)
+        step += config.steps_per_call
+        sums = call_sums if sums is None else jax.tree.map(jnp.add, sums, call_sums)
+        sum_steps += config.steps_per_call
+        done = step >= config.num_train_steps
 
-      if step % config.log_every_steps == 0 or done:
-        scalars = {k: v / sum_steps
-                   for k, v in jax.device_get(parallel.local_copy(sums)).items()}
-        sums, sum_steps = None, 0
-        if not all(np.isfinite(v) for v in scalars.values()):
-          bad = ", ".join(f"{k}={v}" for k, v in scalars.items() if not np.isfinite(v))
-          raise NonFiniteLossError(
-              f"non-finite loss at step {step} ({bad}); stopped. The last good checkpoint "
-              f"(step {manager.latest_step()}) is kept in {workdir}/checkpoints; try a lower "
-              f"learning rate")
-        writer.write(step, scalars)
-        if is_main:
-          print(progress.line(step, scalars), flush=True)
+        if due(step, config.log_every_steps, done):
+          scalars = {k: v / sum_steps
+                     for k, v in jax.device_get(parallel.local_copy(sums)).items()}
+          sums, sum_steps = None, 0
+          if not all(np.isfinite(v) for v in scalars.values()):
+            bad = ", ".join(f"{k}={v}" for k, v in scalars.items() if not np.isfinite(v))
+            raise NonFiniteLossError(
+                f"non-finite loss at step {step} ({bad}); stopped. The last good checkpoint "
+                f"(step {manager.latest_step()}) is kept in {workdir}/checkpoints; try a lower "
+                f"learning rate")
+          writer.write(step, scalars)
+          if is_main:
+            print(progress.line(step, scalars), flush=True)
 
-      if is_main and config.sample_every_steps and (step % config.sample_every_steps == 0 or done):
-        samples = jax.device_get(sample_fn(parallel.local_copy(state), grid_z, grid_labels))
-        save_samples(os.path.join(workdir, f"samples_{step:07d}.png"), samples, info,
-                     f"step {step}")
+        if is_main and due(step, config.sample_every_steps, done):
+          samples = jax.device_get(sample_fn(parallel.local_copy(state), grid_z, grid_labels))
+          save_samples(os.path.join(workdir, f"samples_{step:07d}.png"), samples, info,
+                       f"step {step}")
 
-      if evaluate and config.eval_every_steps and (step % config.eval_every_steps == 0 or done):
-        # Every process evaluates its local copy (the same numbers), so all agree on the best step.
-        eval_metrics = evaluate(parallel.local_copy(state), step)
-        writer.write(step, eval_metrics)
-        if is_main:
-          print(f"step {step} eval: " + " ".join(f"{k}={v:.4g}" for k, v in eval_metrics.items()),
-                flush=True)
-        if "fid" in eval_metrics:
-          _save_if_finite(best_manager, state, step, eval_metrics)
+        if evaluate and due(step, config.eval_every_steps, done):
+          # Every process evaluates its local copy (the same numbers): all agree on the best step.
+          eval_metrics = evaluate(parallel.local_copy(state), step)
+          writer.write(step, eval_metrics)
+          if is_main:
+            shown = " ".join(f"{k}={v:.4g}" for k, v in eval_metrics.items())
+            print(f"step {step} eval: {shown}", flush=True)
+          if "fid" in eval_metrics:
+            _save_if_finite(best_manager, state, step, eval_metrics)
 
-      if (config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0) or done:
+        if done or due(step, config.checkpoint_every_steps, done):
+          _save_if_finite(manager, state, step)
+      if stop["signal"] is not None:
+        logging.warning("Received signal %d: saving a checkpoint at step %d and exiting.",
+                        stop["signal"], step)
         _save_if_finite(manager, state, step)
-    if stop["signal"] is not None:
-      logging.warning("Received signal %d: saving a checkpoint at step %d and exiting.",
-                      stop["signal"], step)
-      _save_if_finite(manager, state, step)
-  finally:
-    manager.wait_until_finished()
-    if best_manager:
-      best_manager.wait_until_finished()
-    writer.close()
-    signal.signal(signal.SIGTERM, previous_handler)
+    finally:
+      manager.wait_until_finished()
+      if best_manager:
+        best_manager.wait_until_finished()
+      writer.close()
   return state
+
+
+def due(step, every, done):
+  """Whether a periodic action (logging, samples, evaluation, checkpoints) runs at `step`."""
+  return bool(every) and (step % every == 0 or done)
+
+
+@contextlib.contextmanager
+def sigterm_flag():
+  """Yields a dict whose 'signal' is set on SIGTERM (preemption): the loop then saves and exits."""
+  stop = {"signal": None}
+  previous = signal.signal(signal.SIGTERM, lambda signum, _: stop.update(signal=signum))
+  try:
+    yield stop
+  finally:
+    signal.signal(signal.SIGTERM, previous)
 
 
 def _save_if_finite(manager, state, step, metrics=None):

@@ -26,11 +26,9 @@ Stability tricks (all off by default; docs/variants.md has the table):
   ema.decay / ema.start_step                              EMA of G for sampling and evaluation
   model.*                                                 SN, packing, minibatch features (models)
 """
-import functools
 from typing import Any
 
 import flax
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax

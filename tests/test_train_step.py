@@ -2,8 +2,6 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-import pytest
 
 from configs import default
 from gan_jax import losses
