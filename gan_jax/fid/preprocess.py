@@ -16,7 +16,7 @@ import numpy as np
 from gan_jax.errors import UserError
 
 SIZE = 299
-RESIZE_MODES = ('tf1', 'pytorch')
+RESIZE_MODES = ("tf1", "pytorch")
 
 
 def quantize(x):
@@ -25,7 +25,7 @@ def quantize(x):
 
 
 @functools.lru_cache(maxsize=32)
-def resize_matrix(n_in, n_out, mode='tf1'):
+def resize_matrix(n_in, n_out, mode="tf1"):
   """(n_out, n_in) bilinear interpolation weights along one axis.
 
   tf1: src = dst * n_in / n_out (TF1 resize_bilinear, align_corners=False,
@@ -33,10 +33,10 @@ def resize_matrix(n_in, n_out, mode='tf1'):
   clamped at 0 (F.interpolate bilinear, align_corners=False, no antialias).
   """
   if mode not in RESIZE_MODES:
-    raise UserError(f'resize mode {mode!r} not in {RESIZE_MODES}')
+    raise UserError(f"resize mode {mode!r} not in {RESIZE_MODES}")
   scale = n_in / n_out
   dst = np.arange(n_out, dtype=np.float64)
-  if mode == 'tf1':
+  if mode == "tf1":
     # TF1 computes the source position in float32.
     src = (dst.astype(np.float32) * np.float32(scale)).astype(np.float64)
   else:
@@ -51,7 +51,7 @@ def resize_matrix(n_in, n_out, mode='tf1'):
   return m.astype(np.float32)
 
 
-def resize(x, size=SIZE, mode='tf1'):
+def resize(x, size=SIZE, mode="tf1"):
   """Bilinear resize of NHWC float images to size x size."""
   _, h, w, _ = x.shape
   if (h, w) == (size, size):
@@ -59,8 +59,8 @@ def resize(x, size=SIZE, mode='tf1'):
   rh = jnp.asarray(resize_matrix(h, size, mode))
   rw = jnp.asarray(resize_matrix(w, size, mode))
   hp = jax.lax.Precision.HIGHEST  # TF32 would move pixel values by ~0.1.
-  x = jnp.einsum('oh,nhwc->nowc', rh, x, precision=hp)
-  return jnp.einsum('pw,nowc->nopc', rw, x, precision=hp)
+  x = jnp.einsum("oh,nhwc->nowc", rh, x, precision=hp)
+  return jnp.einsum("pw,nowc->nopc", rw, x, precision=hp)
 
 
 def to_rgb(x):
@@ -68,18 +68,18 @@ def to_rgb(x):
     return x
   if x.shape[-1] == 1:
     return jnp.repeat(x, 3, axis=-1)
-  raise UserError(f'images have {x.shape[-1]} channels; expected 1 or 3')
+  raise UserError(f"images have {x.shape[-1]} channels; expected 1 or 3")
 
 
-def preprocess_uint8(x, mode='tf1', size=SIZE):
+def preprocess_uint8(x, mode="tf1", size=SIZE):
   """uint8 (or uint8-valued) NHWC images -> Inception input in [-1, 1]."""
   if x.ndim != 4:
-    raise UserError(f'images have shape {x.shape}; expected NHWC')
+    raise UserError(f"images have shape {x.shape}; expected NHWC")
   x = to_rgb(x.astype(jnp.float32))
   x = resize(x, size, mode)
   return (x - 128.0) / 128.0
 
 
-def preprocess_generated(x, mode='tf1', size=SIZE):
+def preprocess_generated(x, mode="tf1", size=SIZE):
   """Generator output in [-1, 1] -> Inception input, via uint8 quantization."""
   return preprocess_uint8(quantize(x), mode, size)

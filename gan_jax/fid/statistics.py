@@ -23,7 +23,7 @@ from gan_jax.errors import UserError
 @contextlib.contextmanager
 def x64():
   """Scoped float64: jit retraces under it, the rest of the program stays fp32."""
-  if hasattr(jax, 'enable_x64'):
+  if hasattr(jax, "enable_x64"):
     with jax.enable_x64(True):
       yield
   else:  # older jax
@@ -79,7 +79,7 @@ def _mean_cov(sums):
 def mean_cov(sums):
   """Float64 (mu, sigma) on the device from accumulated sums."""
   if float(sums.n) < 2:
-    raise UserError(f'{int(sums.n)} images given; FID needs at least 2')
+    raise UserError(f"{int(sums.n)} images given; FID needs at least 2")
   with x64():
     return _mean_cov(sums)
 
@@ -91,18 +91,18 @@ def save_stats(path, mu, sigma, **extra):
   """Writes pytorch-fid-compatible statistics (extra arrays allowed)."""
   d = os.path.dirname(os.path.abspath(path))
   os.makedirs(d, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(suffix='.npz', dir=d)
+  fd, tmp = tempfile.mkstemp(suffix=".npz", dir=d)
   os.close(fd)
   np.savez(tmp, mu=np.asarray(mu, np.float64),
            sigma=np.asarray(sigma, np.float64),
            **{k: np.asarray(v) for k, v in extra.items()})
-  os.replace(tmp, path if path.endswith('.npz') else path + '.npz')
+  os.replace(tmp, path if path.endswith(".npz") else path + ".npz")
 
 
 def is_stats_file(path):
   try:
     with np.load(path, allow_pickle=False) as z:
-      return 'mu' in z.files and 'sigma' in z.files
+      return "mu" in z.files and "sigma" in z.files
   except Exception:  # pylint: disable=broad-except
     return False
 
@@ -113,21 +113,21 @@ def load_stats(path, dim=2048):
     with np.load(path, allow_pickle=False) as z:
       data = {k: z[k] for k in z.files}
   except Exception as e:
-    raise UserError(f'statistics file {path!r} cannot be read: {e}') from e
-  if 'mu' not in data or 'sigma' not in data:
-    raise UserError(f'statistics file {path!r} has arrays {sorted(data)}; '
-                    'expected mu and sigma')
-  mu, sigma = data.pop('mu'), data.pop('sigma')
+    raise UserError(f"statistics file {path!r} cannot be read: {e}") from e
+  if "mu" not in data or "sigma" not in data:
+    raise UserError(f"statistics file {path!r} has arrays {sorted(data)}; "
+                    "expected mu and sigma")
+  mu, sigma = data.pop("mu"), data.pop("sigma")
   if mu.shape != (dim,) or sigma.shape != (dim, dim):
-    raise UserError(f'statistics file {path!r}: mu {mu.shape}, sigma '
-                    f'{sigma.shape}; expected ({dim},) and ({dim}, {dim})')
+    raise UserError(f"statistics file {path!r}: mu {mu.shape}, sigma "
+                    f"{sigma.shape}; expected ({dim},) and ({dim}, {dim})")
   return mu.astype(np.float64), sigma.astype(np.float64), data
 
 
 def reference_cache_path(cache_key, num_images, resize, weights_id,
                          cache_dir):
   """One file per (dataset/split key, N, resize mode, weights)."""
-  slug = re.sub(r'[^A-Za-z0-9_.-]+', '_', cache_key)[:80]
-  h = hashlib.sha1(f'{cache_key}|{num_images}|{resize}|{weights_id}'.encode())
-  name = f'ref-{slug}-n{num_images}-{resize}-{weights_id}-{h.hexdigest()[:8]}'
-  return os.path.join(cache_dir, 'fid_stats', name + '.npz')
+  slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", cache_key)[:80]
+  h = hashlib.sha1(f"{cache_key}|{num_images}|{resize}|{weights_id}".encode())
+  name = f"ref-{slug}-n{num_images}-{resize}-{weights_id}-{h.hexdigest()[:8]}"
+  return os.path.join(cache_dir, "fid_stats", name + ".npz")
