@@ -1,6 +1,7 @@
 """Vmapped sweep vs the same members trained one after another (toy ring8 GAN, configs/gan_mlp.py).
 
   python experiments/bench_sweep.py [--members=64] [--steps=200] [--sequential_members=4]
+      [--g_hidden=256,512 --d_hidden=512,256]
 
 A learning-rate x seed sweep (8 x 8 for 64 members). Throughput is member-steps per second, after
 compilation. The sequential side runs `--sequential_members` of the members one after another with
@@ -67,10 +68,15 @@ def main():
   parser.add_argument("--members", type=int, default=64)
   parser.add_argument("--steps", type=int, default=200, help="timed steps (multiple of 50)")
   parser.add_argument("--sequential_members", type=int, default=4)
+  parser.add_argument("--g_hidden", default="", help="MLP widths, e.g. 128,128 (default: config's)")
+  parser.add_argument("--d_hidden", default="")
   parser.add_argument("--json", default="")
   args = parser.parse_args()
   parallel.one_cpu_device_per_core()
   config = gan_mlp.get_config("ring8")  # MLP 256/512, batch 100, 50 steps per call.
+  for key in ("g_hidden", "d_hidden"):
+    if getattr(args, key):
+      config.model[key] = tuple(int(w) for w in getattr(args, key).split(","))
   k = config.steps_per_call
   calls = max(1, args.steps // k)
   n_seeds = int(np.sqrt(args.members))
@@ -101,6 +107,7 @@ def main():
   flops = step_flops(config, dataset)
   peak = matmul_flops_per_s(jax.devices()[:sweep_devices])
   result = dict(device=str(jax.devices()[0].device_kind), sweep_devices=sweep_devices,
+                g_hidden=list(config.model.g_hidden), d_hidden=list(config.model.d_hidden),
                 members=m, timed_steps=calls * k,
                 vmapped_member_steps_per_s=round(vmapped_rate, 1),
                 vmapped_steps_per_s=round(vmapped_rate / m, 2),

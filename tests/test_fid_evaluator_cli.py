@@ -15,7 +15,7 @@ from gan_jax.fid import statistics
 # Minutes on 2 CPU cores (compiling Inception inside the scan): `-m "not slow"` skips it.
 @pytest.mark.slow
 def test_evaluator_matches_offline_stats_and_reuses_compile(tmp_path,
-                                                            monkeypatch):
+                                                            monkeypatch, capsys):
   variables = inception.random_params(jax.random.PRNGKey(0), size=75)
   monkeypatch.setattr(
       evaluator, 'load_model',
@@ -46,6 +46,19 @@ def test_evaluator_matches_offline_stats_and_reuses_compile(tmp_path,
   out2 = ev(lambda r, bs: sample(r, bs, w2), rng)
   assert len(ev.compiled) == 1 and out2['fid'] != out['fid']
   assert len(list((tmp_path / 'fid_stats').iterdir())) == 1
+  out = capsys.readouterr().out
+  assert 'embedding the real images once' in out and '5 images in' in out
+
+
+def test_reference_statistics_progress_lines():
+  lines = []
+  progress = evaluator._rate_printer(lines.append, total=1000, start=0.0,
+                                     every_s=0.0)
+  progress(250)
+  assert lines[0].startswith('  250/1000 images, ') and 'ETA' in lines[0]
+  quiet = evaluator._rate_printer(lines.append, total=0, start=1e18)
+  quiet(10)  # Less than every_s since start: nothing printed.
+  assert len(lines) == 1
 
 
 def test_cli_stats_files_and_errors(tmp_path, capsys):

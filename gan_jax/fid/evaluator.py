@@ -10,6 +10,7 @@ weights) become arguments, so new weights do not trigger a recompile.
 import logging
 import math
 import os
+import time
 
 import jax
 import jax.extend as jex
@@ -78,12 +79,12 @@ def _batches_of(images, batch_size):
 def compute_stats(images, *, model=None, variables=None, batch_size=250,
                   resize="tf1", num=0, keep_features=0, generated=False,
                   weights_path="", precision="highest", cache_dir=None,
-                  input_size=preprocess.SIZE):
+                  input_size=preprocess.SIZE, progress=None):
   """Streams uint8 NHWC images (array or iterator) -> float64 (mu, sigma, extras).
 
   `generated=True` takes float images in [-1, 1] instead (quantized first).
   extras holds up to `keep_features` raw features (for KID / P&R) and the
-  number of images used.
+  number of images used. `progress(images_so_far)` is called after each batch.
   """
   if model is None:
     model, variables, _ = load_model(weights_path, precision,
@@ -112,6 +113,8 @@ def compute_stats(images, *, model=None, variables=None, batch_size=250,
     if seen < keep_features:
       kept.append(np.asarray(feats[:min(k, keep_features - seen)]))
     seen += k
+    if progress:
+      progress(seen)
     if num and seen >= num:
       break
   mu, sigma = statistics.mean_cov(sums)
@@ -130,6 +133,26 @@ def compute_fid(images_a, images_b, **kwargs):
     else:
       stats.append(compute_stats(images, **kwargs)[:2])
   return distance.frechet_distance(*stats[0], *stats[1])
+
+
+def _printer(enabled):
+  return (lambda msg: print(msg, flush=True)) if enabled else (lambda msg: None)
+
+
+def _rate_printer(say, total, start, every_s=10.0):
+  """progress(images_so_far) that prints images/s (and an ETA when `total` is known) every
+  `every_s` seconds."""
+  last = [start]
+
+  def progress(seen):
+    now = time.time()
+    if now - last[0] < every_s:
+      return
+    last[0] = now
+    rate = seen / max(now - start, 1e-9)
+    eta = f", ETA {(total - seen) / rate:.0f} s" if total else ""
+    say(f"  {seen}{f'/{total}' if total else ''} images, {rate:.0f} img/s{eta}")
+  return progress
 
 
 def make_evaluator(fid_config, real_images, *, cache_key, cache_dir=None):
@@ -176,11 +199,17 @@ def make_evaluator(fid_config, real_images, *, cache_key, cache_dir=None):
   if ref is None:
     if isinstance(real_images, np.ndarray) and real_images.dtype != np.uint8:
       raise UserError(f"real_images dtype {real_images.dtype}; expected uint8")
+    say = _printer(jax.process_index() == 0)
+    say(f"FID reference statistics: embedding the real images once "
+        f"({ref_num or 'all'}; cached as {path})")
+    start = time.time()
     mu_r, sigma_r, extra = compute_stats(
         real_images, model=ref_model, variables=variables, batch_size=bs,
         resize=resize, num=ref_num, keep_features=kid_n if want_kid else 0,
-        input_size=size)
+        input_size=size, progress=_rate_printer(say, ref_num, start))
     statistics.save_stats(path, mu_r, sigma_r, **extra)
+    say(f"FID reference statistics: {int(extra['num_images'])} images in "
+        f"{time.time() - start:.0f} s")
     ref = (mu_r, sigma_r, extra)
   mu_r, sigma_r, extra_r = ref
   with_logits = model.with_logits
