@@ -1,6 +1,8 @@
 """Sweeps: spec helpers, the split into vmapped groups, and member i == a single run of member i."""
 import json
 import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -54,6 +56,23 @@ def test_structural_keys_fan_out():
   # gp_weight=0 turns the penalty off at trace time: its own group.
   groups = sweep.plan(config, h.sweep("loss.gp_weight", [0.0, 1.0, 10.0]), info)
   assert [len(g.members) for g in groups] == [1, 2]
+
+
+def test_member_devices_divide_the_members():
+  devices = list("abcd")
+  assert [len(sweep.member_devices(devices, m)) for m in (8, 6, 7, 2)] == [4, 3, 1, 2]
+
+
+@pytest.mark.parametrize("xla_flags,expected", [
+    ("", len(os.sched_getaffinity(0))),
+    ("--xla_force_host_platform_device_count=3", 3)])
+def test_sweep_splits_the_cpu_into_one_device_per_core(xla_flags, expected):
+  code = ("import jax; from gan_jax import parallel; parallel.one_cpu_device_per_core(); "
+          "print(jax.device_count())")
+  env = dict(os.environ, XLA_FLAGS=xla_flags, JAX_PLATFORMS="cpu")
+  out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  assert int(out.stdout.strip()) == expected
 
 
 def test_member_equals_single_run():
