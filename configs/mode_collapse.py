@@ -3,11 +3,14 @@
   python -m gan_jax.main --config=configs/mode_collapse.py:grid25,pack4 --workdir=/tmp/mc
   python -m gan_jax.sample --workdir=/tmp/mc --num_samples=2500 --output=/tmp/mc.npz
 
-Argument `DATASET,VARIANT`: DATASET ring8 | grid25; VARIANT one of VARIANTS. Base protocol: 100k
-fixed training points, G a 4 x 400 ReLU MLP on z ~ N(0, I_2), D an MLP of maxout units (PacGAN: 200
-units x 5 pieces), Adam(1e-4, b1 0.8), batch 100; the in-loop evaluator scores 2,500 samples
-(modes captured, % high quality, reverse KL; `gan_jax.mode_metrics`). `experiments/mode_collapse.py`
-trains ten seeds of every variant together and writes experiments/results/mode_collapse.md.
+Argument `DATASET,VARIANT`: DATASET ring8 | grid25; VARIANT one of VARIANTS. Base protocol, as
+PacGAN's code (github.com/fjxmlzn/PacGAN, synthetic_data_experiments) sets it: 100k fixed training
+points, G a 4 x 400 MLP on z ~ N(0, I_2) with batch norm and ReLU after each hidden layer, D three
+maxout layers of 200 units x 5 pieces, Adam(1e-4, b1 0.8), batch 100, 400 epochs (400,000 steps);
+the in-loop evaluator scores 2,500 samples (modes captured, % high quality, reverse KL;
+`gan_jax.mode_metrics`). `experiments/mode_collapse.py` trains ten seeds of every variant together
+and writes experiments/results/mode_collapse.md. 400k steps take hours on a CPU: pass
+`--config.num_train_steps=N` for a shorter run.
 """
 from configs import default
 
@@ -27,19 +30,20 @@ def get_config(arg="grid25,nonsat"):
   config.model.latent_dim = 2
   config.model.g_hidden = (400, 400, 400, 400)
   config.model.g_activation = "relu"
-  config.model.d_hidden = (200, 200)
+  config.model.g_batch_norm = True
+  config.model.d_hidden = (200, 200, 200)
   config.model.d_activation = "maxout"
   config.model.maxout_pieces = 5
   config.loss.name = "non_saturating"
   config.batch_size = 100
-  config.num_train_steps = 20_000
+  config.num_train_steps = 400_000  # PacGAN: 400 epochs of the 100k points.
   config.g_optimizer = default.optimizer("adam", 1e-4, b1=0.8, b2=0.999)
   config.d_optimizer = default.optimizer("adam", 1e-4, b1=0.8, b2=0.999)
   config.steps_per_call = 100
   config.log_every_steps = 1_000
-  config.sample_every_steps = 5_000
-  config.checkpoint_every_steps = 5_000
-  config.eval_every_steps = 5_000
+  config.sample_every_steps = 20_000
+  config.checkpoint_every_steps = 20_000
+  config.eval_every_steps = 20_000
   config.num_grid_samples = 2_500
 
   if variant == "vanilla":

@@ -22,6 +22,7 @@ MODEL = dict(
     minibatch_kernel_dim=5,
     minibatch_std=False,       # ProGAN minibatch standard deviation feature (mlp).
     g_activation="leaky_relu",  # mlp G: 'leaky_relu' or 'relu'.
+    g_batch_norm=False,        # mlp G: BN after each hidden Dense (PacGAN's toy generator).
     d_activation="leaky_relu",  # mlp D: 'leaky_relu', 'relu' or 'maxout'.
     maxout_pieces=5,
 )

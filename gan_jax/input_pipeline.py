@@ -517,12 +517,15 @@ def _to_float(x):
 
 
 def make_device_sampler(dataset: Dataset, batch_size: int, seed: int):
-  """Returns (device_data, sample); sample(device_data, step) is jit-traceable.
+  """Returns (device_data, sample); `sample(device_data, step, num_steps=None)` is jit-traceable.
 
   Pass device_data into jit as an argument (closing over it would bake the
   dataset into the compiled program as a constant). Arrays are visited in epoch
   permutations: epoch e = step // (N // B) uses
   permutation(fold_in(key(seed), e), N); a partial last batch is dropped.
+  With `num_steps` (static), the batches of steps step .. step+num_steps-1 come
+  stacked on a leading axis, and each epoch's permutation (a sort of N keys) is
+  computed once for them, not once per step.
   """
   info = dataset.info
   key = jax.random.key(seed)
@@ -532,10 +535,15 @@ def make_device_sampler(dataset: Dataset, batch_size: int, seed: int):
                        "make_host_iterator")
     device_data = {"means": jnp.asarray(info.modes, jnp.float32)}
 
-    def sample_stream(data, step):
+    def sample_one(data, step):
       x = toy_data.sample_mixture(jax.random.fold_in(key, step), data["means"],
                                   info.mode_std, batch_size)
       return {"x": x, "label": jnp.zeros((batch_size,), jnp.int32)}
+
+    def sample_stream(data, step, num_steps=None):
+      if num_steps is None:
+        return sample_one(data, step)
+      return jax.vmap(lambda s: sample_one(data, s))(step + jnp.arange(num_steps))
 
     return device_data, sample_stream
 
@@ -546,12 +554,19 @@ def make_device_sampler(dataset: Dataset, batch_size: int, seed: int):
   steps_per_epoch = n // batch_size
   device_data = {k: jnp.asarray(v) for k, v in dataset.arrays.items()}
 
-  def sample(data, step):
-    step = jnp.asarray(step)
-    perm = jax.random.permutation(
-        jax.random.fold_in(key, step // steps_per_epoch), n)
-    idx = jax.lax.dynamic_slice_in_dim(
-        perm, (step % steps_per_epoch) * batch_size, batch_size)
+  def sample(data, step, num_steps=None):
+    count = 1 if num_steps is None else num_steps
+    first_epoch = jnp.asarray(step) // steps_per_epoch
+    # The epochs that `count` consecutive steps can touch.
+    epochs = min(count, (count - 1) // steps_per_epoch + 2)
+    perms = jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(key, e), n))(
+        first_epoch + jnp.arange(epochs))
+    steps = step + jnp.arange(count)
+    idx = jax.vmap(lambda row, start: jax.lax.dynamic_slice_in_dim(
+        perms[row], start, batch_size))(steps // steps_per_epoch - first_epoch,
+                                        (steps % steps_per_epoch) * batch_size)
+    if num_steps is None:
+      idx = idx[0]
     return {"x": _to_float(data["x"][idx]),
             "label": data["label"][idx].astype(jnp.int32)}
 

@@ -114,20 +114,27 @@ def concat_label_to_image(x, labels, num_classes):
 
 
 class MLPGenerator(nn.Module):
-  """The vanilla GAN generator: z -> 256 -> 512 -> data, LeakyReLU(0.2)."""
+  """The vanilla GAN generator: z -> 256 -> 512 -> data, LeakyReLU(0.2).
+
+  `batch_norm`: hidden layers are Dense (no bias) -> BN -> activation, as PacGAN's toy generator.
+  """
   data_shape: Sequence[int]
   hidden: Sequence[int] = (256, 512)
   num_classes: int = 0
   output_activation: str = "tanh"  # 'tanh' for images in [-1, 1], 'none' for 2D points.
   activation: str = "leaky_relu"   # Or 'relu' (PacGAN's toy generator).
   spectral_norm: bool = False
+  batch_norm: bool = False
+  axis_name: str | None = None
 
   @nn.compact
   def __call__(self, z, labels=None, train=True):
     act = activation_fn(self.activation)
     h = concat_label_to_vector(z, labels, self.num_classes)
     for width in self.hidden:
-      h = act(maybe_spectral_norm(nn.Dense(width), self.spectral_norm, train)(h))
+      h = maybe_spectral_norm(nn.Dense(width, use_bias=not self.batch_norm), self.spectral_norm,
+                              train)(h)
+      h = act(_batch_norm(train, self.axis_name)(h) if self.batch_norm else h)
     out = maybe_spectral_norm(nn.Dense(math.prod(self.data_shape)), self.spectral_norm, train)(h)
     if self.output_activation == "tanh":
       out = jnp.tanh(out)
@@ -335,7 +342,8 @@ def get_models(model_config, data_shape, num_classes, axis_name=None):
   if size is None:
     activation = "tanh" if len(data_shape) == 3 else "none"
     return (MLPGenerator(data_shape, tuple(get("g_hidden", (256, 512))), classes, activation,
-                         get("g_activation", "leaky_relu"), get("g_spectral_norm", False)),
+                         get("g_activation", "leaky_relu"), get("g_spectral_norm", False),
+                         get("g_batch_norm", False), axis_name),
             MLPDiscriminator(tuple(get("d_hidden", (512, 256))), classes,
                              get("d_activation", "leaky_relu"), get("maxout_pieces", 5), d_sn,
                              conditioning, get("pack", 1), get("minibatch_kernels", 0),

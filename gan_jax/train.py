@@ -150,8 +150,8 @@ def build(config, dataset, devices=None):
 
   if batches_fn is None:
     def run(state, data):
-      return scan_steps(lambda s, _: one_step(s, sample(data, s.step)), config.steps_per_call,
-                        state)
+      n = config.steps_per_call
+      return scan_steps(one_step, n, state, sample(data, state.step, n))
   else:
     def run(state, batches):
       return scan_steps(one_step, jax.tree.leaves(batches)[0].shape[0], state, batches)

@@ -265,6 +265,18 @@ def test_device_sampler_pure_and_epoch_permutation():
                              rtol=1e-6)
 
 
+@pytest.mark.parametrize('start,num_steps', [(0, 1), (2, 5), (1, 9)])
+def test_device_sampler_stacked_steps_equal_single_steps(start, num_steps):
+  # 3 steps per epoch: the stacks cross one or more epoch boundaries.
+  ds = _arrays_dataset(12)
+  data, sample = input_pipeline.make_device_sampler(ds, 4, seed=3)
+  stacked = jax.jit(sample, static_argnums=2)(data, start, num_steps)
+  for i in range(num_steps):
+    one = sample(data, start + i)
+    np.testing.assert_array_equal(stacked['label'][i], one['label'])
+    np.testing.assert_array_equal(stacked['x'][i], one['x'])
+
+
 def test_device_sampler_drops_partial_batch_and_checks_size():
   ds = _arrays_dataset(10)
   data, sample = input_pipeline.make_device_sampler(ds, 4, seed=0)

@@ -60,6 +60,22 @@ def test_mlp_counts_and_ranges():
   assert float(jnp.abs(out).max()) <= 1.0  # tanh for images; points are unbounded.
 
 
+def test_mlp_generator_batch_norm_normalises_each_hidden_layer():
+  cfg = _cfg("mlp")
+  cfg.g_hidden, cfg.g_batch_norm, cfg.g_activation = (16, 8), True, "relu"
+  g, _ = models.get_models(cfg, (2,), 0)
+  z = jax.random.normal(jax.random.key(0), (64, 100)) * 3.0 + 1.0
+  variables = _init(g, z)
+  # PacGAN's generator: hidden Dense layers without bias (BN's shift replaces it).
+  assert _count(variables["params"]) == 100 * 16 + 16 * 8 + (8 * 2 + 2) + 2 * (16 + 8)
+  assert _count(variables["batch_stats"]) == 2 * (16 + 8)
+  _, inter = g.apply(variables, z, train=True, mutable=["batch_stats", "intermediates"],
+                     capture_intermediates=lambda m, _: isinstance(m, models.nn.BatchNorm))
+  for name in ("BatchNorm_0", "BatchNorm_1"):
+    h = inter["intermediates"][name]["__call__"][0]
+    assert jnp.allclose(h.mean(0), 0.0, atol=1e-5) and jnp.allclose(h.var(0), 1.0, atol=1e-2)
+
+
 def test_conditional_models_use_the_label():
   g, d = models.get_models(_cfg("dcgan28", conditional=True), (28, 28, 1), 10)
   z = jnp.zeros((2, 100))
