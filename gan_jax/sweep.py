@@ -204,20 +204,25 @@ def build_group(group, dataset, devices=None):
 
   def run(states, data, seeds, seed_index):
     """`steps_per_call` steps of the members in `states` (with a sharded stack: this device's)."""
-    def one_step(states, step):
+    n = config.steps_per_call
+    # Members advance together; each device reads the step of its own first member, so the
+    # devices of a sharded stack never wait for each other.
+    first = states.step[0]
+    # Per data order (seed): the call's batches, (n, B, ...), stacked on axis 1.
+    orders = jax.tree.map(lambda *b: jnp.stack(b, 1),
+                          *[sample(data, first, n) for _, sample in samplers])
+
+    def one_step(states, xs):
+      step, batches = xs
       rngs = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(s), step))(seeds)
       if len(samplers) == 1:  # One data order for all: shared, not copied per member.
-        batch = samplers[0][1](data, step)
+        batch = jax.tree.map(lambda b: b[0], batches)
         member_step = lambda args: step_fn(args[0], batch, args[2])
       else:
-        batches = _stack_traced([sample(data, step) for _, sample in samplers])
         member_step = lambda args: step_fn(args[0], jax.tree.map(lambda b: b[args[1]], batches),
                                            args[2])
       return jax.vmap(member_step)((states, seed_index, rngs))
-    # Members advance together; each device reads the step of its own first member, so the
-    # devices of a sharded stack never wait for each other.
-    steps = states.step[0] + jnp.arange(config.steps_per_call)
-    return train.scan_steps(one_step, config.steps_per_call, states, steps)
+    return train.scan_steps(one_step, n, states, (first + jnp.arange(n), orders))
 
   if sharded:
     run = jax.shard_map(run, mesh=mesh, out_specs=(P(parallel.DATA_AXIS),) * 2,
@@ -242,10 +247,6 @@ def _logged_metrics(workdir, num_members):
         if i is not None and 0 <= i < num_members:
           final[i].update(record)
   return final
-
-
-def _stack_traced(trees):
-  return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 
 def _member(tree, i):
