@@ -102,8 +102,8 @@ def scan_steps(one_step, n, state, xs=None):
 def make_data(config, dataset, mesh):
   """Where the batches come from: (device_data, sample, host_batches).
 
-  Device-resident data and toy streams: `sample(device_data, step)` draws global batch `step` inside
-  the compiled program (`host_batches` is None). Otherwise `host_batches(start_step)` yields stacks of
+  Device-resident data and toy streams: `sample(device_data, step, n)` draws global batches
+  step .. step+n-1 inside the compiled program (`host_batches` is None). Otherwise `host_batches(start_step)` yields stacks of
   `steps_per_call` global batches, each process reading only its rows of them.
   """
   seed = config.seed
@@ -148,13 +148,10 @@ def build(config, dataset, devices=None):
     batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
     return step_fn(state, batch, jax.random.fold_in(base_key, state.step))
 
-  if batches_fn is None:
-    def run(state, data):
-      n = config.steps_per_call
-      return scan_steps(one_step, n, state, sample(data, state.step, n))
-  else:
-    def run(state, batches):
-      return scan_steps(one_step, jax.tree.leaves(batches)[0].shape[0], state, batches)
+  def run(state, data):
+    # `data`: the host pipeline's stack of batches, or the device-resident data to draw them from.
+    batches = data if batches_fn else sample(data, state.step, config.steps_per_call)
+    return scan_steps(one_step, jax.tree.leaves(batches)[0].shape[0], state, batches)
   train = jax.jit(run, donate_argnums=0, out_shardings=(replicated, replicated))
   return dict(generator=generator, discriminator=discriminator, state=state, mesh=mesh,
               train=train, device_data=device_data, batches_fn=batches_fn)
