@@ -190,7 +190,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
                                                     use_ema=config.ema.decay > 0))
   grid_z, grid_labels = fixed_latents(config, generator.num_classes, config.num_grid_samples)
   evaluate = _make_in_loop_evaluator(config, dataset, generator, workdir)
-  best_manager = checkpointing.make_manager(workdir, best=True) if evaluate else None
+  # The best-FID checkpoint (2D runs are scored by mode coverage, not FID).
+  best_manager = (checkpointing.make_manager(workdir, best=True)
+                  if evaluate and info.kind != "points" else None)
 
   batches = parts["batches_fn"](start_step) if parts["batches_fn"] else None
   sums, sum_steps = None, 0

@@ -247,3 +247,16 @@ def test_in_loop_fid_is_logged_and_keeps_the_best_checkpoint(tmp_path, monkeypat
     fids = [r["fid"] for r in map(json.loads, f) if "fid" in r]
   assert len(fids) == 1 and np.isfinite(fids[0]) and fids[0] > 0
   assert checkpointing.make_manager(workdir, best=True).latest_step() == 2
+
+
+def test_in_loop_mode_coverage_for_2d_data(tmp_path):
+  config = tiny(load_config("gan_mlp", "ring8"), 4)
+  config.model.g_hidden = config.model.d_hidden = (16,)
+  config.eval_every_steps = 2
+  workdir = str(tmp_path / "run")
+  train.train_and_evaluate(config, workdir)
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    evals = [r for r in map(json.loads, f) if "modes" in r]
+  assert [r["step"] for r in evals] == [2, 4]
+  assert all(0 <= r["modes"] <= 8 and 0 <= r["hq_percent"] <= 100 for r in evals)
+  assert not os.path.exists(os.path.join(workdir, "best_checkpoint"))  # Best-FID only.
