@@ -51,7 +51,7 @@ def train_variant(datasets, variant, seeds, num_steps, chunk, eval_every, overri
   config = get_config(datasets[0], variant, overrides)
   generator, discriminator = models.get_models(config.model, (2,), 0)
   step_fn = train_step_lib.make_train_step(config, generator, discriminator)
-  sample_fn = train_step_lib.make_sample_fn(generator, config, use_ema=False)
+  sample_fn = train_step_lib.make_sample_fn(generator, config, use_ema=config.ema.decay > 0)
   n_data = config.dataset.num_examples
   data = jnp.asarray(np.stack([toy_data.make_training_set(d, n_data, s)[0]
                                for d in datasets for s in seeds]))
@@ -126,7 +126,8 @@ def write_markdown(results, args, path, seconds):
   if best:
     lines += ["Goal (grid: >= 24.8 modes, >= 95 % HQ, reverse KL <= 0.04; ring: 8 modes, >= 97 % "
               "HQ): " + goal_text(results), ""]
-    extra = "".join(f" --config.{k}={','.join(map(str, v))}" for k, v in args.overrides.items())
+    extra = "".join(f" --config.{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+                    for k, v in args.overrides.items())
     lines.append(f"best-grid25: python -m gan_jax.main --config=configs/mode_collapse.py:grid25,"
                  f"{best} --config.num_train_steps={args.steps}{extra}")
   with open(path, "w") as f:
@@ -185,6 +186,8 @@ def main():
   parser.add_argument("--datasets", default="ring8,grid25")
   parser.add_argument("--g_hidden", default="", help="Override G's widths, e.g. 128,128,128,128.")
   parser.add_argument("--d_hidden", default="", help="Override D's maxout widths, e.g. 128,128.")
+  parser.add_argument("--ema", type=float, default=0.0, help="Generator EMA decay (0 = off); "
+                      "samples are then scored from the EMA weights.")
   parser.add_argument("--out", default=RESULTS)
   args = parser.parse_args()
   args.seeds = list(range(args.num_seeds))
@@ -196,6 +199,8 @@ def main():
     overrides["model.g_hidden"] = tuple(int(w) for w in args.g_hidden.split(","))
   if args.d_hidden:
     overrides["model.d_hidden"] = tuple(int(w) for w in args.d_hidden.split(","))
+  if args.ema:
+    overrides["ema.decay"] = args.ema
   args.overrides = overrides
   results = {d: {} for d in args.datasets}
   samples = {d: {} for d in args.datasets}
