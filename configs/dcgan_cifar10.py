@@ -15,7 +15,7 @@ def get_config(dataset="image_folder"):
   config = default.get_config()
   config.dataset.name = dataset
   if dataset == "image_folder":
-    config.dataset.path = "../shared/data/cifar10-jpg/train"
+    config.dataset.path = default.CIFAR10_FOLDER
   config.model.name = "dcgan32"
   config.model.latent_dim = 128
   config.batch_size = 256

@@ -3,6 +3,9 @@ import ml_collections
 
 from configs import stability
 
+# The CIFAR-10 training set as an image folder, beside this repository (see ../shared/data/README).
+CIFAR10_FOLDER = "../shared/data/cifar10-jpg/train"
+
 
 def get_config():
   config = ml_collections.ConfigDict()

@@ -231,7 +231,7 @@ def build_group(group, dataset, devices=None):
   train_fn = jax.jit(lambda states, data: run(states, data, seeds, seed_index.astype(np.int32)),
                      donate_argnums=0, out_shardings=(sharding, sharding))
   return dict(generator=generator, discriminator=discriminator, state=state, mesh=mesh,
-              train=train_fn, device_data=device_data)
+              sharded=sharded, train=train_fn, device_data=device_data)
 
 
 def _logged_metrics(workdir, num_members):
@@ -278,6 +278,10 @@ def train_group(group, dataset, workdir, metric=""):
     train.write_config(workdir, config)
   parts = build_group(group, dataset)
   state, train_fn = parts["state"], parts["train"]
+  if is_main:
+    devices = parts["mesh"].devices.ravel()
+    print(f"  members {'sharded' if parts['sharded'] else 'replicated'} over {len(devices)} "
+          f"{devices[0].platform} device(s)", flush=True)
   manager = checkpointing.make_manager(workdir, config.get("keep_checkpoints", 3))
   restored = checkpointing.restore_latest(manager, state)
   if restored is not None:
@@ -440,9 +444,6 @@ def run_sweep(config, spec, workdir, metric=""):
     print(f"Run {k + 1}/{len(groups)}: {len(group.members)} members vmapped, structural {what}, "
           f"into {run_dir}", flush=True)
     dataset = input_pipeline.load_dataset(group.config.dataset)
-    devices = member_devices(jax.devices(), len(group.members))
-    how = "sharded" if len(group.members) % len(devices) == 0 else "replicated"
-    print(f"  members {how} over {len(devices)} {devices[0].platform} device(s)", flush=True)
     _, final = train_group(group, dataset, run_dir, metric)
     results.append((group, run_dir, final))
   if len(groups) > 1 and jax.process_index() == 0:
