@@ -65,6 +65,15 @@ def save_scatter(path, points, modes=None, title=""):
   os.replace(tmp, path)
 
 
+def write_json(path, value):
+  """Writes `value` as JSON through a temporary file, so a reader (another process of a
+  multi-host run, a resumed run) never sees a partial file."""
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(value, f, indent=2, sort_keys=True)
+  os.replace(tmp, path)
+
+
 def _atomic_save(img, path):
   tmp = path + ".tmp.png"
   img.save(tmp)

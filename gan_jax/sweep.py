@@ -263,8 +263,7 @@ def _check_workdir(workdir, group):
         raise UserError(f"workdir {workdir} holds another sweep (other members); use a new "
                         f"--workdir or the same sweep")
   elif jax.process_index() == 0:
-    with open(path, "w") as f:
-      json.dump(new, f, indent=2)
+    outputs.write_json(path, new)
 
 
 def train_group(group, dataset, workdir, metric=""):

@@ -59,10 +59,7 @@ def write_config(workdir, config):
                       f"{', '.join(differing)}); use a new --workdir or the same config")
     if old == new:  # A plain resume writes nothing.
       return
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(new, f, indent=2, sort_keys=True)
-  os.replace(tmp, path)
+  outputs.write_json(path, new)
 
 
 def fixed_latents(config, num_classes, n):
