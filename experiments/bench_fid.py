@@ -1,17 +1,22 @@
 """FID speed, side by side in one run (meant for a GPU machine).
 
-1. Inception features, images/s: ours (highest / default=TF32 / bf16) vs
-   pytorch-fid's InceptionV3 in eager PyTorch (random weights), batch 500.
+1. Inception features, images/s: ours (highest / default=TF32 / bf16 / fp16;
+   fp16 also with the blocks unfused) vs pytorch-fid's InceptionV3 in eager
+   PyTorch (random weights), at each batch size of --batches.
 2. Frechet distance on 2048-d statistics: ours (eigh, fp64, device) vs scipy.
 3. FID-50k end to end for a DCGAN-CIFAR generator: generate + preprocess +
    features + distance in one compiled scan (reference stats cached).
 4. With real weights and data: each precision mode's FID deviation from fp32.
 
   python experiments/bench_fid.py [--weights W.npz] [--data cifar5k.npz]
+
+--data: an .npz with uint8 NHWC arrays `a` and `b` (two disjoint real sets).
 """
 
 import argparse
 import json
+import os
+import sys
 import tempfile
 import time
 
@@ -20,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 def timeit(fn, reps):
   fn()  # compile / warm up
@@ -29,19 +35,24 @@ def timeit(fn, reps):
   return (time.perf_counter() - t) / reps
 
 
-def bench_ours(batch, reps, res):
+def bench_ours(batches, modes, reps, res):
   from gan_jax.fid import inception  # pylint: disable=g-import-not-at-top
   variables = inception.random_params(jax.random.PRNGKey(0))
-  x = jax.random.uniform(jax.random.PRNGKey(1), (batch, 299, 299, 3),
-                         minval=-1, maxval=1)
-  for mode in inception.PRECISIONS:
-    f = jax.jit(inception.InceptionV3(mode).apply)
-    dt = timeit(lambda: f(variables, x)[0].block_until_ready(), reps)
-    res[f'ours_{mode}_img_per_s'] = batch / dt
-    print(json.dumps(res), flush=True)
+  for batch in batches:
+    x = jax.random.uniform(jax.random.PRNGKey(1), (batch, 299, 299, 3),
+                           minval=-1, maxval=1)
+    runs = [(m, True) for m in modes]
+    if 'fp16' in modes and batch == batches[0]:
+      runs.append(('fp16', False))
+    for mode, fused in runs:
+      f = jax.jit(inception.InceptionV3(mode, fused=fused).apply)
+      dt = timeit(lambda: f(variables, x)[0].block_until_ready(), reps)
+      name = mode if fused else f'{mode}_unfused'
+      res[f'ours_{name}_b{batch}_img_per_s'] = batch / dt
+      print(json.dumps(res), flush=True)
 
 
-def bench_torch(batch, reps, res):
+def bench_torch(batches, reps, res):
   import torch  # pylint: disable=g-import-not-at-top
   import torchvision  # pylint: disable=g-import-not-at-top
   from pytorch_fid import inception as pfi  # pylint: disable=g-import-not-at-top
@@ -63,17 +74,22 @@ def bench_torch(batch, reps, res):
   pfi.fid_inception_v3 = random_fid_inception
   net = pfi.InceptionV3([3], resize_input=False, normalize_input=False)
   net = net.cuda().eval()
-  x = torch.rand(batch, 3, 299, 299, device='cuda') * 2 - 1
-  for tf32 in (False, True):
-    torch.backends.cudnn.allow_tf32 = tf32
-    torch.backends.cuda.matmul.allow_tf32 = tf32
+  for batch in batches:
+    x = torch.rand(batch, 3, 299, 299, device='cuda') * 2 - 1
+    # PyTorch's default runs convolutions in TF32: that is the reference.
+    for tf32 in (True, False) if batch == batches[0] else (True,):
+      torch.backends.cudnn.allow_tf32 = tf32
+      torch.backends.cuda.matmul.allow_tf32 = tf32
 
-    def run():
-      with torch.no_grad():
-        net(x)
-      torch.cuda.synchronize()
-    res[f'pytorch_fid_eager_tf32_{tf32}_img_per_s'] = batch / timeit(run, reps)
-    print(json.dumps(res), flush=True)
+      def run():
+        with torch.no_grad():
+          net(x)  # pylint: disable=cell-var-from-loop
+        torch.cuda.synchronize()
+      res[f'pytorch_fid_eager_tf32_{tf32}_b{batch}_img_per_s'] = (
+          batch / timeit(run, reps))
+      print(json.dumps(res), flush=True)
+    del x
+  torch.backends.cudnn.allow_tf32 = True
 
 
 def bench_distance(res):
@@ -116,7 +132,7 @@ class DCGAN(nn.Module):
     return jnp.tanh(x)
 
 
-def bench_fid50k(res, weights, data, modes):
+def bench_fid50k(res, weights, data, modes, batches):
   from gan_jax.fid import evaluator  # pylint: disable=g-import-not-at-top
   gen = DCGAN()
   gvars = gen.init(jax.random.PRNGKey(0), jnp.zeros((1, 128)))
@@ -124,33 +140,35 @@ def bench_fid50k(res, weights, data, modes):
   real = np.load(data)['a'] if data else np.random.RandomState(0).randint(
       0, 256, (1000, 32, 32, 3)).astype(np.uint8)
   cache = tempfile.mkdtemp()
-  for mode in modes:
-    cfg = {'num_samples': 50000, 'batch_size': 500, 'weights_path': weights,
+  for mode, bs in [(m, b) for m in modes for b in batches]:
+    cfg = {'num_samples': 50000, 'batch_size': bs, 'weights_path': weights,
            'precision': mode, 'compute_is': False}
     ev = evaluator.make_evaluator(cfg, real, cache_key='bench', cache_dir=cache)
     t = time.perf_counter()
     out = ev(sample_fn, jax.random.PRNGKey(1))
-    res[f'fid50k_{mode}_first_call_seconds'] = time.perf_counter() - t
+    key = f'fid50k_{mode}_b{bs}'
+    res[f'{key}_first_call_seconds'] = time.perf_counter() - t
     ts = []
     for i in range(2):
       t = time.perf_counter()
       out = ev(sample_fn, jax.random.PRNGKey(2 + i))
       ts.append(time.perf_counter() - t)
-    res[f'fid50k_{mode}_seconds'] = min(ts)
-    res[f'fid50k_{mode}_value'] = out['fid']
+    res[f'{key}_seconds'] = min(ts)
+    res[f'{key}_value'] = out['fid']
     print(json.dumps(res), flush=True)
 
 
-def accuracy(res, weights, data):
+def accuracy(res, weights, data, batch):
   from gan_jax.fid import distance, evaluator  # pylint: disable=g-import-not-at-top
   z = np.load(data)
   fids = {}
-  for mode in ('highest', 'default', 'bf16'):
+  from gan_jax.fid import inception  # pylint: disable=g-import-not-at-top
+  for mode in inception.PRECISIONS:  # 'highest' first: the reference.
     model, variables, _ = evaluator.load_model(weights, mode)
     sa = evaluator.compute_stats(z['a'], model=model, variables=variables,
-                                 batch_size=500)[:2]
+                                 batch_size=batch)[:2]
     sb = evaluator.compute_stats(z['b'], model=model, variables=variables,
-                                 batch_size=500)[:2]
+                                 batch_size=batch)[:2]
     fids[mode] = distance.frechet_distance(*sa, *sb)
     res[f'cifar2500_fid_{mode}'] = fids[mode]
     res[f'cifar2500_dfid_{mode}'] = fids[mode] - fids['highest']
@@ -161,20 +179,24 @@ def main():
   p = argparse.ArgumentParser()
   p.add_argument('--weights', default='')
   p.add_argument('--data', default='')
-  p.add_argument('--batch', type=int, default=500)
+  p.add_argument('--batches', default='500,1000')
+  p.add_argument('--modes', default=','.join(('highest', 'default', 'bf16',
+                                              'fp16')))
   p.add_argument('--reps', type=int, default=5)
   p.add_argument('--skip', default='')
-  p.add_argument('--fid50k_modes', default='highest,default,bf16')
+  p.add_argument('--fid50k_modes', default='default,fp16')
   p.add_argument('--out', default='')
   args = p.parse_args()
+  batches = [int(b) for b in args.batches.split(',')]
   res = {'device': str(jax.devices()[0].device_kind), 'jax': jax.__version__}
   steps = {
-      'ours': lambda: bench_ours(args.batch, args.reps, res),
-      'torch': lambda: bench_torch(args.batch, args.reps, res),
+      'ours': lambda: bench_ours(batches, args.modes.split(','), args.reps,
+                                 res),
+      'torch': lambda: bench_torch(batches, args.reps, res),
       'distance': lambda: bench_distance(res),
-      'accuracy': lambda: accuracy(res, args.weights, args.data),
+      'accuracy': lambda: accuracy(res, args.weights, args.data, batches[0]),
       'fid50k': lambda: bench_fid50k(res, args.weights, args.data,
-                                     args.fid50k_modes.split(',')),
+                                     args.fid50k_modes.split(','), batches),
   }
   for name, fn in steps.items():
     if name in args.skip.split(','):
@@ -184,9 +206,22 @@ def main():
     except Exception as e:  # pylint: disable=broad-except
       res[f'{name}_error'] = repr(e)[:300]
       print(json.dumps(res), flush=True)
+    add_ratios(res)
     if args.out:
       with open(args.out, 'w') as f:
         json.dump(res, f, indent=1)
+  print('\n'.join(f'{k}: {v}' for k, v in res.items()
+                  if k.startswith(('speedup', 'cifar2500_dfid', 'fid50k'))))
+
+
+def add_ratios(res):
+  """Ours / pytorch-fid eager (TF32, PyTorch's default) at the same batch."""
+  for key, value in list(res.items()):
+    if key.startswith('ours_') and key.endswith('_img_per_s'):
+      batch = key.split('_')[-3]
+      ref = res.get(f'pytorch_fid_eager_tf32_True_{batch}_img_per_s')
+      if ref:
+        res['speedup_' + key[len('ours_'):-len('_img_per_s')]] = value / ref
 
 
 if __name__ == '__main__':

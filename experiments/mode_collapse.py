@@ -45,9 +45,10 @@ def get_config(dataset, variant, overrides):
   return config
 
 
-def train_variant(datasets, variant, seeds, num_steps, chunk, eval_every, overrides):
+def train_variant(datasets, variant, seeds, num_steps, chunk, eval_every, overrides, deadline):
   """Trains len(datasets) * len(seeds) runs together (one compiled program; the datasets differ
-  only in their data). Returns {dataset: ({step: metrics (S,)}, samples (S, 2500, 2))}."""
+  only in their data), stopping at an evaluation when the next one would end after `deadline`
+  (time.time()). Returns {dataset: ({step: metrics (S,)}, samples (S, 2500, 2))}."""
   config = get_config(datasets[0], variant, overrides)
   generator, discriminator = models.get_models(config.model, (2,), 0)
   step_fn = train_step_lib.make_train_step(config, generator, discriminator)
@@ -80,6 +81,7 @@ def train_variant(datasets, variant, seeds, num_steps, chunk, eval_every, overri
 
   score = jax.jit(jax.vmap(mode_metrics.mode_coverage, in_axes=(0, None, None)))
   out = {d: ({}, None) for d in datasets}
+  last_eval, last_step = time.time(), 0
   for step in range(chunk, num_steps + 1, chunk):
     states, d_loss = train(states, data, keys)
     if step % eval_every == 0 or step == num_steps:
@@ -92,6 +94,13 @@ def train_variant(datasets, variant, seeds, num_steps, chunk, eval_every, overri
               f"hq {100 * metrics['hq'].mean():.1f}% rkl {metrics['reverse_kl'].mean():.3f} "
               f"d_loss {float(np.mean(d_loss[i * len(seeds):(i + 1) * len(seeds)])):.3f}",
               flush=True)
+      now = time.time()
+      rate = (step - last_step) / (now - last_eval)
+      print(f"  {rate:.0f} steps/s ({len(datasets) * len(seeds)} runs)", flush=True)
+      last_eval, last_step = now, step
+      if step < num_steps and now + min(eval_every, num_steps - step) / rate > deadline:
+        print(f"  {variant}: stopped at step {step} (--max_minutes)", flush=True)
+        break
   return out
 
 
@@ -108,19 +117,20 @@ def write_markdown(results, args, path, seconds):
       f"{jax.devices()[0].platform}. Protocol: configs/mode_collapse.py (G 4 x 400 BN-ReLU, D 3 "
       "maxout layers of 200 x 5 pieces, Adam 1e-4 b1 0.8, batch 100, 100k training points)"
       + (f" with these overrides: {args.overrides}" if args.overrides else "") + "; "
-      f"**{args.steps:,} generator steps per run** (PacGAN: 400,000); 2,500 samples "
+      "the generator steps of each run are in the table (PacGAN: 400,000); 2,500 samples "
       "scored by `gan_jax.mode_metrics` (HQ = within 3 sigma of the nearest mode).", ""]
   for dataset in args.datasets:
-    lines += [f"## {dataset}", "", "| variant | modes | HQ % | reverse KL |", "|---|---|---|---|"]
+    lines += [f"## {dataset}", "", "| variant | steps | modes | HQ % | reverse KL |",
+              "|---|---|---|---|---|"]
     for name, m, hq, kl in PUBLISHED[dataset]:
-      lines.append(f"| {name} (PacGAN Table 1) | {m} | {hq} | {kl} |")
+      lines.append(f"| {name} (PacGAN Table 1) | 400,000 | {m} | {hq} | {kl} |")
     for variant, hist in results[dataset].items():
       final = hist[max(hist)]
       cells = []
       for key, scale, fmt in (("modes", 1, ".1f"), ("hq", 100, ".1f"), ("reverse_kl", 1, ".3f")):
         mu, se = mean_se(final[key] * scale)
         cells.append(f"{mu:{fmt}} +- {se:{fmt}}")
-      lines.append(f"| {variant} (ours) | " + " | ".join(cells) + " |")
+      lines.append(f"| {variant} (ours) | {max(hist):,} | " + " | ".join(cells) + " |")
     lines.append("")
   best = best_variant(results, "grid25") if "grid25" in results else None
   if best:
@@ -129,7 +139,7 @@ def write_markdown(results, args, path, seconds):
     extra = "".join(f" --config.{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
                     for k, v in args.overrides.items())
     lines.append(f"best-grid25: python -m gan_jax.main --config=configs/mode_collapse.py:grid25,"
-                 f"{best} --config.num_train_steps={args.steps}{extra}")
+                 f"{best} --config.num_train_steps={max(results['grid25'][best])}{extra}")
   with open(path, "w") as f:
     f.write("\n".join(lines) + "\n")
 
@@ -188,6 +198,9 @@ def main():
   parser.add_argument("--d_hidden", default="", help="Override D's maxout widths, e.g. 128,128.")
   parser.add_argument("--ema", type=float, default=0.0, help="Generator EMA decay (0 = off); "
                       "samples are then scored from the EMA weights.")
+  parser.add_argument("--max_minutes", type=float, default=0,
+                      help="Stop every variant at the last evaluation that fits in this many "
+                      "minutes (0 = no limit); the table gives the steps each reached.")
   parser.add_argument("--out", default=RESULTS)
   args = parser.parse_args()
   args.seeds = list(range(args.num_seeds))
@@ -204,10 +217,14 @@ def main():
   args.overrides = overrides
   results = {d: {} for d in args.datasets}
   samples = {d: {} for d in args.datasets}
-  for variant in args.variants.split(","):
+  variants = args.variants.split(",")
+  for i, variant in enumerate(variants):
     t = time.time()
+    # Each variant gets an equal share of the time that is left.
+    deadline = (t + (start + 60 * args.max_minutes - t) / (len(variants) - i)
+                if args.max_minutes else float("inf"))
     out = train_variant(args.datasets, variant, args.seeds, args.steps, args.chunk,
-                        args.eval_every, overrides)
+                        args.eval_every, overrides, deadline)
     print(f"{variant}: {time.time() - t:.0f} s", flush=True)
     for d, (hist, s) in out.items():
       results[d][variant], samples[d][variant] = hist, s[0]

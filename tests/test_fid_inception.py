@@ -40,10 +40,27 @@ def test_random_network_modes_and_logits():
   np.testing.assert_allclose(
       logits, np.asarray(pool, np.float64) @ np.asarray(
           variables['params']['fc'], np.float64), rtol=1e-4, atol=1e-4)
-  bf16, _ = inception.InceptionV3('bf16').apply(variables, x)
-  assert bf16.dtype == jnp.float32
-  np.testing.assert_allclose(bf16, pool, rtol=0.1, atol=0.1 * float(
-      jnp.abs(pool).max()))
+  errors = {}
+  for mode in ('bf16', 'fp16'):
+    low, _ = inception.InceptionV3(mode).apply(variables, x)
+    assert low.dtype == jnp.float32
+    errors[mode] = float(jnp.abs(low - pool).max() / jnp.abs(pool).max())
+  assert errors['bf16'] < 0.05, errors
+  # fp16 keeps 3 more mantissa bits than bf16: its error is several x smaller.
+  assert errors['fp16'] < errors['bf16'] / 4, errors
+
+
+def test_fused_blocks_equal_plain_blocks():
+  # One convolution for a block's 1x1 heads, and the pool branch's average
+  # pool after its 1x1 convolution: the same function, the same parameters.
+  variables = inception.random_params(jax.random.PRNGKey(0), size=75)
+  x = jax.random.uniform(jax.random.PRNGKey(1), (2, 75, 75, 3), minval=-1,
+                         maxval=1)
+  fused, _ = inception.InceptionV3(fused=True).apply(variables, x)
+  plain, _ = inception.InceptionV3(fused=False).apply(variables, x)
+  scale = float(jnp.abs(plain).max())
+  assert scale > 0
+  np.testing.assert_allclose(fused, plain, rtol=1e-5, atol=1e-5 * scale)
 
 
 def test_bn_folding():
