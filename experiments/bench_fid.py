@@ -88,7 +88,6 @@ def bench_torch(batches, reps, res):
       res[f'pytorch_fid_eager_tf32_{tf32}_b{batch}_img_per_s'] = (
           batch / timeit(run, reps))
       print(json.dumps(res), flush=True)
-    del x
   torch.backends.cudnn.allow_tf32 = True
 
 

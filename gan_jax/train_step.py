@@ -358,11 +358,10 @@ def make_sample_fn(generator, config, use_ema=True):
   """sample(state, z, labels) -> generated data in eval mode (running BN statistics); with
   use_ema, from the averaged weights and their averaged statistics."""
   def sample(state, z, labels):
-    if not use_ema:
-      return generator.apply({"params": state.g_params, **state.g_collections}, z, labels,
-                             train=False)
-    collections = dict(state.g_collections)
-    if "batch_stats" in collections:
-      collections["batch_stats"] = state.ema_g_batch_stats
-    return generator.apply({"params": state.ema_g_params, **collections}, z, labels, train=False)
+    params, collections = state.g_params, dict(state.g_collections)
+    if use_ema:
+      params = state.ema_g_params
+      if "batch_stats" in collections:
+        collections["batch_stats"] = state.ema_g_batch_stats
+    return generator.apply({"params": params, **collections}, z, labels, train=False)
   return sample
