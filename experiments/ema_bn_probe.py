@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import mode_collapse  # pylint: disable=g-import-not-at-top
+from experiments import mode_collapse as mode_collapse_bench
 from gan_jax import mode_metrics
 from gan_jax import models
 from gan_jax import toy_data
@@ -37,21 +38,13 @@ def main():
   config.ema.decay = args.ema
   generator, discriminator = models.get_models(config.model, (2,), 0)
   step_fn = train_step_lib.make_train_step(config, generator, discriminator)
-  n = config.dataset.num_examples
-  data = jnp.asarray(toy_data.make_training_set(args.dataset, n, args.seed)[0])
+  data = jnp.asarray(toy_data.make_training_set(args.dataset, config.dataset.num_examples,
+                                                args.seed)[0])
   key = jax.random.key(args.seed)
   state = train_step_lib.create_train_state(config, generator, discriminator, key,
                                             jnp.zeros((2, 2)))
-  per_step = config.batch_size * config.n_critic
-
-  @jax.jit
-  def train(state):
-    def one(state, _):
-      step_key = jax.random.fold_in(key, state.step)
-      idx = jax.random.randint(jax.random.fold_in(step_key, 1), (per_step,), 0, n)
-      batch = {"x": data[idx], "label": jnp.zeros((per_step,), jnp.int32)}
-      return step_fn(state, batch, step_key)[0], None
-    return jax.lax.scan(one, state, None, length=args.every)[0]
+  member_steps = mode_collapse_bench.make_member_steps(config, step_fn, args.every)
+  train = jax.jit(lambda state: member_steps(state, data, key)[0])
 
   z = jax.random.normal(jax.random.key(123), (2_500, 2))
   labels = jnp.zeros((2_500,), jnp.int32)

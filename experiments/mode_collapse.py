@@ -45,6 +45,23 @@ def get_config(dataset, variant, overrides):
   return config
 
 
+def make_member_steps(config, step_fn, chunk):
+  """member_steps(state, data, key) -> (state, mean d_loss) of `chunk` steps of one run, each on
+  a batch drawn uniformly with replacement from its training set `data`."""
+  per_step = config.batch_size * config.n_critic
+
+  def member_steps(state, data, key):
+    def one(state, _):
+      step_key = jax.random.fold_in(key, state.step)
+      idx = jax.random.randint(jax.random.fold_in(step_key, 1), (per_step,), 0, len(data))
+      batch = {"x": data[idx], "label": jnp.zeros((per_step,), jnp.int32)}
+      state, metrics = step_fn(state, batch, step_key)
+      return state, metrics["d_loss"]
+    state, d_loss = jax.lax.scan(one, state, None, length=chunk)
+    return state, d_loss.mean()
+  return member_steps
+
+
 def train_variant(datasets, variant, seeds, num_steps, chunk, eval_every, overrides, deadline):
   """Trains len(datasets) * len(seeds) runs together (one compiled program; the datasets differ
   only in their data), stopping at an evaluation when the next one would end after `deadline`
@@ -59,19 +76,7 @@ def train_variant(datasets, variant, seeds, num_steps, chunk, eval_every, overri
   keys = jnp.stack([jax.random.key(s) for _ in datasets for s in seeds])
   states = jax.jit(jax.vmap(lambda k: train_step_lib.create_train_state(
       config, generator, discriminator, k, jnp.zeros((2, 2)))))(keys)
-  per_step = config.batch_size * config.n_critic
-
-  def member_steps(state, x, key):
-    def one(state, _):
-      step_key = jax.random.fold_in(key, state.step)
-      idx = jax.random.randint(jax.random.fold_in(step_key, 1), (per_step,), 0, n_data)
-      batch = {"x": x[idx], "label": jnp.zeros((per_step,), jnp.int32)}
-      state, metrics = step_fn(state, batch, step_key)
-      return state, metrics["d_loss"]
-    state, d_loss = jax.lax.scan(one, state, None, length=chunk)
-    return state, d_loss.mean()
-
-  train = jax.jit(jax.vmap(member_steps), donate_argnums=0)
+  train = jax.jit(jax.vmap(make_member_steps(config, step_fn, chunk)), donate_argnums=0)
 
   @jax.jit
   @jax.vmap
