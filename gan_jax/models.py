@@ -356,6 +356,6 @@ def get_models(model_config, data_shape, num_classes, axis_name=None):
   if g_kwargs and name != "sngan32":
     raise UserError(f"model.g_spectral_norm is implemented for mlp and sngan32, not {name!r}")
   default_dropout = 0.0 if name == "sngan32" else 0.3
-  return (g_cls(channels=data_shape[2], num_classes=classes, **g_kwargs),
+  return (g_cls(channels=data_shape[2], num_classes=classes, axis_name=axis_name, **g_kwargs),
           d_cls(num_classes=classes, dropout_rate=get("d_dropout", default_dropout),
                 spectral_norm=d_sn, conditioning=conditioning))

@@ -140,9 +140,6 @@ def _mean_over(axis_name, tree):
   return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
 
-gradient_penalty = regularizers.gradient_penalty  # Kept here for existing imports.
-
-
 def make_train_step(config, generator, discriminator, axis_name=None):
   """Returns the pure `train_step(state, batch, rng) -> (state, metrics)`.
 

@@ -76,6 +76,27 @@ def test_mlp_generator_batch_norm_normalises_each_hidden_layer():
     assert jnp.allclose(h.mean(0), 0.0, atol=1e-5) and jnp.allclose(h.var(0), 1.0, atol=1e-2)
 
 
+@pytest.mark.parametrize("name,shape,latent", [("mlp", (2,), 100), ("dcgan28", (28, 28, 1), 100),
+                                                ("dcgan32", (32, 32, 3), 128),
+                                                ("sngan32", (32, 32, 3), 128)])
+def test_generator_batch_norm_uses_the_global_batch_under_an_axis_name(name, shape, latent):
+  # Under pmap each device holds a shard of the batch; with the axis name BN's statistics (and so
+  # the samples and the running averages) are those of the whole batch, as on one device.
+  cfg = _cfg(name)
+  cfg.g_batch_norm = True  # Read by the MLP only; the image generators always have BN.
+  g_one, _ = models.get_models(cfg, shape, 0)
+  g_sharded, _ = models.get_models(cfg, shape, 0, axis_name="devices")
+  z = jax.random.normal(jax.random.key(0), (8, latent))
+  variables = _init(g_one, z)
+  apply = lambda g, z: g.apply(variables, z, train=True, mutable=["batch_stats"])
+  whole, whole_stats = apply(g_one, z)
+  shards, shard_stats = jax.vmap(lambda z: apply(g_sharded, z), axis_name="devices")(
+      z.reshape((2, 4, latent)))
+  assert jnp.allclose(shards.reshape(whole.shape), whole, atol=1e-4)
+  for a, b in zip(jax.tree.leaves(whole_stats), jax.tree.leaves(shard_stats)):
+    assert jnp.allclose(b[0], a, atol=1e-5) and jnp.allclose(b[1], a, atol=1e-5)
+
+
 def test_conditional_models_use_the_label():
   g, d = models.get_models(_cfg("dcgan28", conditional=True), (28, 28, 1), 10)
   z = jnp.zeros((2, 100))
