@@ -5,7 +5,6 @@ import math
 import os
 import time
 
-from absl import logging
 import numpy as np
 from PIL import Image
 
@@ -138,7 +137,3 @@ def _fmt_seconds(s):
   m, s = divmod(int(s), 60)
   h, m = divmod(m, 60)
   return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
-
-
-def log(msg):
-  logging.info(msg)
