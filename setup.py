@@ -10,7 +10,7 @@ setuptools.setup(
     install_requires=[
         "jax>=0.6",
         "flax>=0.10",
-        "optax>=0.2.4",
+        "optax>=0.2.5",
         "orbax-checkpoint>=0.11",
         "tensorflow-datasets>=4.9.7",
         "importlib_resources",  # tfds 4.9.10 imports it without declaring it.

@@ -253,7 +253,7 @@ def make_train_step(config, generator, discriminator, axis_name=None):
                    d_real=score(real_logits).mean(), d_fake=score(fake_logits).mean(),
                    d_acc_real=(real_logits > accuracy_threshold).mean(),
                    d_acc_fake=(fake_logits < accuracy_threshold).mean(),
-                   d_grad_norm=optax.global_norm(grads))
+                   d_grad_norm=optax.tree.norm(grads))
     state = state.replace(d_params=d_params, d_opt_state=d_opt_state, d_collections=d_collections,
                           extras=extras)
     return state, metrics
@@ -342,7 +342,7 @@ def make_train_step(config, generator, discriminator, axis_name=None):
                                           g_collections.get("batch_stats", {}), decay)
     else:
       ema, ema_stats = g_params, g_collections.get("batch_stats", {})
-    metrics.update(g_loss=g_loss, g_grad_norm=optax.global_norm(g_grads))
+    metrics.update(g_loss=g_loss, g_grad_norm=optax.tree.norm(g_grads))
     state = state.replace(step=state.step + 1, g_params=g_params, g_opt_state=g_opt_state,
                           g_collections=g_collections, ema_g_params=ema,
                           ema_g_batch_stats=ema_stats)
