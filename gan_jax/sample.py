@@ -76,6 +76,10 @@ def main(argv):
     raise UserError(f"--num_samples={FLAGS.num_samples} must be >= 1")
   if not FLAGS.output.endswith(".npz"):
     raise UserError(f"--output={FLAGS.output} must end in .npz")
+  for flag in ("output", "grid"):
+    folder = os.path.dirname(os.path.abspath(FLAGS[flag].value or "."))
+    if not os.path.isdir(folder):
+      raise UserError(f"--{flag}={FLAGS[flag].value}: the folder {folder} does not exist")
   config = load_config(FLAGS.workdir)
   samples, labels, info = generate(config, FLAGS.workdir, FLAGS.num_samples, FLAGS.label,
                                    FLAGS.seed, FLAGS.batch_size)

@@ -80,3 +80,9 @@ def test_cli_stats_files_and_errors(tmp_path, capsys):
   np.savez(tmp_path / 'x.npz', images=np.zeros((2, 4, 4, 3), np.float32))
   assert cli.main([str(tmp_path / 'x.npz'), str(tmp_path / 'b.npz')]) == 2
   assert 'uint8' in capsys.readouterr().err
+  broken = tmp_path / 'broken'
+  broken.mkdir()
+  (broken / 'a.png').write_bytes(b'not a png')
+  assert cli.main([str(broken), str(tmp_path / 'b.npz')]) == 2
+  err = capsys.readouterr().err
+  assert 'a.png' in err and err.count('\n') == 1

@@ -140,6 +140,8 @@ def test_sample_cli_conditional_labels_and_grid(tmp_path):
   assert Image.open(grid).size[0] > 28
   r = run_cli("gan_jax.sample", f"--workdir={workdir}", "--label=12", f"--output={out}")
   assert r.returncode == 2 and "--label=12 is out of range; allowed: 0..9" in r.stderr
+  r = run_cli("gan_jax.sample", f"--workdir={workdir}", f"--output={tmp_path}/no/such.npz")
+  assert r.returncode == 2 and f"the folder {tmp_path}/no does not exist" in r.stderr
 
 
 def test_sample_cli_points(tmp_path):

@@ -29,8 +29,11 @@ def _folder_batches(path, batch_size, num):
   for i in range(0, len(files), batch_size):
     batch = []
     for f in files[i:i + batch_size]:
-      im = Image.open(f).convert("RGB")
-      a = np.asarray(im, np.uint8)
+      try:
+        with Image.open(f) as im:
+          a = np.asarray(im.convert("RGB"), np.uint8)
+      except (OSError, ValueError) as e:  # Includes PIL.UnidentifiedImageError.
+        raise UserError(f"cannot decode image {f!r}: {e}") from e
       if shape is None:
         shape = a.shape
       elif a.shape != shape:
