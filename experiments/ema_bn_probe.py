@@ -1,12 +1,15 @@
-"""Which batch-norm statistics should the EMA generator sample with? One run, four scorings.
+"""Which batch-norm statistics, and which decay, should the EMA generator sample with? One run,
+every scoring.
 
-  python experiments/ema_bn_probe.py --dataset=ring8 --variant=pack2 --ema=0.999 --steps=20000
+  python experiments/ema_bn_probe.py --dataset=ring8 --variant=pack2 --ema=0.999,0.9999 --steps=20000
 
-Trains one seed of configs/mode_collapse.py with a generator EMA and, every --every steps, scores
-2,500 samples (`gan_jax.mode_metrics`: modes / HQ % / reverse KL) of the live generator and of the
-averaged weights with (a) the live generator's running statistics, (b) the averaged statistics
-(`state.ema_g_batch_stats`, what sampling uses) and (c) the statistics of the 2,500 samples' own
-batch. Results in experiments/results/mode_collapse.md.
+Trains one seed of configs/mode_collapse.py and, every --every steps, scores 2,500 samples
+(`gan_jax.mode_metrics`: modes / HQ % / reverse KL) of the live generator and, for every decay in
+--ema, of the averaged weights with (a) the live generator's running statistics, (b) the averaged
+statistics (what sampling uses) and (c) the statistics of the 2,500 samples' own batch. The first
+decay is the run's own EMA (`state.ema_g_params`, `state.ema_g_batch_stats`); the others are
+averaged alongside it by the same rule, so every decay scores the same training run. Results in
+experiments/results/mode_collapse.md.
 """
 import argparse
 import os
@@ -21,6 +24,7 @@ from configs import mode_collapse  # pylint: disable=g-import-not-at-top
 from experiments import mode_collapse as mode_collapse_bench
 from gan_jax import mode_metrics
 from gan_jax import models
+from gan_jax import regularizers
 from gan_jax import toy_data
 from gan_jax import train_step as train_step_lib
 
@@ -29,20 +33,33 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--dataset", default="ring8")
   parser.add_argument("--variant", default="pack2")
-  parser.add_argument("--ema", type=float, default=0.999)
+  parser.add_argument("--ema", default="0.999", help="Comma-separated EMA decays.")
   parser.add_argument("--steps", type=int, default=20_000)
   parser.add_argument("--every", type=int, default=5_000)
   parser.add_argument("--seed", type=int, default=0)
   args = parser.parse_args()
+  decays = [float(d) for d in args.ema.split(",")]
   config = mode_collapse.get_config(f"{args.dataset},{args.variant}")
-  config.ema.decay = args.ema
+  config.ema.decay = decays[0]
   generator, discriminator = models.get_models(config.model, (2,), 0)
-  step_fn = train_step_lib.make_train_step(config, generator, discriminator)
+  run_step = train_step_lib.make_train_step(config, generator, discriminator)
+
+  def step_fn(state, batch, rng):
+    """The run's step, then the other decays' averages of the new weights and statistics."""
+    state, metrics = run_step(state, batch, rng)
+    live = (state.g_params, state.g_collections["batch_stats"])
+    others = {d: regularizers.ema_update(ema, live, float(d))
+              for d, ema in state.extras["other_emas"].items()}
+    return state.replace(extras=dict(state.extras, other_emas=others)), metrics
+
   data = jnp.asarray(toy_data.make_training_set(args.dataset, config.dataset.num_examples,
                                                 args.seed)[0])
   key = jax.random.key(args.seed)
   state = train_step_lib.create_train_state(config, generator, discriminator, key,
                                             jnp.zeros((2, 2)))
+  initial = (state.g_params, state.g_collections["batch_stats"])
+  state = state.replace(extras=dict(state.extras, other_emas={
+      str(d): jax.tree.map(jnp.copy, initial) for d in decays[1:]}))
   member_steps = mode_collapse_bench.make_member_steps(config, step_fn, args.every)
   train = jax.jit(lambda state: member_steps(state, data, key)[0])
 
@@ -57,14 +74,17 @@ def main():
     return f"{float(m['modes']):.0f} / {100 * float(m['hq']):.1f} / {float(m['reverse_kl']):.3f}"
 
   start = time.time()
-  print("step | live G | EMA, live stats | EMA, averaged stats | EMA, batch stats")
+  print("step | EMA decay | live G | EMA, live stats | EMA, averaged stats | EMA, batch stats")
   for step in range(args.every, args.steps + 1, args.every):
     state = train(state)
     live = state.g_collections["batch_stats"]
-    print(f"{step} | {score(state.g_params, live)} | {score(state.ema_g_params, live)} | "
-          f"{score(state.ema_g_params, state.ema_g_batch_stats)} | "
-          f"{score(state.ema_g_params, live, train_mode=True)}   ({time.time() - start:.0f} s)",
-          flush=True)
+    emas = [(decays[0], (state.ema_g_params, state.ema_g_batch_stats))]
+    emas += [(float(d), ema) for d, ema in state.extras["other_emas"].items()]
+    live_score = score(state.g_params, live)
+    for decay, (params, stats) in emas:
+      print(f"{step} | {decay:g} | {live_score} | {score(params, live)} | {score(params, stats)} | "
+            f"{score(params, live, train_mode=True)}", flush=True)
+    print(f"  ({time.time() - start:.0f} s)", flush=True)
 
 
 if __name__ == "__main__":
