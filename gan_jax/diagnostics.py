@@ -7,8 +7,9 @@
                                  (or 'non_finite' when a loss blew up)
 
 Histories are 1D sequences sampled at regular steps; the detectors look at the medians of their
-tails (the last `tail` fraction), so an early transient or a late spike does not count. Thresholds are arguments with defaults
-that separate the cases of tests/test_diagnostics.py and experiments/diverge.py.
+tails (the last `tail` fraction), so an early transient or a late spike does not count. Thresholds
+are arguments with defaults that separate the cases of tests/test_diagnostics.py and
+experiments/diverge.py.
 """
 import numpy as np
 

@@ -2,4 +2,5 @@
 
 
 class UserError(Exception):
-  """Bad input from the user (config value, path, file). The message names the value and what is allowed."""
+  """Bad input from the user (config value, path, file): the message names the value and what is
+  allowed."""

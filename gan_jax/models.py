@@ -240,14 +240,16 @@ class DCGANDiscriminator(nn.Module):
 
 
 class DCGAN28Generator(DCGANGenerator):
-  """The seed's MNIST DCGAN generator (TensorFlow tutorial): z(100) -> 7x7x256 -> 14x14x64 -> 28x28xC."""
+  """The seed's MNIST DCGAN generator (TensorFlow tutorial): z(100) -> 7x7x256 -> 14x14x64 ->
+  28x28xC."""
   base: tuple = (7, 7, 256)
   layers: tuple = ((128, 5, 1), (64, 5, 2))
   out: tuple = (5, 2, False)
 
 
 class DCGAN28Discriminator(DCGANDiscriminator):
-  """The seed's MNIST DCGAN discriminator: Conv 64 s2 -> Conv 128 s2 (LeakyReLU, Dropout 0.3) -> Dense 1."""
+  """The seed's MNIST DCGAN discriminator: Conv 64 s2 -> Conv 128 s2 (LeakyReLU, Dropout 0.3) ->
+  Dense 1."""
   layers: tuple = ((64, 5), (128, 5))
 
 
@@ -260,7 +262,8 @@ class DCGAN32Generator(DCGANGenerator):
 
 
 class DCGAN32Discriminator(DCGANDiscriminator):
-  """The seed's CIFAR-10 DCGAN discriminator: Conv 64/128/256 4x4 s2 (LeakyReLU, Dropout 0.3) -> Dense 1."""
+  """The seed's CIFAR-10 DCGAN discriminator: Conv 64/128/256 4x4 s2 (LeakyReLU, Dropout 0.3) ->
+  Dense 1."""
   layers: tuple = ((64, 4), (128, 4), (256, 4))
 
 

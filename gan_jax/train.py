@@ -100,8 +100,9 @@ def make_data(config, dataset, mesh):
   """Where the batches come from: (device_data, sample, host_batches).
 
   Device-resident data and toy streams: `sample(device_data, step, n)` draws global batches
-  step .. step+n-1 inside the compiled program (`host_batches` is None). Otherwise `host_batches(start_step)` yields stacks of
-  `steps_per_call` global batches, each process reading only its rows of them.
+  step .. step+n-1 inside the compiled program (`host_batches` is None). Otherwise
+  `host_batches(start_step)` yields stacks of `steps_per_call` global batches, each process reading
+  only its rows of them.
   """
   seed = config.seed
   examples_per_step = config.batch_size * config.n_critic
