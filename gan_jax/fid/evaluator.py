@@ -35,11 +35,22 @@ def _get(cfg, name, default):
   return default if value is None else value
 
 
+def resolve_precision(precision):
+  """'auto' -> 'fp16' on GPUs (measured: |dFID| 0.003, 5.6x pytorch-fid on
+  an H100), 'highest' elsewhere (TPUs compute in bf16 or multi-pass fp32, not
+  fp16; CPUs gain nothing); any other mode is returned as is."""
+  if precision == "auto":
+    return "fp16" if jax.default_backend() == "gpu" else "highest"
+  if precision not in inception.PRECISIONS:
+    raise UserError(f"precision {precision!r} not in "
+                    f"{('auto',) + inception.PRECISIONS}")
+  return precision
+
+
 def load_model(weights_path="", precision="highest", with_logits=False,
                cache_dir=None, params=None):
   """(model, variables, weights id). with_logits only if the weights have fc."""
-  if precision not in inception.PRECISIONS:
-    raise UserError(f"precision {precision!r} not in {inception.PRECISIONS}")
+  precision = resolve_precision(precision)
   if params is not None:  # e.g. random weights for tests and benchmarks.
     has_fc = "fc" in params["params"]
     return (inception.InceptionV3(precision, with_logits and has_fc), params,
