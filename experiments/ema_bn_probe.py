@@ -8,7 +8,8 @@ Trains one seed of configs/mode_collapse.py and, every --every steps, scores 2,5
 --ema, of the averaged weights with (a) the live generator's running statistics, (b) the averaged
 statistics (what sampling uses) and (c) the statistics of the 2,500 samples' own batch. The first
 decay is the run's own EMA (`state.ema_g_params`, `state.ema_g_batch_stats`); the others are
-averaged alongside it by the same rule, so every decay scores the same training run. Results in
+averaged alongside it by the same rule (`mode_collapse.with_more_emas`), so every decay scores the
+same training run. Results in
 experiments/results/mode_collapse.md.
 """
 import argparse
@@ -24,7 +25,6 @@ from configs import mode_collapse  # pylint: disable=g-import-not-at-top
 from experiments import mode_collapse as mode_collapse_bench
 from gan_jax import mode_metrics
 from gan_jax import models
-from gan_jax import regularizers
 from gan_jax import toy_data
 from gan_jax import train_step as train_step_lib
 
@@ -42,24 +42,13 @@ def main():
   config = mode_collapse.get_config(f"{args.dataset},{args.variant}")
   config.ema.decay = decays[0]
   generator, discriminator = models.get_models(config.model, (2,), 0)
-  run_step = train_step_lib.make_train_step(config, generator, discriminator)
-
-  def step_fn(state, batch, rng):
-    """The run's step, then the other decays' averages of the new weights and statistics."""
-    state, metrics = run_step(state, batch, rng)
-    live = (state.g_params, state.g_collections["batch_stats"])
-    others = {d: regularizers.ema_update(ema, live, float(d))
-              for d, ema in state.extras["other_emas"].items()}
-    return state.replace(extras=dict(state.extras, other_emas=others)), metrics
-
+  init_emas, step_fn = mode_collapse_bench.with_more_emas(
+      train_step_lib.make_train_step(config, generator, discriminator), decays[1:])
   data = jnp.asarray(toy_data.make_training_set(args.dataset, config.dataset.num_examples,
                                                 args.seed)[0])
   key = jax.random.key(args.seed)
-  state = train_step_lib.create_train_state(config, generator, discriminator, key,
-                                            jnp.zeros((2, 2)))
-  initial = (state.g_params, state.g_collections["batch_stats"])
-  state = state.replace(extras=dict(state.extras, other_emas={
-      str(d): jax.tree.map(jnp.copy, initial) for d in decays[1:]}))
+  state = init_emas(train_step_lib.create_train_state(config, generator, discriminator, key,
+                                                      jnp.zeros((2, 2))))
   member_steps = mode_collapse_bench.make_member_steps(config, step_fn, args.every)
   train = jax.jit(lambda state: member_steps(state, data, key)[0])
 
@@ -78,10 +67,9 @@ def main():
   for step in range(args.every, args.steps + 1, args.every):
     state = train(state)
     live = state.g_collections["batch_stats"]
-    emas = [(decays[0], (state.ema_g_params, state.ema_g_batch_stats))]
-    emas += [(float(d), ema) for d, ema in state.extras["other_emas"].items()]
     live_score = score(state.g_params, live)
-    for decay, (params, stats) in emas:
+    for decay, view in mode_collapse_bench.ema_states(state, decays):
+      params, stats = view.ema_g_params, view.ema_g_batch_stats
       print(f"{step} | {decay:g} | {live_score} | {score(params, live)} | {score(params, stats)} | "
             f"{score(params, live, train_mode=True)}", flush=True)
     print(f"  ({time.time() - start:.0f} s)", flush=True)

@@ -2,6 +2,7 @@
 grid25, ten seeds trained together as one vmapped, scanned program per variant.
 
   python experiments/mode_collapse.py [--steps=N] [--variants=a,b] [--datasets=ring8,grid25]
+      [--ema=0.999,0.9999]
 
 Writes experiments/results/mode_collapse.md (mean +- standard error over seeds next to PacGAN's
 Table 1), mode_collapse.json and mode_collapse.png (seed-0 samples of every run). Each seed has its
@@ -25,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import mode_collapse  # pylint: disable=g-import-not-at-top
 from gan_jax import mode_metrics
 from gan_jax import models
+from gan_jax import regularizers
 from gan_jax import toy_data
 from gan_jax import train_step as train_step_lib
 
@@ -62,43 +64,79 @@ def make_member_steps(config, step_fn, chunk):
   return member_steps
 
 
-def train_variant(datasets, variant, seeds, num_steps, chunk, eval_every, overrides, deadline):
+def _live_g(state):
+  return state.g_params, state.g_collections.get("batch_stats", {})
+
+
+def with_more_emas(step_fn, decays):
+  """`step_fn` that also averages G's weights and batch-norm statistics at each of `decays`, by the
+  rule of the state's own EMA (ema.start_step 0), into state.extras["emas"]: several decays scored
+  from one training run. Returns (init(state) -> state, step_fn)."""
+  def init(state):
+    return state.replace(extras=dict(state.extras, emas={
+        str(d): jax.tree.map(jnp.copy, _live_g(state)) for d in decays}))
+
+  def step(state, batch, rng):
+    state, metrics = step_fn(state, batch, rng)
+    emas = {d: regularizers.ema_update(ema, _live_g(state), float(d))
+            for d, ema in state.extras["emas"].items()}
+    return state.replace(extras=dict(state.extras, emas=emas)), metrics
+  return init, step
+
+
+def ema_states(state, decays):
+  """[(decay, state whose EMA fields hold that decay's average)]: decays[0] is the state's own."""
+  views = [(decays[0], state)]
+  for d in decays[1:]:
+    params, stats = state.extras["emas"][str(d)]
+    views.append((d, state.replace(ema_g_params=params, ema_g_batch_stats=stats)))
+  return views
+
+
+def train_variant(datasets, variant, seeds, num_steps, chunk, eval_every, overrides, deadline,
+                  decays=(0.0,)):
   """Trains len(datasets) * len(seeds) runs together (one compiled program; the datasets differ
   only in their data), stopping at an evaluation when the next one would end after `deadline`
-  (time.time()). Returns {dataset: ({step: metrics (S,)}, samples (S, 2500, 2))}."""
-  config = get_config(datasets[0], variant, overrides)
+  (time.time()). The runs' samples come from the generator EMA at each of `decays` (0: the live
+  generator). Returns {dataset: {decay: ({step: metrics (S,)}, samples (S, 2500, 2))}}."""
+  config = get_config(datasets[0], variant, dict(overrides, **{"ema.decay": decays[0]}))
   generator, discriminator = models.get_models(config.model, (2,), 0)
-  step_fn = train_step_lib.make_train_step(config, generator, discriminator)
-  sample_fn = train_step_lib.make_sample_fn(generator, config, use_ema=config.ema.decay > 0)
+  init_emas, step_fn = with_more_emas(
+      train_step_lib.make_train_step(config, generator, discriminator), decays[1:])
+  sample_fn = train_step_lib.make_sample_fn(generator, config, use_ema=decays[0] > 0)
   n_data = config.dataset.num_examples
   data = jnp.asarray(np.stack([toy_data.make_training_set(d, n_data, s)[0]
                                for d in datasets for s in seeds]))
   keys = jnp.stack([jax.random.key(s) for _ in datasets for s in seeds])
-  states = jax.jit(jax.vmap(lambda k: train_step_lib.create_train_state(
-      config, generator, discriminator, k, jnp.zeros((2, 2)))))(keys)
+  states = jax.jit(jax.vmap(lambda k: init_emas(train_step_lib.create_train_state(
+      config, generator, discriminator, k, jnp.zeros((2, 2))))))(keys)
   train = jax.jit(jax.vmap(make_member_steps(config, step_fn, chunk)), donate_argnums=0)
 
   @jax.jit
-  @jax.vmap
-  def generate(state, key):
-    z, labels = train_step_lib.latent_and_labels(config, 0, jax.random.fold_in(key, 7), 2_500)
-    return sample_fn(state, z, labels)
+  def generate(states, keys):
+    """{decay: samples of every run (R, 2500, 2)}."""
+    def one(state, key):
+      z, labels = train_step_lib.latent_and_labels(config, 0, jax.random.fold_in(key, 7), 2_500)
+      return {d: sample_fn(view, z, labels) for d, view in ema_states(state, decays)}
+    return jax.vmap(one)(states, keys)
 
   score = jax.jit(jax.vmap(mode_metrics.mode_coverage, in_axes=(0, None, None)))
-  out = {d: ({}, None) for d in datasets}
+  out = {d: {decay: ({}, None) for decay in decays} for d in datasets}
   last_eval, last_step = time.time(), 0
   for step in range(chunk, num_steps + 1, chunk):
     states, d_loss = train(states, data, keys)
     if step % eval_every == 0 or step == num_steps:
-      samples = generate(states, keys).reshape((len(datasets), len(seeds), -1, 2))
-      for i, d in enumerate(datasets):
-        metrics = jax.device_get(score(samples[i], toy_data.modes(d), toy_data.mode_std(d)))
-        out[d][0][step] = {k: np.asarray(v) for k, v in metrics.items()}
-        out[d] = (out[d][0], np.asarray(samples[i]))
-        print(f"  {d}/{variant} step {step}: modes {metrics['modes'].mean():.2f} "
-              f"hq {100 * metrics['hq'].mean():.1f}% rkl {metrics['reverse_kl'].mean():.3f} "
-              f"d_loss {float(np.mean(d_loss[i * len(seeds):(i + 1) * len(seeds)])):.3f}",
-              flush=True)
+      for decay, samples in generate(states, keys).items():
+        samples = samples.reshape((len(datasets), len(seeds), -1, 2))
+        for i, d in enumerate(datasets):
+          metrics = jax.device_get(score(samples[i], toy_data.modes(d), toy_data.mode_std(d)))
+          hist = out[d][decay][0]
+          hist[step] = {k: np.asarray(v) for k, v in metrics.items()}
+          out[d][decay] = (hist, np.asarray(samples[i]))
+          print(f"  {d}/{variant}{f' EMA {decay:g}' if decay else ''} step {step}: modes "
+                f"{metrics['modes'].mean():.2f} hq {100 * metrics['hq'].mean():.1f}% rkl "
+                f"{metrics['reverse_kl'].mean():.3f} d_loss "
+                f"{float(np.mean(d_loss[i * len(seeds):(i + 1) * len(seeds)])):.3f}", flush=True)
       now = time.time()
       rate = (step - last_step) / (now - last_eval)
       print(f"  {rate:.0f} steps/s ({len(datasets) * len(seeds)} runs)", flush=True)
@@ -121,7 +159,9 @@ def write_markdown(results, args, path, seconds):
       f"{len(args.seeds)} seeds per variant (mean +- standard error), {seconds / 60:.1f} min on "
       f"{jax.devices()[0].platform}. Protocol: configs/mode_collapse.py (G 4 x 400 BN-ReLU, D 3 "
       "maxout layers of 200 x 5 pieces, Adam 1e-4 b1 0.8, batch 100, 100k training points)"
-      + (f" with these overrides: {args.overrides}" if args.overrides else "") + "; "
+      + (f" with these overrides: {args.overrides}" if args.overrides else "")
+      + (f"; samples of the generator EMA (decay {', '.join(f'{d:g}' for d in args.decays)}, "
+         "each from the same runs)" if args.decays[0] else "") + "; "
       "the generator steps of each run are in the table (PacGAN: 400,000); 2,500 samples "
       "scored by `gan_jax.mode_metrics` (HQ = within 3 sigma of the nearest mode).", ""]
   for dataset in args.datasets:
@@ -129,22 +169,24 @@ def write_markdown(results, args, path, seconds):
               "|---|---|---|---|---|"]
     for name, m, hq, kl in PUBLISHED[dataset]:
       lines.append(f"| {name} (PacGAN Table 1) | 400,000 | {m} | {hq} | {kl} |")
-    for variant, hist in results[dataset].items():
+    for label, hist in results[dataset].items():
       final = hist[max(hist)]
       cells = []
       for key, scale, fmt in (("modes", 1, ".1f"), ("hq", 100, ".1f"), ("reverse_kl", 1, ".3f")):
         mu, se = mean_se(final[key] * scale)
         cells.append(f"{mu:{fmt}} +- {se:{fmt}}")
-      lines.append(f"| {variant} (ours) | {max(hist):,} | " + " | ".join(cells) + " |")
+      lines.append(f"| {label} (ours) | {max(hist):,} | " + " | ".join(cells) + " |")
     lines.append("")
   best = best_variant(results, "grid25") if "grid25" in results else None
   if best:
     lines += ["Goal (grid: >= 24.8 modes, >= 95 % HQ, reverse KL <= 0.04; ring: 8 modes, >= 97 % "
               "HQ): " + goal_text(results), ""]
+    variant, decay = args.runs[best]
+    overrides = dict(args.overrides, **({"ema.decay": decay} if decay else {}))
     extra = "".join(f" --config.{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
-                    for k, v in args.overrides.items())
+                    for k, v in overrides.items())
     lines.append(f"best-grid25: python -m gan_jax.main --config=configs/mode_collapse.py:grid25,"
-                 f"{best} --config.num_train_steps={max(results['grid25'][best])}{extra}")
+                 f"{variant} --config.num_train_steps={max(results['grid25'][best])}{extra}")
   with open(path, "w") as f:
     f.write("\n".join(lines) + "\n")
 
@@ -201,8 +243,9 @@ def main():
   parser.add_argument("--datasets", default="ring8,grid25")
   parser.add_argument("--g_hidden", default="", help="Override G's widths, e.g. 128,128,128,128.")
   parser.add_argument("--d_hidden", default="", help="Override D's maxout widths, e.g. 128,128.")
-  parser.add_argument("--ema", type=float, default=0.0, help="Generator EMA decay (0 = off); "
-                      "samples are then scored from the EMA weights.")
+  parser.add_argument("--ema", default="0", help="Generator EMA decays, comma-separated (0 = "
+                      "off): samples are then scored from the EMA weights (and statistics) at "
+                      "each decay, all averaged over the same training runs.")
   parser.add_argument("--max_minutes", type=float, default=0,
                       help="Stop every variant at the last evaluation that fits in this many "
                       "minutes (0 = no limit); the table gives the steps each reached.")
@@ -217,9 +260,9 @@ def main():
     overrides["model.g_hidden"] = tuple(int(w) for w in args.g_hidden.split(","))
   if args.d_hidden:
     overrides["model.d_hidden"] = tuple(int(w) for w in args.d_hidden.split(","))
-  if args.ema:
-    overrides["ema.decay"] = args.ema
   args.overrides = overrides
+  args.decays = [float(d) for d in args.ema.split(",")]
+  args.runs = {}  # Results label -> (variant, EMA decay).
   results = {d: {} for d in args.datasets}
   samples = {d: {} for d in args.datasets}
   variants = args.variants.split(",")
@@ -229,10 +272,14 @@ def main():
     deadline = (t + (start + 60 * args.max_minutes - t) / (len(variants) - i)
                 if args.max_minutes else float("inf"))
     out = train_variant(args.datasets, variant, args.seeds, args.steps, args.chunk,
-                        args.eval_every, overrides, deadline)
+                        args.eval_every, overrides, deadline, args.decays)
     print(f"{variant}: {time.time() - t:.0f} s", flush=True)
-    for d, (hist, s) in out.items():
-      results[d][variant], samples[d][variant] = hist, s[0]
+    for decay in args.decays:
+      label = variant if len(args.decays) == 1 else f"{variant}, EMA {decay:g}"
+      args.runs[label] = (variant, decay)
+      for d in args.datasets:
+        hist, s = out[d][decay]
+        results[d][label], samples[d][label] = hist, s[0]
     # After every variant, so a stopped run leaves its partial results.
     write_outputs(results, samples, args, time.time() - start)
   print(open(os.path.join(args.out, "mode_collapse.md")).read())
