@@ -9,8 +9,7 @@ Trains one seed of configs/mode_collapse.py and, every --every steps, scores 2,5
 statistics (what sampling uses) and (c) the statistics of the 2,500 samples' own batch. The first
 decay is the run's own EMA (`state.ema_g_params`, `state.ema_g_batch_stats`); the others are
 averaged alongside it by the same rule (`mode_collapse.with_more_emas`), so every decay scores the
-same training run. Results in
-experiments/results/mode_collapse.md.
+same training run. Results in experiments/results/mode_collapse.md.
 """
 import argparse
 import os

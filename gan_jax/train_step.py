@@ -334,14 +334,14 @@ def make_train_step(config, generator, discriminator, axis_name=None):
     updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
     g_params = optax.apply_updates(state.g_params, updates)
 
+    live_g = (g_params, g_collections.get("batch_stats", {}))
     if use_ema:
       # Before start_step the average just tracks G (decay 0).
       decay = jnp.where(state.step >= ema_start, state.hparams["ema_decay"], 0.0)
-      ema = regularizers.ema_update(state.ema_g_params, g_params, decay)
-      ema_stats = regularizers.ema_update(state.ema_g_batch_stats,
-                                          g_collections.get("batch_stats", {}), decay)
+      ema, ema_stats = regularizers.ema_update((state.ema_g_params, state.ema_g_batch_stats),
+                                               live_g, decay)
     else:
-      ema, ema_stats = g_params, g_collections.get("batch_stats", {})
+      ema, ema_stats = live_g
     metrics.update(g_loss=g_loss, g_grad_norm=optax.tree.norm(g_grads))
     state = state.replace(step=state.step + 1, g_params=g_params, g_opt_state=g_opt_state,
                           g_collections=g_collections, ema_g_params=ema,
