@@ -222,7 +222,9 @@ def build_group(group, dataset, devices=None):
         member_step = lambda args: step_fn(args[0], jax.tree.map(lambda b: b[args[1]], batches),
                                            args[2])
       return jax.vmap(member_step)((states, seed_index, rngs))
-    return train.scan_steps(one_step, n, states, (first + jnp.arange(n), orders))
+    one_member = jax.tree.map(lambda x: x[0], (states.g_params, states.d_params))
+    return train.scan_steps(one_step, n, states, (first + jnp.arange(n), orders),
+                            unroll=train_step_lib.unroll_on_cpu(one_member))
 
   if sharded:
     run = jax.shard_map(run, mesh=mesh, out_specs=(P(parallel.DATA_AXIS),) * 2,

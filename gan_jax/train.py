@@ -81,9 +81,10 @@ def _all_finite(tree):
   return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
 
-def scan_steps(one_step, n, state, xs=None):
+def scan_steps(one_step, n, state, xs=None, unroll=False):
   """Applies `one_step(state, x) -> (state, metrics)` n times (x: xs[i], or None when xs is None);
-  returns the state and the metrics summed over the steps."""
+  returns the state and the metrics summed over the steps. `unroll`: no loop in the compiled program
+  (train_step.unroll_on_cpu says when that is faster)."""
   def body(carry, x):
     state, sums = carry
     state, metrics = one_step(state, x)
@@ -92,7 +93,7 @@ def scan_steps(one_step, n, state, xs=None):
   (state, sums), _ = body((state, None), None if xs is None else jax.tree.map(lambda b: b[0], xs))
   if n > 1:
     rest = None if xs is None else jax.tree.map(lambda b: b[1:], xs)
-    (state, sums), _ = jax.lax.scan(body, (state, sums), rest, length=n - 1)
+    (state, sums), _ = jax.lax.scan(body, (state, sums), rest, length=n - 1, unroll=unroll)
   return state, sums
 
 
@@ -146,10 +147,13 @@ def build(config, dataset, devices=None):
     batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
     return step_fn(state, batch, jax.random.fold_in(base_key, state.step))
 
+  steps_per_call = config.steps_per_call  # Read now: `run` is traced at its first call.
+
   def run(state, data):
     # `data`: the host pipeline's stack of batches, or the device-resident data to draw them from.
-    batches = data if batches_fn else sample(data, state.step, config.steps_per_call)
-    return scan_steps(one_step, jax.tree.leaves(batches)[0].shape[0], state, batches)
+    batches = data if batches_fn else sample(data, state.step, steps_per_call)
+    return scan_steps(one_step, jax.tree.leaves(batches)[0].shape[0], state, batches,
+                      unroll=train_step_lib.unroll_on_cpu((state.g_params, state.d_params)))
   train = jax.jit(run, donate_argnums=0, out_shardings=(replicated, replicated))
   return dict(generator=generator, discriminator=discriminator, state=state, mesh=mesh,
               train=train, device_data=device_data, batches_fn=batches_fn)

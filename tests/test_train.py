@@ -16,6 +16,7 @@ from PIL import Image
 import pytest
 
 from gan_jax import checkpointing
+from gan_jax import input_pipeline
 from gan_jax import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -101,6 +102,44 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path):
   resumed = train.train_and_evaluate(config(6), str(tmp_path / "b"))
   assert int(resumed.step) == 6
   jax.tree.map(np.testing.assert_array_equal, _params(straight), _params(resumed))
+
+
+def _scans(jaxpr):
+  """(length, unroll, whether the body has a convolution) of every scan in `jaxpr`, nested too."""
+  for eqn in jaxpr.eqns:
+    if eqn.primitive.name == "scan":
+      yield (eqn.params["length"], eqn.params["unroll"],
+             "conv_general_dilated" in str(eqn.params["jaxpr"]))
+    for value in eqn.params.values():
+      for sub in value if isinstance(value, (tuple, list)) else (value,):
+        if hasattr(sub, "eqns") or hasattr(sub, "jaxpr"):
+          yield from _scans(getattr(sub, "jaxpr", sub))
+
+
+@pytest.mark.parametrize("model", ["mlp", "dcgan28"])
+def test_conv_models_train_in_unrolled_loops_on_cpu(model):
+  """XLA:CPU computes convolution weight gradients slowly inside a loop (jax#12868), so there a
+  conv model's steps and critic updates are unrolled; a dense model's stay loops. Unrolled or
+  not, two steps per call train as two calls of one step do."""
+  config = tiny(load_config("wgan"))  # 5 critic updates per step: a loop inside the step too.
+  config.model.name = model
+  dataset = input_pipeline.load_dataset(config.dataset)
+  one = train.build(config, dataset)
+  config.steps_per_call = 2
+  two = train.build(config, dataset)
+  scans = list(_scans(jax.make_jaxpr(two["train"])(two["state"], two["device_data"]).jaxpr))
+  # The steps of a call after the first (1), and each step's other critic updates (4).
+  assert sorted(length for length, _, _ in scans) == [1, 4, 4]
+  for length, unroll, has_conv in scans:
+    assert has_conv == (model == "dcgan28")
+    assert unroll == (length if has_conv else 1)
+
+  state = one["state"]
+  for _ in range(2):
+    state, _ = one["train"](state, one["device_data"])
+  state_two, _ = two["train"](two["state"], two["device_data"])
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
+               _params(state), _params(state_two))
 
 
 def test_sigterm_saves_a_checkpoint_and_exits(tmp_path):
@@ -230,9 +269,8 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     train.train_and_evaluate(config, str(tmp_path))
   manager = checkpointing.make_manager(str(tmp_path))
   if manager.latest_step() is not None:
-    restored = checkpointing.restore_latest(manager, train.build(
-        config, __import__("gan_jax.input_pipeline").input_pipeline.load_dataset(
-            config.dataset))["state"])
+    restored = checkpointing.restore_latest(
+        manager, train.build(config, input_pipeline.load_dataset(config.dataset))["state"])
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(restored.g_params))
 
 
