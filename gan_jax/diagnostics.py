@@ -28,14 +28,17 @@ def _tail(series, tail):
   return series[-max(2, int(round(len(series) * tail))):]
 
 
-def d_wins(d_loss, g_loss, tail=0.25, d_loss_max=0.1, g_growth=1.5, g_high=3.0):
-  """D's loss ends near 0 while G's loss ends `g_growth` times above its first logged value or
-  above `g_high` (3 = -log 0.05: D gives fakes < 5 %; D can win before the first log line)."""
+def d_wins(d_loss, g_loss, tail=0.25, d_loss_max=0.1, g_rise=0.5, g_high=3.0):
+  """D's loss ends near 0 while G's loss ends `g_rise` above its first logged value or above
+  `g_high` (3 = -log 0.05: D gives fakes < 5 %; D can win before the first log line).
+
+  The rise is a difference, not a ratio, so it holds for the minimax loss too, whose G loss
+  log(1 - D(G(z))) is negative and rises towards 0 as D wins (from -0.69 when D(G(z)) = 0.5).
+  """
   d_end = np.median(_tail(d_loss, tail))
   g = np.asarray(g_loss, np.float64)
   g_end = np.median(_tail(g, tail))
-  grew = g_end > g_growth * max(g[0], 1e-8) or g_end > g_high
-  return bool(d_end < d_loss_max and grew)
+  return bool(d_end < d_loss_max and (g_end - g[0] > g_rise or g_end > g_high))
 
 
 def mode_collapse(diversity, reference=None, tail=0.25, ratio=0.3):

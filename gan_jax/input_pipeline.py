@@ -73,7 +73,7 @@ def _resolve(path: str | os.PathLike) -> pathlib.Path:
   return pathlib.Path(os.path.expanduser(str(path))).resolve()
 
 
-_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+_GRAY_MODES = ("1", "L", "LA")
 
 
 def _process_image(img: np.ndarray | Image.Image, image_size: int,
@@ -87,6 +87,15 @@ def _process_image(img: np.ndarray | Image.Image, image_size: int,
     if not image_size and (native_gray or not grayscale):
       return img.reshape(*img.shape[:2], -1)  # Nothing to do: skip PIL.
     img = Image.fromarray(img.reshape(img.shape[:2]) if native_gray else img)
+  if img.mode.startswith("I"):  # 16/32-bit integer grey (16-bit PNG, TIFF).
+    # PIL's convert("L") clips these at 255; rescale 16-bit values instead.
+    wide = np.asarray(img).astype(np.int64)
+    if wide.min() < 0 or wide.max() > 65535:
+      raise ValueError(f"{img.mode} pixel values span {wide.min()}..{wide.max()}; "
+                       "8- or 16-bit images are supported")
+    img = Image.fromarray(np.round(wide / 257).astype(np.uint8))
+  elif img.mode == "F":
+    raise ValueError("32-bit float images are not supported; save them as 8- or 16-bit")
   gray = grayscale or img.mode in _GRAY_MODES
   img = img.convert("L" if gray else "RGB")
   if image_size and img.size != (image_size, image_size):
@@ -409,10 +418,15 @@ def _load_tfds(name: str, config) -> Dataset:
   grayscale = bool(_get(config, "grayscale", False))
   try:
     builder = tfds.builder(name, data_dir=data_dir)
-  except tfds.core.registered.DatasetNotFoundError as e:
+  # Not a registered name, not a parseable one ('mnist-idx'), or a community
+  # namespace whose extra package is missing ('huggingface:...').
+  except (tfds.core.registered.DatasetNotFoundError, ValueError,
+          ImportError) as e:
+    reason = ("" if isinstance(e, tfds.core.registered.DatasetNotFoundError)
+              else f" (TFDS: {(str(e).splitlines() or [''])[0][:200]})")
     raise UserError(
-        f'unknown dataset {name!r}: allowed are {", ".join(LOCAL_NAMES)} or a '
-        "TFDS name (mnist, fashion_mnist, cifar10, celeb_a, svhn_cropped, ...)"
+        f'unknown dataset {name!r}{reason}: allowed are {", ".join(LOCAL_NAMES)} '
+        "or a TFDS name (mnist, fashion_mnist, cifar10, celeb_a, svhn_cropped, ...)"
     ) from e
   # download=False: never touch the network (it would hang or retry here); an
   # unprepared dataset fails at once and is reported as a user error.
@@ -491,9 +505,13 @@ def load_dataset(dataset_config) -> Dataset:
   Names not in LOCAL_NAMES (or prefixed 'tfds:') are read from TFDS, offline.
   """
   name = str(_get(dataset_config, "name", ""))
-  if not name:
-    raise UserError("dataset.name is empty: allowed are "
+  if not name or name == "tfds:":
+    raise UserError(f"dataset.name={name!r} names no dataset: allowed are "
                     f'{", ".join(LOCAL_NAMES)} or a TFDS name')
+  image_size = _get(dataset_config, "image_size", 0)
+  if not isinstance(image_size, int) or image_size < 0:
+    raise UserError(f"dataset.image_size={image_size!r} must be an integer >= 0 "
+                    "(0 = keep the images' own size)")
   if name.startswith("tfds:"):
     return _load_tfds(name[len("tfds:"):], dataset_config)
   if name in toy_data.NAMES:
@@ -516,19 +534,29 @@ def _to_float(x):
   return x.astype(jnp.float32)
 
 
+def data_key(root: jax.Array) -> jax.Array:
+  """The data stream's own key, apart from the train steps' keys fold_in(root, step).
+
+  Not one of those: threefry (partitionable) makes fold_in(k, i) == split(k, n)[i], so data drawn
+  from a step's key would reuse the random bits of its noise, dropout and penalties. Steps are
+  int32, so none folds in 2**32 - 1.
+  """
+  return jax.random.fold_in(root, 2**32 - 1)
+
+
 def make_device_sampler(dataset: Dataset, batch_size: int, seed: int):
   """Returns (device_data, sample); `sample(device_data, step, num_steps=None)` is jit-traceable.
 
   Pass device_data into jit as an argument (closing over it would bake the
   dataset into the compiled program as a constant). Arrays are visited in epoch
   permutations: epoch e = step // (N // B) uses
-  permutation(fold_in(key(seed), e), N); a partial last batch is dropped.
+  permutation(fold_in(data_key(key(seed)), e), N); a partial last batch is dropped.
   With `num_steps` (static), the batches of steps step .. step+num_steps-1 come
   stacked on a leading axis, and each epoch's permutation (a sort of N keys) is
   computed once for them, not once per step.
   """
   info = dataset.info
-  key = jax.random.key(seed)
+  key = data_key(jax.random.key(seed))
   if dataset.arrays is None:
     if info.kind != "points":
       raise ValueError(f"{info.name} is not device resident: use "

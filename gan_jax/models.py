@@ -339,6 +339,10 @@ def get_models(model_config, data_shape, num_classes, axis_name=None):
   conditioning = get("d_conditioning", "concat")
   if get("pack", 1) > 1 and size is not None:
     raise UserError(f"model.pack={get('pack')} is implemented for the MLP discriminator only")
+  if get("pack", 1) > 1 and classes and conditioning == "projection":
+    raise UserError(f"model.pack={get('pack')} with model.d_conditioning='projection' is not "
+                    "supported: a pack holds several labels and the projection takes one; use "
+                    "d_conditioning=concat")
   if (get("minibatch_kernels", 0) or get("minibatch_std", False)) and size is not None:
     raise UserError("model.minibatch_kernels / minibatch_std are implemented for the MLP "
                     "discriminator only")

@@ -15,6 +15,8 @@ Keys are dotted paths into the config, with or without the leading 'config.'.
 """
 import itertools
 
+import ml_collections
+
 from gan_jax.errors import UserError
 
 PREFIX = "config."
@@ -25,7 +27,9 @@ def _key(key):
 
 
 def sweep(key, values):
-  values = list(values)
+  if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+    raise UserError(f"sweep({key!r}, {values!r}): values must be a list, e.g. [{values!r}]")
+  values = [v.item() if hasattr(v, "item") else v for v in values]  # numpy scalars -> Python.
   if not values:
     raise UserError(f"sweep({key!r}, ...) has no values")
   return [{_key(key): v} for v in values]
@@ -69,13 +73,17 @@ def apply(config, overrides):
       *path, leaf = key.split(".")
       node = config
       for part in path:
-        if part not in node:
+        if not isinstance(node, ml_collections.ConfigDict) or part not in node:
           raise UserError(f"sweep key {key!r}: the config has no {part!r}")
         node = node[part]
-      if leaf not in node:
+      if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
         raise UserError(f"sweep key {key!r}: the config has no {leaf!r}")
       old = node[leaf]
       if isinstance(old, (int, float)) and not isinstance(old, bool) and isinstance(value, int):
         value = type(old)(value)  # 1 for a float field stays a float.
-      node[leaf] = value
+      try:
+        node[leaf] = value
+      except TypeError as e:
+        raise UserError(f"sweep key {key!r}: value {value!r} is a {type(value).__name__}; the "
+                        f"config holds a {type(old).__name__} ({old!r})") from e
   return config

@@ -39,7 +39,7 @@ def validate_config(config):
     if not isinstance(value, int) or value < 0:
       raise UserError(f"{key}={value!r} must be an integer >= 0 (0 = never)")
   k = config.steps_per_call
-  for key in ("log_every_steps", "sample_every_steps", "checkpoint_every_steps",
+  for key in ("num_train_steps", "log_every_steps", "sample_every_steps", "checkpoint_every_steps",
               "eval_every_steps"):
     if config.get(key, 0) % k:
       raise UserError(f"{key}={config.get(key)} must be a multiple of steps_per_call={k}")
@@ -277,6 +277,15 @@ def _save_if_finite(manager, state, step, metrics=None):
   checkpointing.save(manager, state, metrics)
 
 
+def reference_cache_key(dataset_config, info):
+  """Names the real images the FID reference statistics are computed from: the data set, split
+  and folder, and the shape and count after preprocessing (resize, grayscale, subset)."""
+  path = dataset_config.get("path", "")
+  shape = "x".join(map(str, info.shape))
+  return (f"{info.name}-{dataset_config.get('split', 'train')}-"
+          f"{os.path.abspath(path) if path else ''}-{shape}-n{info.num_examples}")
+
+
 def _make_in_loop_evaluator(config, dataset, generator, workdir):
   """In-loop FID/IS/KID for images; mode coverage metrics for 2D data. None when off."""
   if not config.get("eval_every_steps", 0):
@@ -285,11 +294,9 @@ def _make_in_loop_evaluator(config, dataset, generator, workdir):
     from gan_jax import mode_metrics  # pylint: disable=g-import-not-at-top
     return mode_metrics.make_in_loop_evaluator(config, dataset.info, generator)
   from gan_jax.fid import evaluator as fid_evaluator  # pylint: disable=g-import-not-at-top
-  info = dataset.info
-  cache_key = f"{info.name}-{config.dataset.get('split', 'train')}-{config.dataset.get('path', '')}"
   evaluate_fid = fid_evaluator.make_evaluator(
       config.fid, lambda: input_pipeline.to_uint8_batches(dataset, config.fid.batch_size),
-      cache_key=cache_key)
+      cache_key=reference_cache_key(config.dataset, dataset.info))
   sample = train_step_lib.make_sample_fn(generator, config, use_ema=config.ema.decay > 0)
   num_classes = generator.num_classes
 

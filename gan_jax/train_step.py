@@ -221,8 +221,9 @@ def make_train_step(config, generator, discriminator, axis_name=None):
     extras = state.extras
     if use_replay:
       buffer = extras["replay"]
-      extras = dict(extras, replay=replay.push(buffer, fake))
-      fake = replay.mix(buffer, fake, replay_rng, state.hparams["replay_fraction"])
+      extras = dict(extras, replay=replay.push(buffer, fake, fake_labels))
+      fake, fake_labels = replay.mix(buffer, fake, fake_labels, replay_rng,
+                                     state.hparams["replay_fraction"])
     if use_instance_noise:
       real_noise_rng, fake_noise_rng = jax.random.split(noise_rng)
       std = noise_std(state)

@@ -27,6 +27,15 @@ def test_d_wins():
   assert diagnostics.d_wins(spiky, np.full(400, 12.0))
 
 
+def test_d_wins_with_the_minimax_loss():
+  # Minimax G loss log(1 - D(G(z))) is negative: D winning moves it from -0.69 up towards 0.
+  d_fake = 0.5 * np.exp(-T / 40.0) + 0.005
+  assert diagnostics.d_wins(np.exp(-T / 30.0) + 0.01, np.log1p(-d_fake))
+  rs = np.random.default_rng(0)
+  healthy_d_fake = 0.4 + 0.05 * rs.standard_normal(400)
+  assert not diagnostics.d_wins(1.3 + 0.05 * rs.standard_normal(400), np.log1p(-healthy_d_fake))
+
+
 def test_mode_collapse():
   healthy = 1.0 + 0.02 * np.sin(T)
   collapsing = np.concatenate([np.ones(200), np.linspace(1.0, 0.05, 100), np.full(100, 0.05)])

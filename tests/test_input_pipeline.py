@@ -14,6 +14,8 @@ from PIL import Image
 import pytest
 
 from gan_jax import input_pipeline
+from gan_jax import toy_data
+from gan_jax import train
 from gan_jax.errors import UserError
 
 SHARED = pathlib.Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
@@ -151,9 +153,16 @@ def test_image_folder_round_trip_and_cache(tmp_path, monkeypatch):
   assert abs(input_pipeline.load_dataset(cfg).arrays['x'][0].mean() - 90) < 1
 
   # Options are part of the key.
-  small = input_pipeline.load_dataset(_config(
-      name='image_folder', path=str(root), image_size=2, grayscale=True))
+  small_cfg = _config(name='image_folder', path=str(root), image_size=2, grayscale=True)
+  small = input_pipeline.load_dataset(small_cfg)
   assert small.arrays['x'].shape == (5, 2, 2, 1)
+
+  # So they are of the cached FID reference statistics of the folder.
+  key = lambda c: train.reference_cache_key(c, input_pipeline.load_dataset(c).info)
+  assert key(cfg) == key(_config(name='image_folder', path=str(root)))
+  assert len({key(cfg), key(small_cfg),
+              key(_config(name='image_folder', path=str(root), image_size=2)),
+              key(_config(name='image_folder', path=str(root), grayscale=True))}) == 4
 
 
 def test_image_folder_unlabelled_grey(tmp_path):
@@ -164,6 +173,16 @@ def test_image_folder_unlabelled_grey(tmp_path):
   assert ds.info.num_classes == 0 and ds.info.shape == (4, 4, 1)
   np.testing.assert_array_equal(ds.arrays['label'], [0, 0, 0])
   np.testing.assert_array_equal(ds.arrays['x'][:, 0, 0, 0], [0, 50, 100])
+
+
+def test_image_folder_16_bit_grey_is_rescaled(tmp_path):
+  values = np.array([0, 257 * 100, 65535], np.uint16)
+  for i, v in enumerate(values):
+    Image.fromarray(np.full((4, 4), v, np.uint16)).save(tmp_path / f'{i}.png')
+  assert Image.open(tmp_path / '1.png').mode == 'I;16'
+  ds = input_pipeline.load_dataset(_config(name='image_folder', path=str(tmp_path)))
+  assert ds.info.shape == (4, 4, 1)
+  np.testing.assert_array_equal(ds.arrays['x'][:, 0, 0, 0], [0, 100, 255])
 
 
 def test_image_folder_errors(tmp_path):
@@ -196,6 +215,17 @@ def test_unknown_dataset_name():
   with pytest.raises(UserError, match=r"unknown dataset 'no_such_set'.*ring8"
                      r'.*image_folder.*TFDS'):
     input_pipeline.load_dataset(_config(name='no_such_set'))
+  # Names TFDS cannot even parse get the same message, not TFDS's traceback.
+  for name in ('mnist-idx', 'mnist/3.0.1'):
+    with pytest.raises(UserError, match=f'unknown dataset {name!r}.*TFDS'):
+      input_pipeline.load_dataset(_config(name=name))
+  with pytest.raises(UserError, match=r"dataset.name='tfds:' names no dataset"):
+    input_pipeline.load_dataset(_config(name='tfds:'))
+
+
+def test_bad_image_size():
+  with pytest.raises(UserError, match=r'dataset.image_size=-1 must be an integer >= 0'):
+    input_pipeline.load_dataset(_config(name='digits', image_size=-1))
 
 
 def test_tfds_not_prepared_fails_at_once(tmp_path):
@@ -263,6 +293,21 @@ def test_device_sampler_pure_and_epoch_permutation():
   np.testing.assert_allclose(batch['x'][:, 0, 0, 0],
                              (np.asarray(batch['label']) - 127.5) / 127.5,
                              rtol=1e-6)
+
+
+def test_device_sampler_does_not_reuse_the_train_steps_keys():
+  # The train step at `step` gets fold_in(key(seed), step); data drawn from that key (as they
+  # were) shared its random bits, e.g. ring8's mode choices were the low bits of WGAN-GP's
+  # interpolation weights.
+  seed, step = 3, 5
+  step_key = jax.random.fold_in(jax.random.key(seed), step)
+  toy = input_pipeline.load_dataset(_config(name='ring8'))
+  data, sample = input_pipeline.make_device_sampler(toy, 64, seed)
+  same_key = toy_data.sample_mixture(step_key, data['means'], toy.info.mode_std, 64)
+  assert not np.allclose(sample(data, step)['x'], same_key)
+  data, sample = input_pipeline.make_device_sampler(_arrays_dataset(12), 12, seed)  # Epoch = step.
+  assert sorted(np.asarray(sample(data, step)['label'])) == list(range(12))
+  assert not np.array_equal(sample(data, step)['label'], jax.random.permutation(step_key, 12))
 
 
 @pytest.mark.parametrize('start,num_steps', [(0, 1), (2, 5), (1, 9)])

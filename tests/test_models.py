@@ -17,9 +17,9 @@ def _init(module, *args, **kwargs):
                      train=False, **kwargs)
 
 
-def _cfg(name, conditional=False):
+def _cfg(name, conditional=False, **extra):
   return ml_collections.ConfigDict(dict(name=name, conditional=conditional, latent_dim=100,
-                                        d_dropout=0.3))
+                                        d_dropout=0.3, **extra))
 
 
 def test_dcgan28_matches_tensorflow_tutorial_counts():
@@ -120,3 +120,6 @@ def test_bad_model_choices_are_user_errors():
     models.get_models(_cfg("dcgan28"), (32, 32, 3), 0)
   with pytest.raises(UserError, match="needs a labelled dataset"):
     models.get_models(_cfg("mlp", conditional=True), (2,), 0)
+  with pytest.raises(UserError, match="pack=2 with model.d_conditioning='projection'"):
+    models.get_models(_cfg("mlp", conditional=True, pack=2, d_conditioning="projection"),
+                      (28, 28, 1), 10)

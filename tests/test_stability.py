@@ -107,22 +107,33 @@ def test_instance_noise_schedule_and_inputs():
   assert float(noisy.std()) == pytest.approx(0.2, rel=0.02)
 
 
-def test_replay_buffer_keeps_the_latest_samples():
+def _push(buffer, values):
+  """Pushes samples whose value is also their label, so a test can see both stay paired."""
+  values = jnp.asarray(values)
+  return replay.push(buffer, values.astype(jnp.float32)[:, None], values.astype(jnp.int32))
+
+
+def test_replay_buffer_keeps_the_latest_samples_with_their_labels():
   buffer = replay.init(6, (1,))
   for i in range(3):  # Batches 0..3, 4..7, 8..11.
-    buffer = replay.push(buffer, jnp.arange(4 * i, 4 * i + 4, dtype=jnp.float32)[:, None])
+    buffer = _push(buffer, jnp.arange(4 * i, 4 * i + 4))
   assert sorted(np.asarray(buffer["samples"][:, 0]).tolist()) == [6, 7, 8, 9, 10, 11]
-  big = replay.push(replay.init(3, (1,)), jnp.arange(5, dtype=jnp.float32)[:, None])
+  assert np.array_equal(buffer["samples"][:, 0], buffer["labels"])
+  big = _push(replay.init(3, (1,)), jnp.arange(5))
   assert sorted(np.asarray(big["samples"][:, 0]).tolist()) == [2, 3, 4]
+  assert np.array_equal(big["samples"][:, 0], big["labels"])
 
 
-def test_replay_mix_fraction():
-  fake = -jnp.ones((10, 1))
+def test_replay_mix_fraction_and_labels():
+  fake, labels = -jnp.ones((10, 1)), jnp.full((10,), -1, jnp.int32)
   empty = replay.init(6, (1,))
-  assert jnp.array_equal(replay.mix(empty, fake, jax.random.key(0), 0.5), fake)
-  buffer = replay.push(empty, jnp.full((6, 1), 7.0))
-  mixed = replay.mix(buffer, fake, jax.random.key(0), 0.3)
-  assert np.asarray(mixed[:, 0]).tolist() == [7.0] * 3 + [-1.0] * 7
+  same, same_labels = replay.mix(empty, fake, labels, jax.random.key(0), 0.5)
+  assert jnp.array_equal(same, fake) and jnp.array_equal(same_labels, labels)
+  buffer = _push(empty, jnp.arange(6) + 1)
+  mixed, mixed_labels = replay.mix(buffer, fake, labels, jax.random.key(0), 0.3)
+  assert (np.asarray(mixed[:3, 0]) > 0).all() and np.asarray(mixed[3:, 0]).tolist() == [-1.0] * 7
+  # A replayed sample comes back with the label it was generated for.
+  assert np.array_equal(mixed[:, 0], mixed_labels)
 
 
 def test_replay_in_train_step_fills_buffer():

@@ -37,6 +37,19 @@ def test_spec_helpers():
   with pytest.raises(UserError, match="no 'nope'"):
     h.apply(_config(), {"loss.nope": 1.0})
   assert h.apply(_config(), {"loss.gp_weight": 1}).loss.gp_weight == 1.0
+  # Values a user may plausibly write: a bare string or number, numpy scalars, a wrong type.
+  with pytest.raises(UserError, match=r"values must be a list, e.g. \['ring8'\]"):
+    h.sweep("dataset.name", "ring8")
+  with pytest.raises(UserError, match="values must be a list"):
+    h.sweep("seed", 3)
+  spec = h.sweep("g_optimizer.learning_rate", np.float32([1e-3]))
+  assert type(spec[0]["g_optimizer.learning_rate"]) is float
+  assert h.apply(_config(), h.sweep("seed", np.arange(2))[1]).seed == 1
+  with pytest.raises(UserError, match=r"'g_optimizer.learning_rate': value '1e-3' is a str; "
+                     "the config holds a float"):
+    h.apply(_config(), {"g_optimizer.learning_rate": "1e-3"})
+  with pytest.raises(UserError, match="no 'x'"):
+    h.apply(_config(), {"seed.x": 1})
 
 
 def test_example_sweep_is_one_group():

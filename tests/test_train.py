@@ -207,6 +207,8 @@ def test_sample_cli_points(tmp_path):
     (["--config.model.name=dcgan32"], "produces 32x32 images"),
     (["--config.batch_size=abc"], "batch_size"),
     (["--config.batch_size=0"], "batch_size=0 must be an integer >= 1"),
+    (["--config.num_train_steps=1005"], "num_train_steps=1005 must be a multiple of "
+     "steps_per_call=10"),
     (["--config.no_such_key=1"], "no_such_key"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
