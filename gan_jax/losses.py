@@ -86,6 +86,18 @@ def check_loss_name(name):
     raise UserError(f"loss.name={name!r} is unknown; allowed: {', '.join(LOSSES)}")
 
 
+def check_target_options(loss_config):
+  """Label smoothing, noise and flipping act on D's targets; the critic losses have none."""
+  name = loss_config.get("name", "")
+  if name not in ("wasserstein", "hinge"):
+    return
+  for key in ("label_smoothing", "label_noise", "label_flip_prob"):
+    if loss_config.get(key, 0.0):
+      raise UserError(f"loss.{key}={loss_config.get(key)} has no effect with loss.name={name!r} "
+                      "(no D targets); use it with minimax, non_saturating or least_squares, or "
+                      "set it to 0")
+
+
 def discriminator_loss(name, real_logits, fake_logits, real_target=1.0, fake_target=0.0):
   return LOSSES[name][0](real_logits, fake_logits, real_target, fake_target)
 

@@ -31,9 +31,12 @@ def r1_penalty(d_apply, real):
 
 
 def dragan_penalty(d_apply, real, rng, scale=0.5):
-  """DRAGAN (Kodali et al. 2017): the GP at real points perturbed by scale * std(real) * U(0, 1)."""
-  noise = jax.random.uniform(rng, real.shape) * scale * jnp.std(real)
-  x_hat = real + noise
+  """DRAGAN (Kodali et al. 2017): the GP at random points between each real x and its perturbation
+  x + scale * std(real) * U(0, 1), as the authors' code samples them."""
+  noise_rng, alpha_rng = jax.random.split(rng)
+  noise = jax.random.uniform(noise_rng, real.shape) * scale * jnp.std(real)
+  alpha = jax.random.uniform(alpha_rng, (real.shape[0],) + (1,) * (real.ndim - 1))
+  x_hat = real + alpha * noise
   return jnp.mean(jnp.square(_per_sample_norm(input_gradients(d_apply, x_hat)) - 1.0))
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from gan_jax import checkpointing
 from gan_jax import distributed
 from gan_jax import input_pipeline
+from gan_jax import losses
 from gan_jax import models
 from gan_jax import outputs
 from gan_jax import parallel
@@ -38,6 +39,7 @@ def validate_config(config):
     value = config.get(key, 0)
     if not isinstance(value, int) or value < 0:
       raise UserError(f"{key}={value!r} must be an integer >= 0 (0 = never)")
+  losses.check_target_options(config.get("loss", {}))
   k = config.steps_per_call
   for key in ("num_train_steps", "log_every_steps", "sample_every_steps", "checkpoint_every_steps",
               "eval_every_steps"):

@@ -76,3 +76,13 @@ def test_minimax_saturates_where_non_saturating_does_not():
 def test_unknown_loss_is_a_user_error():
   with pytest.raises(UserError, match="loss.name='foo' is unknown; allowed: minimax"):
     losses.check_loss_name("foo")
+
+
+def test_target_options_with_a_critic_loss_are_refused():
+  losses.check_target_options({"name": "non_saturating", "label_smoothing": 0.1})
+  losses.check_target_options({"name": "hinge", "label_smoothing": 0.0})
+  with pytest.raises(UserError, match=r"loss.label_smoothing=0.1 has no effect with "
+                     r"loss.name='hinge'"):
+    losses.check_target_options({"name": "hinge", "label_smoothing": 0.1})
+  with pytest.raises(UserError, match=r"loss.label_flip_prob=0.05 .*'wasserstein'"):
+    losses.check_target_options({"name": "wasserstein", "label_flip_prob": 0.05})

@@ -39,6 +39,12 @@ def test_r1_and_dragan_on_analytic_critics():
   assert float(r1) == pytest.approx(float(jnp.mean(jnp.sum(real * real, -1))), rel=1e-5)
   dragan = regularizers.dragan_penalty(lambda x: x @ W, real, jax.random.key(1))
   assert float(dragan) == pytest.approx(16.0, rel=1e-5)
+  # D = x^2 / 2 on reals 0 and 2 (std 1): x_hat = x + alpha * u / 2 with alpha, u ~ U(0, 1), so the
+  # penalty is 1 + E[alpha^2 u^2] / 4 = 1 + 1/36 (1 + 1/12 without the interpolation).
+  two_points = jnp.tile(jnp.array([[0.0], [2.0]]), (100_000, 1))
+  dragan = regularizers.dragan_penalty(lambda x: 0.5 * jnp.sum(x * x, -1), two_points,
+                                       jax.random.key(2))
+  assert float(dragan) == pytest.approx(1.0 + 1.0 / 36.0, abs=2e-3)
 
 
 def _setup(**overrides):
