@@ -38,6 +38,13 @@ def _parse_flags(argv):
     message = str(e).strip().splitlines()
     print(f"error: {message[-1] if message else e}", file=sys.stderr)
     sys.exit(EXIT_USER_ERROR)
+  except (AttributeError, KeyError) as e:  # An override of a field the config does not have.
+    name = str(e).strip("\"'")
+    bad = [a.split("=", 1)[0] for a in argv
+           if a.startswith("--config.") and name in a.split("=", 1)[0].split(".")]
+    print(f"error: {bad[0] if bad else 'a --config.* override'}: the config has no field {name!r}",
+          file=sys.stderr)
+    sys.exit(EXIT_USER_ERROR)
   except Exception as e:  # Config files that fail to load or overrides of the wrong type.
     message = str(e).strip().splitlines()
     print(f"error: {type(e).__name__}: {message[-1] if message else e}", file=sys.stderr)

@@ -50,7 +50,7 @@ def generate(config, workdir, num_samples, label=None, seed=0, batch_size=500):
     raise UserError(f"--workdir={workdir} has no checkpoint yet")
   generator = parts["generator"]
   num_classes = generator.num_classes
-  if label is not None and not 0 <= label < max(num_classes, 1):
+  if label is not None and not 0 <= label < num_classes:
     allowed = f"0..{num_classes - 1}" if num_classes else "none (the model is unconditional)"
     raise UserError(f"--label={label} is out of range; allowed: {allowed}")
   sample = jax.jit(train_step_lib.make_sample_fn(generator, config, config.ema.decay > 0))
@@ -72,8 +72,9 @@ def generate(config, workdir, num_samples, label=None, seed=0, batch_size=500):
 
 def main(argv):
   del argv
-  if FLAGS.num_samples < 1:
-    raise UserError(f"--num_samples={FLAGS.num_samples} must be >= 1")
+  for flag in ("num_samples", "batch_size"):
+    if FLAGS[flag].value < 1:
+      raise UserError(f"--{flag}={FLAGS[flag].value} must be >= 1")
   if not FLAGS.output.endswith(".npz"):
     raise UserError(f"--output={FLAGS.output} must end in .npz")
   for flag in ("output", "grid"):

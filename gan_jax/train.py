@@ -30,7 +30,8 @@ class NonFiniteLossError(RuntimeError):
 
 
 def validate_config(config):
-  for key in ("batch_size", "num_train_steps", "n_critic", "steps_per_call", "log_every_steps"):
+  for key in ("batch_size", "num_train_steps", "n_critic", "steps_per_call", "log_every_steps",
+              "keep_checkpoints"):
     value = config.get(key)
     low = 0 if key == "num_train_steps" else 1
     if not isinstance(value, int) or value < low:
@@ -218,9 +219,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
           if not all(np.isfinite(v) for v in scalars.values()):
             bad = ", ".join(f"{k}={v}" for k, v in scalars.items() if not np.isfinite(v))
             raise NonFiniteLossError(
-                f"non-finite loss at step {step} ({bad}); stopped. The last good checkpoint "
-                f"(step {manager.latest_step()}) is kept in {workdir}/checkpoints; try a lower "
-                f"learning rate")
+                f"non-finite loss at step {step} ({bad}); stopped: {_last_good(manager)} in "
+                f"{workdir}/checkpoints; try a lower learning rate")
           writer.write(step, scalars)
           if is_main:
             print(progress.line(step, scalars), flush=True)
@@ -237,7 +237,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
           if is_main:
             shown = " ".join(f"{k}={v:.4g}" for k, v in eval_metrics.items())
             print(f"step {step} eval: {shown}", flush=True)
-          if "fid" in eval_metrics:
+          if np.isfinite(eval_metrics.get("fid", np.nan)):  # A NaN would evict the best one.
             _save_if_finite(best_manager, state, step, eval_metrics)
 
         if done or due(step, config.checkpoint_every_steps, done):
@@ -270,12 +270,17 @@ def sigterm_flag():
     signal.signal(signal.SIGTERM, previous)
 
 
+def _last_good(manager):
+  last = manager.latest_step()
+  return (f"the last good checkpoint (step {last}) is kept" if last is not None
+          else "no checkpoint had been saved")
+
+
 def _save_if_finite(manager, state, step, metrics=None):
   if manager.latest_step() == step:
     return
   if not bool(jax.device_get(parallel.local_copy(_all_finite((state.g_params, state.d_params))))):
-    raise NonFiniteLossError(f"non-finite parameters at step {step}; stopped. The last good "
-                             f"checkpoint (step {manager.latest_step()}) is kept")
+    raise NonFiniteLossError(f"non-finite parameters at step {step}; stopped: {_last_good(manager)}")
   checkpointing.save(manager, state, metrics)
 
 

@@ -150,6 +150,13 @@ def _mean_over(axis_name, tree):
   return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
 
+def _per_device(axis_name, params):
+  """`params` to differentiate per device. Under shard_map the gradient of a replicated input is
+  already summed over devices, and the pmean after it would keep that sum (N times the mean
+  gradient); the gradient of a device-varying copy is this device's own, which pmean averages."""
+  return params if axis_name is None else jax.lax.pcast(params, axis_name, to="varying")
+
+
 def make_train_step(config, generator, discriminator, axis_name=None):
   """Returns the pure `train_step(state, batch, rng) -> (state, metrics)`.
 
@@ -251,7 +258,7 @@ def make_train_step(config, generator, discriminator, axis_name=None):
       return loss, (d_collections, real_logits, fake_logits, aux)
 
     grads, (d_collections, real_logits, fake_logits, aux) = jax.grad(loss_fn, has_aux=True)(
-        state.d_params)
+        _per_device(axis_name, state.d_params))
     grads = _mean_over(axis_name, grads)
     updates, d_opt_state = d_tx.update(grads, state.d_opt_state, state.d_params)
     d_params = optax.apply_updates(state.d_params, updates)
@@ -277,7 +284,7 @@ def make_train_step(config, generator, discriminator, axis_name=None):
       drop_rng, target_rng = jax.random.split(jax.random.fold_in(rng, i))
       grads = jax.grad(lambda p: d_loss_and_logits(
           p, state.d_collections, state.hparams, real, real_labels, fake, fake_labels, drop_rng,
-          target_rng)[0])(d_params)
+          target_rng)[0])(_per_device(axis_name, d_params))
       updates, d_opt_state = d_tx.update(_mean_over(axis_name, grads), d_opt_state, d_params)
       return (optax.apply_updates(d_params, updates), d_opt_state), None
     d_opt_state = state.d_opt_state
@@ -326,8 +333,8 @@ def make_train_step(config, generator, discriminator, axis_name=None):
     z_rng, d_rng, g_drop_rng, g_noise_rng = jax.random.split(step_rngs[-1], 4)
     d_rng, g_drop_rng, g_noise_rng = map(device_rng, (d_rng, g_drop_rng, g_noise_rng))
     z, fake_y = fakes_input(z_rng)
-    fake, g_vjp, g_collections = jax.vjp(
-        lambda p: generate(p, state.g_collections, z, fake_y), state.g_params, has_aux=True)
+    fake, g_vjp, g_collections = jax.vjp(lambda p: generate(p, state.g_collections, z, fake_y),
+                                         _per_device(axis_name, state.g_params), has_aux=True)
     state, metrics = d_update(state, real_x[:, -1], real_y[:, -1],
                               jax.lax.stop_gradient(fake), fake_y, d_rng)
 

@@ -14,8 +14,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_STEPS = 3
 
 
-def _config(mode, batch_size=32):
-  from configs import gan_mlp  # pylint: disable=g-import-not-at-top
+def _config(mode, batch_size=32, sgd=False):
+  from configs import default, gan_mlp  # pylint: disable=g-import-not-at-top
   config = gan_mlp.get_config("ring8")
   config.parallel.mode = mode
   config.batch_size = batch_size
@@ -24,13 +24,20 @@ def _config(mode, batch_size=32):
   config.model.d_hidden = (32, 32)
   # Large steps, so that a wrong reduction shows clearly in the parameters.
   config.g_optimizer.learning_rate = config.d_optimizer.learning_rate = 1e-2
+  if sgd:
+    # SGD's step is proportional to the gradient (Adam's is not): a gradient N times too large
+    # shows. Every place the step takes gradients: critic loop, unrolled D, G.
+    config.g_optimizer = default.optimizer("sgd", 0.1)
+    config.d_optimizer = default.optimizer("sgd", 0.1)
+    config.n_critic = 2
+    config.unrolled_steps = 2
   return config
 
 
-def _train(mode, devices):
+def _train(mode, devices, sgd=False):
   import jax  # pylint: disable=g-import-not-at-top
   from gan_jax import input_pipeline, train  # pylint: disable=g-import-not-at-top
-  config = _config(mode)
+  config = _config(mode, sgd=sgd)
   parts = train.build(config, input_pipeline.load_dataset(config.dataset), devices=devices)
   state = parts["state"]
   for _ in range(NUM_STEPS):
@@ -71,7 +78,9 @@ def _worker():
   assert jax.device_count() == 8, jax.devices()
   one = _train("jit", jax.devices()[:1])
   result = {"jit8": _max_diff(one, _train("jit", None)),
-            "pmap8": _max_diff(one, _train("pmap", None))}
+            "pmap8": _max_diff(one, _train("pmap", None)),
+            "pmap8_sgd": _max_diff(_train("jit", jax.devices()[:1], sgd=True),
+                                   _train("pmap", None, sgd=True))}
   result["sweep8"] = _max_diff(_sweep(jax.devices()[:1]), _sweep(None))
   config = _config("jit", batch_size=36)
   try:
@@ -106,10 +115,14 @@ def test_jit_on_8_devices_matches_one_device(eight_devices):
 
 
 def test_pmap_on_8_devices_matches_one_device(eight_devices):
-  # Each device takes its rows of the global batch's latents, so the noise matches too. The
-  # gradients differ only in summation order (pmean of 8 partial means); Adam divides by
-  # sqrt(v), which magnifies that for near-zero gradients: bound at 1 % of one step (lr 1e-2).
-  assert eight_devices["pmap8"] < 1e-4
+  # Each device takes its rows of the global batch's latents, so the noise matches too; the
+  # gradients differ only in summation order (pmean of 8 partial means).
+  assert eight_devices["pmap8"] < 1e-5
+
+
+def test_pmap_averages_gradients_over_devices(eight_devices):
+  # SGD, 2 critic steps, D unrolled 2 steps: summed gradients would be off by a factor of 8.
+  assert eight_devices["pmap8_sgd"] < 1e-5
 
 
 def test_sweep_sharded_over_8_devices_matches_one_device(eight_devices):

@@ -197,6 +197,10 @@ def test_sample_cli_points(tmp_path):
   with np.load(out) as f:
     assert f["samples"].shape == (100, 2) and f["samples"].dtype == np.float32
     assert "labels" not in f
+  r = run_cli("gan_jax.sample", f"--workdir={workdir}", "--label=0", f"--output={out}")
+  assert r.returncode == 2 and "--label=0 is out of range; allowed: none" in r.stderr
+  r = run_cli("gan_jax.sample", f"--workdir={workdir}", "--batch_size=0", f"--output={out}")
+  assert r.returncode == 2 and "--batch_size=0 must be >= 1" in r.stderr
 
 
 @pytest.mark.parametrize("args, message", [
@@ -210,6 +214,8 @@ def test_sample_cli_points(tmp_path):
     (["--config.num_train_steps=1005"], "num_train_steps=1005 must be a multiple of "
      "steps_per_call=10"),
     (["--config.no_such_key=1"], "no_such_key"),
+    (["--config.model.bogus=3"], "--config.model.bogus: the config has no field 'bogus'"),
+    (["--config.keep_checkpoints=0"], "keep_checkpoints=0 must be an integer >= 1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
   workdir = str(tmp_path / "run")
