@@ -1,10 +1,14 @@
 """Defaults shared by every config; each variant imports this and overrides."""
+import os
+
 import ml_collections
 
 from configs import stability
 
-# The CIFAR-10 training set as an image folder, beside this repository (see ../shared/data/README).
-CIFAR10_FOLDER = "../shared/data/cifar10-jpg/train"
+# The CIFAR-10 training set as an image folder, beside this repository (see ../shared/data/README),
+# found from any working directory.
+CIFAR10_FOLDER = os.path.normpath(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "cifar10-jpg", "train"))
 
 
 def get_config():

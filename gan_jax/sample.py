@@ -43,7 +43,9 @@ def load_config(workdir):
 def generate(config, workdir, num_samples, label=None, seed=0, batch_size=500):
   """(samples, labels) from the latest checkpoint in `workdir`; samples as the data's dtype range."""
   dataset = input_pipeline.load_dataset(config.dataset)
-  parts = train.build(config, dataset)
+  # One device: sampling needs no data parallelism, and the training batch need not divide the
+  # device count of the machine that samples.
+  parts = train.build(config, dataset, devices=jax.devices()[:1])
   manager = checkpointing.make_manager(workdir, config.get("keep_checkpoints", 3))
   state = checkpointing.restore_latest(manager, parts["state"])
   if state is None:

@@ -183,7 +183,7 @@ def test_sample_cli_conditional_labels_and_grid(tmp_path):
   assert r.returncode == 2 and f"the folder {tmp_path}/no does not exist" in r.stderr
 
 
-def test_sample_cli_points(tmp_path):
+def test_sample_cli_points(tmp_path, monkeypatch):
   workdir = str(tmp_path / "run")
   r = run_cli("gan_jax.main", "--config=configs/gan_mlp.py:ring8", f"--workdir={workdir}",
               "--config.num_train_steps=10", "--config.steps_per_call=10",
@@ -192,6 +192,8 @@ def test_sample_cli_points(tmp_path):
   assert r.returncode == 0, r.stderr[-2000:]
   assert os.path.exists(os.path.join(workdir, "samples_0000010.png"))
   out = str(tmp_path / "points.npz")
+  # On a machine whose device count (3) does not divide the training batch: sampling uses one.
+  monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=3")
   r = run_cli("gan_jax.sample", f"--workdir={workdir}", "--num_samples=100", f"--output={out}")
   assert r.returncode == 0, r.stderr[-2000:]
   with np.load(out) as f:
