@@ -92,8 +92,10 @@ def discriminator_head(h, labels, num_classes, conditioning, spectral_norm, trai
   if num_classes > 0 and conditioning == "projection":
     if labels is None:
       raise ValueError(f"this model is conditional on {num_classes} classes and needs labels")
-    embed = nn.Embed(num_classes, h.shape[-1], embedding_init=nn.initializers.normal(0.02),
-                     name="projection")
+    # Spectrally normalised with the rest of D, as in Miyato & Koyama's SNGAN projection D.
+    embed = maybe_spectral_norm(nn.Embed(num_classes, h.shape[-1], name="projection",
+                                         embedding_init=nn.initializers.normal(0.02)),
+                                spectral_norm, train)
     logit = logit + jnp.sum(embed(labels) * h, axis=-1)
   return logit
 

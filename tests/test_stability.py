@@ -208,6 +208,32 @@ def test_projection_discriminator_output():
   assert params["Dense_0"]["kernel"].shape == (2, 4)  # No one-hot input with projection.
 
 
+def test_projection_embedding_is_spectrally_normalised_with_d():
+  d = models.MLPDiscriminator(hidden=(4,), num_classes=3, conditioning="projection",
+                              spectral_norm=True)
+  x, y = jax.random.normal(jax.random.key(0), (5, 2)), jnp.array([0, 1, 2, 1, 0])
+  variables = d.init(jax.random.key(1), x, y, train=False)
+  params = jax.tree.map(lambda p: 50.0 * p, variables["params"])  # Embedding far from norm 1.
+  stats = variables[models.SN_COLLECTION]
+  for _ in range(30):
+    _, updates = d.apply({"params": params, models.SN_COLLECTION: stats}, x, y, train=True,
+                         mutable=[models.SN_COLLECTION])
+    stats = updates[models.SN_COLLECTION]
+  sigma = {k.split("/", 1)[1]: v for k, v in flax.traverse_util.flatten_dict(stats, sep="/").items()
+           if k.endswith("/sigma")}
+  table = params["projection"]["embedding"]
+  assert float(sigma["projection/embedding/sigma"]) == pytest.approx(
+      float(np.linalg.svd(table, compute_uv=False)[0]), rel=1e-3)
+  # The logit uses every normalised weight, the embedding's included.
+  out = d.apply({"params": params, models.SN_COLLECTION: stats}, x, y, train=False)
+  h = models.leaky_relu(x @ (params["Dense_0"]["kernel"] / sigma["Dense_0/kernel/sigma"])
+                        + params["Dense_0"]["bias"])
+  expected = ((h @ (params["Dense_1"]["kernel"] / sigma["Dense_1/kernel/sigma"]))[:, 0]
+              + params["Dense_1"]["bias"][0]
+              + jnp.sum(table[y] / sigma["projection/embedding/sigma"] * h, -1))
+  np.testing.assert_allclose(out, expected, rtol=1e-3, atol=1e-4)
+
+
 def test_minibatch_discrimination_known_values():
   layer = models.MinibatchDiscrimination(num_kernels=3, kernel_dim=2)
   same = jnp.ones((6, 4))
