@@ -79,10 +79,27 @@ def _atomic_save(img, path):
   os.replace(tmp, path)
 
 
-class MetricWriter:
-  """Appends scalars to `metrics.jsonl` and TensorBoard event files (no-op on non-zero processes)."""
+def _drop_records_after(path, step):
+  """Removes the records past `step` from a metrics.jsonl (those a crashed run wrote after the
+  checkpoint it resumes from), so the curves hold each step once."""
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    lines = f.readlines()
+  kept = [l for l in lines if l.strip() and json.loads(l)["step"] <= step]
+  if len(kept) < len(lines):
+    with open(path + ".tmp", "w") as f:
+      f.writelines(kept)
+    os.replace(path + ".tmp", path)
 
-  def __init__(self, workdir, enabled=True, member=None):
+
+class MetricWriter:
+  """Appends scalars to `metrics.jsonl` and TensorBoard event files (no-op on non-zero processes).
+
+  `start_step`: the step a run resumes from; what an earlier attempt logged after it is dropped.
+  """
+
+  def __init__(self, workdir, enabled=True, member=None, start_step=0):
     self._enabled = enabled
     self._jsonl = None
     self._tb = None
@@ -92,8 +109,11 @@ class MetricWriter:
       tb_dir = os.path.join(workdir, "tensorboard")
       if member is not None:
         tb_dir = os.path.join(tb_dir, f"member_{member}")
-      self._tb = SummaryWriter(tb_dir)
-      self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
+      # purge_step hides the earlier attempt's events from start_step + 1 on.
+      self._tb = SummaryWriter(tb_dir, purge_step=start_step + 1 if start_step else None)
+      path = os.path.join(workdir, "metrics.jsonl")
+      _drop_records_after(path, start_step)
+      self._jsonl = open(path, "a")
 
   def write(self, step, scalars):
     if not self._enabled:

@@ -292,7 +292,8 @@ def train_group(group, dataset, workdir, metric=""):
   step = int(parallel.host_copy(state.step)[0])
   m = len(group.members)
   names = _member_names(group)
-  writers = [outputs.MetricWriter(workdir, enabled=is_main, member=i) for i in range(m)]
+  writers = [outputs.MetricWriter(workdir, enabled=is_main, member=i, start_step=step)
+             for i in range(m)]
   progress = outputs.Progress(step, config.num_train_steps)
   generator = parts["generator"]
   use_ema = config.ema.decay > 0

@@ -189,7 +189,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     print(f"Resumed from step {int(state.step)} in {workdir}", flush=True)
   start_step = int(jax.device_get(parallel.local_copy(state.step)))
 
-  writer = outputs.MetricWriter(workdir, enabled=is_main)
+  writer = outputs.MetricWriter(workdir, enabled=is_main, start_step=start_step)
   progress = outputs.Progress(start_step, config.num_train_steps)
   sample_fn = jax.jit(train_step_lib.make_sample_fn(generator, config,
                                                     use_ema=config.ema.decay > 0))

@@ -17,6 +17,7 @@ import pytest
 
 from gan_jax import checkpointing
 from gan_jax import input_pipeline
+from gan_jax import outputs
 from gan_jax import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -310,3 +311,17 @@ def test_in_loop_mode_coverage_for_2d_data(tmp_path):
   assert [r["step"] for r in evals] == [2, 4]
   assert all(0 <= r["modes"] <= 8 and 0 <= r["hq_percent"] <= 100 for r in evals)
   assert not os.path.exists(os.path.join(workdir, "best_checkpoint"))  # Best-FID only.
+
+
+def test_resumed_metrics_hold_each_step_once(tmp_path):
+  # A run logged steps 10..50, crashed, and resumes from its checkpoint at step 30.
+  writer = outputs.MetricWriter(str(tmp_path))
+  for step in range(10, 60, 10):
+    writer.write(step, {"d_loss": step})
+  writer.close()
+  writer = outputs.MetricWriter(str(tmp_path), start_step=30)
+  writer.write(40, {"d_loss": -40})
+  writer.close()
+  with open(tmp_path / "metrics.jsonl") as f:
+    records = [json.loads(l) for l in f]
+  assert [(r["step"], r["d_loss"]) for r in records] == [(10, 10), (20, 20), (30, 30), (40, -40)]
