@@ -16,6 +16,7 @@ Keys are dotted paths into the config, with or without the leading 'config.'.
 import itertools
 
 import ml_collections
+import numpy as np
 
 from gan_jax.errors import UserError
 
@@ -29,7 +30,7 @@ def _key(key):
 def sweep(key, values):
   if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
     raise UserError(f"sweep({key!r}, {values!r}): values must be a list, e.g. [{values!r}]")
-  values = [v.item() if hasattr(v, "item") else v for v in values]  # numpy scalars -> Python.
+  values = [v.item() if isinstance(v, np.generic) else v for v in values]  # numpy -> Python.
   if not values:
     raise UserError(f"sweep({key!r}, ...) has no values")
   return [{_key(key): v} for v in values]
