@@ -105,8 +105,12 @@ def latent_and_labels(config, num_classes, rng, batch_size):
 
 
 def create_train_state(config, generator, discriminator, rng, example_x):
-  """Initial state. `example_x` is one real batch's 'x' (any batch size) giving the data shape."""
-  g_rng, d_rng, drop_rng = jax.random.split(rng, 3)
+  """Initial state. `example_x` is one real batch's 'x' (any batch size) giving the data shape.
+
+  `rng`: the run's root key. Step s draws from fold_in(rng, s), which equals split(rng, n)[s]
+  (threefry), so the initial weights come from a stream of their own that no int32 step reaches.
+  """
+  g_rng, d_rng, drop_rng = jax.random.split(jax.random.fold_in(rng, 2**32 - 2), 3)
   # A packing D (PacGAN) needs a multiple of `pack` examples.
   example_x = jnp.tile(example_x, (config.model.get("pack", 1),) + (1,) * (example_x.ndim - 1))
   n = example_x.shape[0]

@@ -119,3 +119,16 @@ def test_conditional_dcgan_step_runs_and_updates_batch_stats():
   before = jax.tree.leaves(state.g_collections["batch_stats"])
   after = jax.tree.leaves(new_state.g_collections["batch_stats"])
   assert any(not np.allclose(x, y) for x, y in zip(before, after))
+
+
+def test_initial_weights_do_not_reuse_the_first_steps_keys():
+  # Step s draws from fold_in(root, s) == split(root, n)[s]: the init keys must not be those.
+  config = _config()
+  g, d = models.get_models(config.model, (2,), 0)
+  root = jax.random.key(0)
+  state = ts.create_train_state(config, g, d, root, jnp.zeros((2, 2)))
+  for s in range(3):
+    step_key = jax.random.fold_in(root, s)
+    from_step_key = g.init(step_key, *ts.latent_and_labels(config, 0, step_key, 2), train=False)
+    assert not jax.tree.all(jax.tree.map(np.array_equal, state.g_params,
+                                         from_step_key["params"]))
