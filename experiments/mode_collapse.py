@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import mode_collapse  # pylint: disable=g-import-not-at-top
-from gan_jax import input_pipeline
+from gan_jax import key_streams
 from gan_jax import mode_metrics
 from gan_jax import models
 from gan_jax import regularizers
@@ -56,7 +56,7 @@ def make_member_steps(config, step_fn, chunk):
   def member_steps(state, data, key):
     def one(state, _):
       step_key = jax.random.fold_in(key, state.step)
-      idx = jax.random.randint(jax.random.fold_in(input_pipeline.data_key(key), state.step),
+      idx = jax.random.randint(jax.random.fold_in(key_streams.data_key(key), state.step),
                                (per_step,), 0, len(data))
       batch = {"x": data[idx], "label": jnp.zeros((per_step,), jnp.int32)}
       state, metrics = step_fn(state, batch, step_key)

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
+from gan_jax import key_streams
 from gan_jax import toy_data
 from gan_jax.errors import UserError
 
@@ -534,29 +535,19 @@ def _to_float(x):
   return x.astype(jnp.float32)
 
 
-def data_key(root: jax.Array) -> jax.Array:
-  """The data stream's own key, apart from the train steps' keys fold_in(root, step).
-
-  Not one of those: threefry (partitionable) makes fold_in(k, i) == split(k, n)[i], so data drawn
-  from a step's key would reuse the random bits of its noise, dropout and penalties. Steps are
-  int32, so none folds in 2**32 - 1.
-  """
-  return jax.random.fold_in(root, 2**32 - 1)
-
-
 def make_device_sampler(dataset: Dataset, batch_size: int, seed: int):
   """Returns (device_data, sample); `sample(device_data, step, num_steps=None)` is jit-traceable.
 
   Pass device_data into jit as an argument (closing over it would bake the
   dataset into the compiled program as a constant). Arrays are visited in epoch
   permutations: epoch e = step // (N // B) uses
-  permutation(fold_in(data_key(key(seed)), e), N); a partial last batch is dropped.
+  permutation(fold_in(key_streams.data_key(key(seed)), e), N); a partial last batch is dropped.
   With `num_steps` (static), the batches of steps step .. step+num_steps-1 come
   stacked on a leading axis, and each epoch's permutation (a sort of N keys) is
   computed once for them, not once per step.
   """
   info = dataset.info
-  key = data_key(jax.random.key(seed))
+  key = key_streams.data_key(jax.random.key(seed))
   if dataset.arrays is None:
     if info.kind != "points":
       raise ValueError(f"{info.name} is not device resident: use "

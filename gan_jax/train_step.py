@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gan_jax import key_streams
 from gan_jax import losses
 from gan_jax import regularizers
 from gan_jax import replay
@@ -107,10 +108,9 @@ def latent_and_labels(config, num_classes, rng, batch_size):
 def create_train_state(config, generator, discriminator, rng, example_x):
   """Initial state. `example_x` is one real batch's 'x' (any batch size) giving the data shape.
 
-  `rng`: the run's root key. Step s draws from fold_in(rng, s), which equals split(rng, n)[s]
-  (threefry), so the initial weights come from a stream of their own that no int32 step reaches.
+  `rng`: the run's root key; the weights come from its init stream (gan_jax.key_streams).
   """
-  g_rng, d_rng, drop_rng = jax.random.split(jax.random.fold_in(rng, 2**32 - 2), 3)
+  g_rng, d_rng, drop_rng = jax.random.split(key_streams.init_key(rng), 3)
   # A packing D (PacGAN) needs a multiple of `pack` examples.
   example_x = jnp.tile(example_x, (config.model.get("pack", 1),) + (1,) * (example_x.ndim - 1))
   n = example_x.shape[0]
