@@ -36,6 +36,11 @@ class Trainer:
   # make_evaluator(workdir) -> evaluate(state, step) -> {metric: float}; None: no in-loop metrics.
   make_evaluator: Callable | None = None
   best_metric: str | None = None  # Lower is better; kept in best_checkpoint/ when evaluated.
+  # A program that changes during training (progressive growing): the first step of every stage
+  # after the first, and step_for_stage(stage) -> a step like `step`. The loop compiles one program
+  # per stage and ends a call at each stage's first step, so the stage is static in each program.
+  stage_starts: tuple[int, ...] = ()
+  step_for_stage: Callable | None = None
   info: Any = None                # Anything the family's tools want to keep (models, ...).
 
 
