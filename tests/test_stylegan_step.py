@@ -15,9 +15,10 @@ from gan_jax.families.stylegan import models
 from gan_jax.families.stylegan import regularizers
 from gan_jax.families.stylegan import step as step_lib
 
-G = models.Generator(resolution=8, channels=1, z_dim=8, w_dim=8, channel_base=32, channel_max=8,
+# 4x4: the step's logic at the smallest compile (the networks' parts are tested on their own).
+G = models.Generator(resolution=4, channels=1, z_dim=8, w_dim=8, channel_base=32, channel_max=8,
                      mapping_layers=2)
-D = models.Discriminator(resolution=8, channel_base=32, channel_max=8)
+D = models.Discriminator(resolution=4, channel_base=32, channel_max=8)
 HPARAMS = dict(r1_gamma=10.0, pl_weight=2.0, style_mixing_prob=0.9, ema_half_life_images=80.0,
                ema_rampup=0.0)
 ADAM = ml_collections.ConfigDict(dict(name="adam", learning_rate=0.0025, b1=0.0, b2=0.99))
@@ -26,7 +27,7 @@ ADAM = ml_collections.ConfigDict(dict(name="adam", learning_rate=0.0025, b1=0.0,
 def _state(r1_interval=4, pl_interval=2):
   txs = {"g": state_lib.make_optimizer(regularizers.corrected_optimizer(ADAM, pl_interval), "g"),
          "d": state_lib.make_optimizer(regularizers.corrected_optimizer(ADAM, r1_interval), "d")}
-  return step_lib.init_state(G, D, txs, HPARAMS, jax.random.key(0), (8, 8, 1))
+  return step_lib.init_state(G, D, txs, HPARAMS, jax.random.key(0), (4, 4, 1))
 
 
 def test_lazy_regularisation_corrects_learning_rate_and_betas():
@@ -51,7 +52,7 @@ def test_lazy_r1_step_is_an_adam_step_on_interval_times_the_penalty():
   cfg = step_lib.StepConfig(r1_interval=4, pl_interval=0, use_r1=True)
   _, phases = step_lib.make_phases(cfg, G, D)
   state = _state(r1_interval=4)
-  real = jax.random.uniform(jax.random.key(3), (4, 8, 8, 1), minval=-1, maxval=1)
+  real = jax.random.uniform(jax.random.key(3), (4, 4, 4, 1), minval=-1, maxval=1)
   new = jax.jit(lambda s: phases.d_reg(s, real, None))(state)
   d = state.nets["d"]
   grads = jax.grad(lambda p: 4 * 0.5 * 10.0 * core_regularizers.r1_penalty(
@@ -65,7 +66,7 @@ def test_lazy_r1_step_is_an_adam_step_on_interval_times_the_penalty():
 
 
 def _batch(seed=0):
-  return {"image": jax.random.uniform(jax.random.key(seed), (4, 8, 8, 1), minval=-1, maxval=1)}
+  return {"image": jax.random.uniform(jax.random.key(seed), (4, 4, 4, 1), minval=-1, maxval=1)}
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,11 @@ Faithful to stylegan2-ada-pytorch (training/networks.py) where it matters for wh
       through the [1, 3, 3, 1] filter), a minibatch standard deviation feature, a 3x3 convolution, two
       dense layers; class-conditional through a projection onto a mapped label embedding.
 
-Differences, all for CPU speed or simplicity: NHWC; the modulated convolution runs unfused (styles
-scale the input, demodulation the output: the same function as the grouped convolution, see
-`modulated_weights`); upsampling convolutions filter-upsample first and convolve after, where NVIDIA
-transposes the convolution and filters after (linear shift-invariant maps commute: equal away from the
-border); no fp16, no conv clamp.
+With NVIDIA's weights copied in, G's and D's outputs equal NVIDIA's to float32 rounding
+(experiments/stylegan_reference.py). Differences in how, not what: NHWC; the modulated convolution
+runs unfused (styles scale the input, demodulation the output: the same function as the grouped
+convolution, see `modulated_weights`), which is NVIDIA's own choice in training; no fp16, no conv
+clamp (NVIDIA's mixed-precision options).
 
 Progressive growing (Karras et al. 2018) is a call argument: `stage` (a Python int: resolution
 4 * 2**stage) and `alpha` (the fade-in of the newest block, an array). In G the newest toRGB output is
@@ -74,8 +74,23 @@ def modulated_weights(weight, styles, demodulate=True):
   return w
 
 
+def upsample_conv2d(x, weight):
+  """2x upsampling convolution, as NVIDIA's `conv2d_resample(up=2)`: a stride-2 transposed
+  convolution (zero insertion, then a convolution, i.e. a correlation with the flipped kernel),
+  then the [1, 3, 3, 1] FIR filter (gain 4) with the padding that brings the size to exactly 2x."""
+  k = weight.shape[0]
+  y = jax.lax.conv_general_dilated(
+      x, weight[::-1, ::-1].astype(x.dtype), (1, 1), [(k - 1, k - 1)] * 2, lhs_dilation=(2, 2),
+      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  f = resample.FILTER.shape[0]
+  # NVIDIA's padding for up=2 with padding k // 2, less what the transposed convolution added.
+  p0 = k // 2 + (f + 1) // 2 - (k - 1)
+  p1 = k // 2 + (f - 2) // 2 - (k - 2)
+  return resample.upfirdn2d(y, resample.FILTER, padding=(p0, p1, p0, p1), gain=4.0)
+
+
 def modulated_conv2d(x, weight, styles, demodulate=True, up=1):
-  """A modulated 3x3 or 1x1 convolution of NHWC `x`, optionally after 2x FIR upsampling.
+  """A modulated 3x3 or 1x1 convolution of NHWC `x`, optionally upsampling 2x (`upsample_conv2d`).
 
   Unfused (NVIDIA's fused_modconv=False): scale the input channels by the styles, convolve with the
   shared weight, scale the output channels by the demodulation coefficients
@@ -83,9 +98,12 @@ def modulated_conv2d(x, weight, styles, demodulate=True, up=1):
   `modulated_weights`.
   """
   x = x * styles[:, None, None, :].astype(x.dtype)
-  if up > 1:
-    x = resample.upsample2d(x, up=up)
-  y = conv2d(x, weight, padding=weight.shape[0] // 2)
+  if up == 2:
+    y = upsample_conv2d(x, weight)
+  elif up == 1:
+    y = conv2d(x, weight, padding=weight.shape[0] // 2)
+  else:
+    raise ValueError(f"up={up}; allowed: 1, 2")
   if demodulate:
     dcoefs = jax.lax.rsqrt(jnp.square(styles) @ jnp.sum(jnp.square(weight), axis=(0, 1)) + 1e-8)
     y = y * dcoefs[:, None, None, :].astype(y.dtype)
