@@ -116,8 +116,8 @@ def concept_arithmetic(latents, values, classes, source_class, target_class, exe
   mean(low ones of target_class)`, each mean over `exemplars` latents drawn from the top / bottom
   `fraction` of the attribute within that class (class None: all samples, and the third term is
   drawn from the low ones not used by the second). The DCGAN paper (Radford et al. 2016, sec. 6.3)
-  averages three exemplars per concept. Returns (results (trials, d), base (trials, d): the third
-  term alone, the control)."""
+  averages three exemplars per concept. Returns (results (trials, d), means (trials, 3, d): the
+  three terms; the third alone is the control)."""
   every = np.arange(len(latents))
   in_class = lambda c: every if c is None else every[np.asarray(classes) == c]
   high_a = select_exemplars(values, in_class(source_class), fraction, True)
@@ -131,9 +131,6 @@ def concept_arithmetic(latents, values, classes, source_class, target_class, exe
       raise ValueError(f"only {len(pool)} candidate exemplars for the {name} concept; "
                        f"{exemplars} needed: sample more latents")
   draw = lambda pool: latents[rng.choice(pool, exemplars, replace=False)].mean(0)
-  results, bases = [], []
-  for _ in range(trials):
-    base = draw(low_c)
-    results.append(draw(high_a) - draw(low_a) + base)
-    bases.append(base)
-  return np.stack(results).astype(np.float32), np.stack(bases).astype(np.float32)
+  means = np.stack([np.stack([draw(high_a), draw(low_a), draw(low_c)]) for _ in range(trials)])
+  results = means[:, 0] - means[:, 1] + means[:, 2]
+  return results.astype(np.float32), means.astype(np.float32)

@@ -70,10 +70,12 @@ def test_concept_arithmetic_picks_exemplars_by_class_and_attribute():
   classes = rng.integers(0, 2, n)
   values = rng.normal(size=n)
   latents = np.stack([values, classes.astype(float), rng.normal(size=n) * 0.01], 1)
-  results, bases = latent_tools.concept_arithmetic(
+  results, means = latent_tools.concept_arithmetic(
       latents, values, classes, source_class=0, target_class=1, exemplars=3, trials=20,
       rng=np.random.default_rng(1))
-  assert results.shape == bases.shape == (20, 3)
+  assert results.shape == (20, 3) and means.shape == (20, 3, 3)
+  bases = means[:, 2]
+  np.testing.assert_allclose(results, means[:, 0] - means[:, 1] + bases, rtol=1e-6)
   high = np.quantile(values, 0.75)
   assert (results[:, 0] > np.quantile(values, 0.5)).all()   # the intended attribute
   assert (bases[:, 0] < -high / 2).all()                      # the control: low attribute
