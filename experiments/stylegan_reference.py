@@ -1,8 +1,8 @@
 """StyleGAN-lite against NVIDIA's networks: the same weights, the same outputs?
 
 Builds stylegan2-ada-pytorch's Generator and Discriminator (its reference ops, no custom CUDA) at a
-small size, copies their weights into ours (the parameter trees must match leaf for leaf) and compares
-the outputs: G with fixed noise, with and without truncation; D on random images.
+small size, copies their weights into ours (the parameter trees must match leaf for leaf) and
+compares the outputs: G with fixed noise, with and without truncation; D on random images.
 
   python experiments/stylegan_reference.py --nvidia_repo=/path/to/stylegan2-ada-pytorch
 

@@ -1,4 +1,4 @@
-"""Latent-space tools for a trained latent model (DCGAN, cGAN, StyleGAN), writing PNG grids and GIFs.
+"""Latent-space tools for a trained latent model (DCGAN, cGAN, StyleGAN): PNG grids and GIFs.
 
   python -m gan_jax.explore --workdir=DIR interpolate [--rows=6 --steps=10 --space=auto|z|w]
                                                       [--animate --keyframes=6 --frames=24]
@@ -7,11 +7,11 @@
   python -m gan_jax.explore --workdir=DIR arithmetic --attribute=stroke_width|slant|brightness
                                          [--source_class=7 --target_class=1] [--exemplars=3]
 
-Files go to --output (default DIR/explore/). `interpolate`: rows from one latent to another, spherical
-in z and linear in w (StyleGAN's w space is where its paper interpolates); `--animate` adds a GIF of a
-closed loop through `--keyframes` latents. `truncation` (StyleGAN): one row per psi, the same latents
-in every column. `mix` (StyleGAN): the top row's latents give the fine styles (layer inputs from
-`--cutoff` on), the left column's the coarse ones. `arithmetic`: concept vectors
+Files go to --output (default DIR/explore/). `interpolate`: rows from one latent to another,
+spherical in z and linear in w (StyleGAN's w space is where its paper interpolates); `--animate`
+adds a GIF of a closed loop through `--keyframes` latents. `truncation` (StyleGAN): one row per psi,
+the same latents in every column. `mix` (StyleGAN): the top row's latents give the fine styles
+(layer inputs from `--cutoff` on), the left column's the coarse ones. `arithmetic`: concept vectors
 high-attribute(source) - low-attribute(source) + low-attribute(target), each the mean of
 `--exemplars` latents (the DCGAN paper averages three) chosen by a measured attribute among
 `--num_samples` samples, and how often the result shows the intended (high) attribute compared with

@@ -2,11 +2,12 @@
 normalisation, the minibatch standard deviation feature and the width rule.
 
 Equalised learning rate (Karras et al. 2018, ProGAN sec. 4.1): weights are stored as N(0, 1) and
-scaled at run time by the He constant `gain / sqrt(fan_in)`, so Adam, whose steps do not depend on
-a parameter's scale, moves every layer's effective weights at the same relative speed. A learning-rate
+scaled at run time by the He constant `gain / sqrt(fan_in)`, so Adam, whose steps do not depend on a
+parameter's scale, moves every layer's effective weights at the same relative speed. A learning-rate
 multiplier `lr_multiplier` (StyleGAN, Karras et al. 2019, sec. C: 0.01 for the mapping network)
-stores the weights as N(0, 1 / lr_multiplier) and scales them by `lr_multiplier * gain / sqrt(fan_in)`:
-the effective initial weights are unchanged and each Adam step moves them lr_multiplier times as far.
+stores the weights as N(0, 1 / lr_multiplier) and scales them by `lr_multiplier * gain /
+sqrt(fan_in)`: the effective initial weights are unchanged and each Adam step moves them
+lr_multiplier times as far.
 
 StyleGAN2 (stylegan2-ada-pytorch, `FullyConnectedLayer`, `Conv2dLayer`) keeps `gain` = 1 and
 multiplies the activation instead (`lrelu(x) * sqrt(2)`, `LRELU_GAIN`); ProGAN puts sqrt(2) into
@@ -93,7 +94,8 @@ class EqualConv(nn.Module):
 
 
 def conv2d(x, kernel, stride=1, padding=0):
-  """Cross-correlation of NHWC `x` with an HWIO `kernel` (torch.nn.functional.conv2d's convention)."""
+  """Cross-correlation of NHWC `x` with an HWIO `kernel` (torch.nn.functional.conv2d's
+  convention)."""
   return jax.lax.conv_general_dilated(
       x, kernel.astype(x.dtype), (stride, stride), [(padding, padding)] * 2,
       dimension_numbers=("NHWC", "HWIO", "NHWC"))

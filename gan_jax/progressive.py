@@ -1,5 +1,5 @@
-"""Progressive growing (Karras et al. 2018): the schedule of stages and fade-ins, as functions of the
-step.
+"""Progressive growing (Karras et al. 2018): the schedule of stages and fade-ins, as functions of
+the step.
 
 Stage k trains at resolution 4 * 2**k. Stage 0 lasts `stable_images`; every later stage first fades
 its new blocks in over `fade_images` (alpha rises linearly from 0 to 1) and then trains them for
@@ -8,8 +8,8 @@ images (steps * batch size), as ProGAN's schedule is.
 
 The stage is a Python int inside a compiled program (the loop compiles one program per stage, see
 `families.Trainer.stage_starts`); alpha is computed from `state.step` inside it, so resuming from a
-checkpoint taken inside a fade-in continues the same alpha. Networks take `stage` and `alpha` as call
-arguments and keep every stage's parameters from the start (`init_all_stages`), so the state's
+checkpoint taken inside a fade-in continues the same alpha. Networks take `stage` and `alpha` as
+call arguments and keep every stage's parameters from the start (`init_all_stages`), so the state's
 structure never changes.
 """
 import dataclasses

@@ -24,8 +24,8 @@ FILTER = make_filter()
 
 def upfirdn2d(x, f, up=1, down=1, padding=(0, 0, 0, 0), gain=1.0):
   """Upsample by zero insertion, pad, convolve with the 2D FIR filter `f` (times `gain`), keep every
-  `down`-th pixel. `padding` = (x_before, x_after, y_before, y_after), negative values crop (NVIDIA's
-  order and semantics)."""
+  `down`-th pixel. `padding` = (x_before, x_after, y_before, y_after), negative values crop
+  (NVIDIA's order and semantics)."""
   x0, x1, y0, y1 = padding
   zero = jnp.zeros((), x.dtype)
   # Zero insertion leaves up - 1 zeros after every pixel, the last one included.

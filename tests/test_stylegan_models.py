@@ -203,7 +203,8 @@ def test_conditional_mapping_and_projection_discriminator():
     gv = g.init(key, z, labels, train=False)
     x = g.apply(gv, z, labels, train=False)
     dv = d.init(key, x, labels)
-    return g.apply(gv, z, labels, method="map"), x, d.apply(dv, x, labels), d.apply(dv, x, 1 - labels // 2)
+    other = 1 - labels // 2  # [1, 0]
+    return g.apply(gv, z, labels, method="map"), x, d.apply(dv, x, labels), d.apply(dv, x, other)
 
   ws, x, logits, other_logits = run(jax.random.key(0))
   assert x.shape == (2, 8, 8, 3) and logits.shape == (2,)

@@ -7,14 +7,15 @@ Faithful to stylegan2-ada-pytorch (training/networks.py) where it matters for wh
                0.01; a label embedding (pixel-normalised) is concatenated to z when conditional; the
                running mean of w (`w_avg`, decay 0.995, in the "w_avg" collection) is tracked in
                training and used by truncation.
-    synthesis  a learned 4x4 constant; per resolution two 3x3 modulated convolutions with weight
-               demodulation (the first upsamples), per-pixel noise with a learned strength, bias,
-               lrelu * sqrt(2); a 1x1 toRGB (modulated, not demodulated) whose outputs are summed over
-               resolutions through FIR upsampling ('skip' architecture). w is broadcast to `num_ws`
-               layer inputs; style mixing and truncation act on that (B, num_ws, w_dim) array.
+    synthesis  a learned 4x4 constant; per resolution two 3x3 modulated convolutions with
+               weight demodulation (the first upsamples), per-pixel noise with a learned strength,
+               bias, lrelu * sqrt(2); a 1x1 toRGB (modulated, not demodulated) whose outputs are
+               summed over resolutions through FIR upsampling ('skip' architecture). w is broadcast
+               to `num_ws` layer inputs; style mixing and truncation act on that (B, num_ws, w_dim)
+               array.
   D = 'orig' (the cifar config) or 'resnet' blocks of two 3x3 convolutions (the second downsamples
-      through the [1, 3, 3, 1] filter), a minibatch standard deviation feature, a 3x3 convolution, two
-      dense layers; class-conditional through a projection onto a mapped label embedding.
+      through the [1, 3, 3, 1] filter), a minibatch standard deviation feature, a 3x3 convolution,
+      two dense layers; class-conditional through a projection onto a mapped label embedding.
 
 With NVIDIA's weights copied in, G's and D's outputs equal NVIDIA's to float32 rounding
 (experiments/stylegan_reference.py). Differences in how, not what: NHWC; the modulated convolution
@@ -22,10 +23,11 @@ runs unfused (styles scale the input, demodulation the output: the same function
 convolution, see `modulated_weights`), which is NVIDIA's own choice in training; no fp16, no conv
 clamp (NVIDIA's mixed-precision options).
 
-Progressive growing (Karras et al. 2018) is a call argument: `stage` (a Python int: resolution
-4 * 2**stage) and `alpha` (the fade-in of the newest block, an array). In G the newest toRGB output is
-added with weight alpha to the upsampled image of the smaller network; in D the newest block's output
-is blended with the smaller D's fromRGB of the downsampled input. `stage=None` is the full network.
+Progressive growing (Karras et al. 2018) is a call argument: `stage` (a Python int: resolution 4 *
+2**stage) and `alpha` (the fade-in of the newest block, an array). In G the newest toRGB output is
+added with weight alpha to the upsampled image of the smaller network; in D the newest block's
+output is blended with the smaller D's fromRGB of the downsampled input. `stage=None` is the full
+network.
 """
 import math
 
@@ -195,7 +197,8 @@ class ToRGB(nn.Module):
 
 
 class SynthesisNetwork(nn.Module):
-  """ws (B, num_ws, w_dim) -> images (B, R, R, C) at resolution 4 * 2**stage ('skip' architecture)."""
+  """ws (B, num_ws, w_dim) -> images (B, R, R, C) at resolution 4 * 2**stage ('skip'
+  architecture)."""
   resolution: int
   channels: int = 3
   channel_base: int = 4096
@@ -328,6 +331,7 @@ class Discriminator(nn.Module):
     cmap_dim = self.cmap_dim or c4
     out = EqualDense(cmap_dim, name="b4_out")(h)
     cmap = MappingNetwork(z_dim=0, w_dim=cmap_dim, num_ws=None, num_layers=self.mapping_layers,
-                          num_classes=self.num_classes, w_avg_beta=None, name="mapping")(None, labels)
+                          num_classes=self.num_classes, w_avg_beta=None,
+                          name="mapping")(None, labels)
     # Projection discriminator (Miyato & Koyama 2018), as NVIDIA's epilogue.
     return jnp.sum(out * cmap, axis=-1) / math.sqrt(cmap_dim)

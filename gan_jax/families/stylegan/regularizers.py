@@ -1,9 +1,9 @@
 """StyleGAN2's regularisation schedule: lazy regularisation with its optimizer correction, the path
 length regulariser, and the generator average's half-life in images.
 
-Lazy regularisation (Karras et al. 2020, sec. 3.1 and appendix B): a regulariser is applied as its own
-optimizer step every `interval` minibatches, its loss multiplied by `interval`. A network then takes
-interval + 1 optimizer steps per `interval` minibatches, so its Adam is built with
+Lazy regularisation (Karras et al. 2020, sec. 3.1 and appendix B): a regulariser is applied as its
+own optimizer step every `interval` minibatches, its loss multiplied by `interval`. A network then
+takes interval + 1 optimizer steps per `interval` minibatches, so its Adam is built with
 
     learning rate * c,  beta1 ** c,  beta2 ** c,    c = interval / (interval + 1)
 
@@ -17,7 +17,8 @@ import jax.numpy as jnp
 
 
 def lazy_ratio(interval):
-  """c = interval / (interval + 1) for a lazily regularised network; 1 when not lazy (interval 0)."""
+  """c = interval / (interval + 1) for a lazily regularised network; 1 when not lazy
+  (interval 0)."""
   return interval / (interval + 1) if interval > 0 else 1.0
 
 

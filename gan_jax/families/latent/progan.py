@@ -10,8 +10,8 @@ Every layer has an equalised learning rate (He gain sqrt(2), 1 for the toRGB and
 follow min(channel_base / resolution, channel_max). Progressive growing: `stage` (a Python int,
 resolution 4 * 2**stage) and `alpha` (an array, the fade-in) are call arguments: G's output is
 (1 - alpha) * upsample(toRGB_{k-1}(h_{k-1})) + alpha * toRGB_k(h_k) and D's features
-(1 - alpha) * fromRGB_{k-1}(avg_pool(x)) + alpha * block_k(fromRGB_k(x)) (sec. 3, fig. 2); stage None
-is the full network (fixed-resolution training of the same networks).
+(1 - alpha) * fromRGB_{k-1}(avg_pool(x)) + alpha * block_k(fromRGB_k(x)) (sec. 3, fig. 2); stage
+None is the full network (fixed-resolution training of the same networks).
 
 Calling convention of the latent models: generator(z, labels, train, stage=, alpha=) -> images,
 discriminator(x, labels, train, stage=, alpha=) -> one logit per example. Conditional models
