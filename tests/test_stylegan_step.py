@@ -66,7 +66,7 @@ def test_lazy_r1_step_is_an_adam_step_on_interval_times_the_penalty():
 
 
 def _batch(seed=0):
-  return {"image": jax.random.uniform(jax.random.key(seed), (4, 4, 4, 1), minval=-1, maxval=1)}
+  return {"x": jax.random.uniform(jax.random.key(seed), (4, 4, 4, 1), minval=-1, maxval=1)}
 
 
 @pytest.fixture(scope="module")

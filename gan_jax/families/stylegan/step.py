@@ -90,7 +90,7 @@ class Phases:
 
 
 def make_step(cfg, generator, discriminator, stage=None, schedule=None, axis_name=None):
-  """`step(state, batch, rng) -> (state, metrics)` for batch {"image": (B, H, W, C) in [-1, 1]
+  """`step(state, batch, rng) -> (state, metrics)` for batch {"x": (B, H, W, C) in [-1, 1]
   (, "label": (B,))}. With `schedule` (progressive growing), the step of `stage`."""
   return make_phases(cfg, generator, discriminator, stage, schedule, axis_name)[0]
 
@@ -242,7 +242,7 @@ def make_phases(cfg, generator, discriminator, stage=None, schedule=None, axis_n
 
   def step(state, batch, rng):
     stage_now, alpha = stage_alpha(state.step)
-    real = batch["image"]
+    real = batch["x"]
     if schedule is not None:
       real = progressive.real_images(real, stage_now, alpha, resample.upsample2d)
     real_labels = batch.get("label") if num_classes else None
