@@ -2,42 +2,59 @@
 
 `upfirdn2d` is StyleGAN2's upsample -> pad -> FIR filter -> downsample (stylegan2-ada-pytorch,
 torch_utils/ops/upfirdn2d.py, its reference path `_upfirdn2d_ref`), with the same padding and gain
-conventions, written as one `lax.pad` (zero insertion and padding together) and one depthwise
-convolution. `upsample2d` / `downsample2d` are its 2x resamplers with the [1, 3, 3, 1] binomial
-filter (Zhang 2019's anti-aliasing, used by StyleGAN2). ProGAN resamples with nearest-neighbour
+conventions. The filter is applied as a sum of shifted (strided) slices rather than a depthwise
+convolution: on XLA:CPU a depthwise convolution and its gradient ran 20-100x slower (a 32x32
+upsampling of 32 x 64-channel maps: 358 ms forward with the convolution, 6 ms with slices).
+`upsample2d` / `downsample2d` are its 2x resamplers with the [1, 3, 3, 1] binomial filter (Zhang
+2019's anti-aliasing, used by StyleGAN2), separable. ProGAN resamples with nearest-neighbour
 upsampling and 2x2 average pooling (`upsample_nearest`, `avg_pool`).
 """
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+# The separable low-pass filter: [1, 3, 3, 1] / 8 along each axis (outer product: NVIDIA's 2D one).
+FILTER = np.array([1.0, 3.0, 3.0, 1.0], np.float32) / 8.0
+
 
 def make_filter(taps=(1, 3, 3, 1)):
-  """The separable 2D low-pass filter outer(taps, taps), normalised to sum 1."""
+  """The 2D filter outer(taps, taps), normalised to sum 1 (what the separable FILTER applies)."""
   f = np.asarray(taps, np.float32)
   f = np.outer(f, f)
   return f / f.sum()
 
 
-FILTER = make_filter()
+def _correlate(x, weights, axes, down):
+  """sum_k weights[k] * x[i * down + k] along `axes` (a VALID strided correlation), as slices."""
+  out_shape = [(x.shape[a] - weights.shape[i]) // down + 1 for i, a in enumerate(axes)]
+  out = None
+  for index in np.ndindex(*weights.shape):
+    c = float(weights[index])
+    if c == 0.0:
+      continue
+    part = x
+    for i, a in enumerate(axes):
+      part = jax.lax.slice_in_dim(part, index[i], index[i] + (out_shape[i] - 1) * down + 1,
+                                  stride=down, axis=a)
+    out = c * part if out is None else out + c * part
+  return out
 
 
 def upfirdn2d(x, f, up=1, down=1, padding=(0, 0, 0, 0), gain=1.0):
-  """Upsample by zero insertion, pad, convolve with the 2D FIR filter `f` (times `gain`), keep every
-  `down`-th pixel. `padding` = (x_before, x_after, y_before, y_after), negative values crop
-  (NVIDIA's order and semantics)."""
+  """Upsample by zero insertion, pad, convolve with the FIR filter `f` (times `gain`), keep every
+  `down`-th pixel. `f`: 1D taps (separable, applied along H and W) or a 2D filter. `padding` =
+  (x_before, x_after, y_before, y_after), negative values crop (NVIDIA's order and semantics)."""
   x0, x1, y0, y1 = padding
   zero = jnp.zeros((), x.dtype)
   # Zero insertion leaves up - 1 zeros after every pixel, the last one included.
   x = jax.lax.pad(x, zero, [(0, 0, 0), (y0, y1 + up - 1, up - 1), (x0, x1 + up - 1, up - 1),
                             (0, 0, 0)])
-  channels = x.shape[-1]
   # A convolution (not a correlation): the filter flipped, as NVIDIA's flip_filter=False.
-  kernel = jnp.asarray(np.flip(np.asarray(f, np.float32)) * gain, x.dtype)
-  kernel = jnp.tile(kernel[:, :, None, None], (1, 1, 1, channels))
-  return jax.lax.conv_general_dilated(
-      x, kernel, (down, down), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
-      feature_group_count=channels)
+  f = np.asarray(f, np.float32)
+  if f.ndim == 1:
+    x = _correlate(x, f[::-1] * gain, (1,), down)
+    return _correlate(x, f[::-1], (2,), down)
+  return _correlate(x, f[::-1, ::-1] * gain, (1, 2), down)
 
 
 def upsample2d(x, f=FILTER, up=2):

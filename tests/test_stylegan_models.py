@@ -217,3 +217,23 @@ def test_resolution_must_be_a_power_of_two(resolution):
   with pytest.raises(UserError, match=f"resolution={resolution} is not a power of two"):
     models.Generator(**dict(TINY, resolution=resolution)).init(
         jax.random.key(0), jnp.zeros((1, 8)), train=False)
+
+
+def test_transposed_conv_by_phases_matches_torch():
+  """NVIDIA's upsampling convolution starts with torch's conv_transpose2d (stride 2) of the input
+  and the layer's weight (OIHW, in/out swapped); ours computes it by phases."""
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(2, 5, 6, 3)).astype(np.float32)
+  w = rng.normal(size=(3, 3, 3, 4)).astype(np.float32)   # HWIO
+  expected = torch.nn.functional.conv_transpose2d(
+      torch.tensor(x.transpose(0, 3, 1, 2)), torch.tensor(w.transpose(2, 3, 0, 1)), stride=2)
+  out = models.transposed_conv2d(jnp.asarray(x), jnp.asarray(w))
+  np.testing.assert_allclose(out, expected.numpy().transpose(0, 2, 3, 1), rtol=1e-5, atol=1e-5)
+
+
+def test_separable_fir_equals_the_2d_filter():
+  x = jax.random.normal(jax.random.key(0), (2, 8, 8, 3))
+  for kwargs in (dict(up=2, padding=(2, 1, 2, 1), gain=4.0), dict(down=2, padding=(1, 1, 1, 1))):
+    np.testing.assert_allclose(resample.upfirdn2d(x, resample.FILTER, **kwargs),
+                               resample.upfirdn2d(x, resample.make_filter(), **kwargs),
+                               rtol=1e-5, atol=1e-6)

@@ -76,14 +76,46 @@ def modulated_weights(weight, styles, demodulate=True):
   return w
 
 
+def _interleave(even, odd, axis):
+  """Rows (or columns) even[0], odd[0], even[1], ... along `axis`; len(even) = len(odd) + 1."""
+  odd = jnp.pad(odd, [(0, 0)] * axis + [(0, 1)] + [(0, 0)] * (odd.ndim - axis - 1))
+  shape = list(even.shape)
+  shape[axis] *= 2
+  both = jnp.stack([even, odd], axis + 1).reshape(shape)
+  return jax.lax.slice_in_dim(both, 0, shape[axis] - 1, axis=axis)
+
+
+def transposed_conv2d(x, weight):
+  """The stride-2 transposed convolution of NVIDIA's upsampling layers (zero insertion, then a
+  true convolution with `weight`, full padding: (H - 1) * 2 + k outputs), for an odd k.
+
+  Computed by phases: output rows (columns) 2q take the even kernel taps and 2q + 1 the odd ones, so
+  it is four small correlations at the input's resolution, interleaved. On XLA:CPU the direct form
+  (an lhs-dilated convolution) took 1.8 s for the weight gradient of a 16 -> 32 layer with 64
+  channels at batch 32; by phases, with the padding done before a VALID convolution, 0.09 s."""
+  k = weight.shape[0]
+  if k % 2 == 0 or k < 3:
+    raise ValueError(f"kernel size {k}; an odd size >= 3 is supported")
+  # y[2q + r] = sum_j x[q - j] w[2j + r]: a correlation with the flipped phase taps.
+  phase = (slice(k - 1, None, -2), slice(k - 2, None, -2))  # even taps, odd taps (reversed)
+
+  def corr(h, w, pad_h, pad_w):
+    h = jnp.pad(h, ((0, 0), (pad_h, pad_h), (pad_w, pad_w), (0, 0)))
+    return conv2d(h, w.astype(h.dtype))
+  pads = ((k + 1) // 2 - 1, (k - 1) // 2 - 1)   # Taps per phase, less one.
+  rows = []
+  for r in range(2):
+    cols = [corr(x, weight[phase[r], phase[c]], pads[r], pads[c]) for c in range(2)]
+    rows.append(_interleave(cols[0], cols[1], 2))
+  return _interleave(rows[0], rows[1], 1)
+
+
 def upsample_conv2d(x, weight):
   """2x upsampling convolution, as NVIDIA's `conv2d_resample(up=2)`: a stride-2 transposed
-  convolution (zero insertion, then a convolution, i.e. a correlation with the flipped kernel),
-  then the [1, 3, 3, 1] FIR filter (gain 4) with the padding that brings the size to exactly 2x."""
+  convolution (`transposed_conv2d`), then the [1, 3, 3, 1] FIR filter (gain 4) with the padding
+  that brings the size to exactly 2x."""
   k = weight.shape[0]
-  y = jax.lax.conv_general_dilated(
-      x, weight[::-1, ::-1].astype(x.dtype), (1, 1), [(k - 1, k - 1)] * 2, lhs_dilation=(2, 2),
-      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  y = transposed_conv2d(x, weight)
   f = resample.FILTER.shape[0]
   # NVIDIA's padding for up=2 with padding k // 2, less what the transposed convolution added.
   p0 = k // 2 + (f + 1) // 2 - (k - 1)
