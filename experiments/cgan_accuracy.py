@@ -20,10 +20,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import cgan_mnist  # pylint: disable=g-import-not-at-top
-from gan_jax import classifier
+from gan_jax import classifier  # pylint: disable=g-import-not-at-top
 from gan_jax import outputs
 from gan_jax import sample as sample_lib
-from gan_jax import train
+from gan_jax import loop
 
 
 def main():
@@ -43,15 +43,15 @@ def main():
   if args.model:
     config.model.name = args.model
   start = time.time()
-  train.train_and_evaluate(config, args.workdir)
+  loop.train_and_evaluate(config, args.workdir)
   gan_seconds = time.time() - start
 
   clf = classifier.load_digit_classifier()
 
   per_class, rows = [], []
+  restored = loop.restore(args.workdir)
   for label in range(10):
-    samples, _, _ = sample_lib.generate(config, args.workdir, args.samples_per_class, label,
-                                        seed=label)
+    samples, _ = sample_lib.generate(restored, args.samples_per_class, label, seed=label)
     per_class.append(classifier.accuracy(clf.probs(samples), label))
     rows.append(samples[:10])
   result = {
