@@ -11,6 +11,7 @@ import ml_collections
 import numpy as np
 
 from gan_jax import checkpointing
+from gan_jax import config_checks
 from gan_jax import distributed
 from gan_jax import input_pipeline
 from gan_jax import losses
@@ -46,6 +47,7 @@ def validate_config(config):
               "eval_every_steps"):
     if config.get(key, 0) % k:
       raise UserError(f"{key}={config.get(key)} must be a multiple of steps_per_call={k}")
+  config_checks.check(config)
 
 
 def write_config(workdir, config):

@@ -217,7 +217,7 @@ def test_sample_cli_points(tmp_path, monkeypatch):
     (["--config.num_train_steps=1005"], "num_train_steps=1005 must be a multiple of "
      "steps_per_call=10"),
     (["--config.no_such_key=1"], "no_such_key"),
-    (["--config.model.bogus=3"], "--config.model.bogus: the config has no field 'bogus'"),
+    (["--config.model.bogus=3"], "--config.model.bogus: no field 'bogus'"),
     (["--config.keep_checkpoints=0"], "keep_checkpoints=0 must be an integer >= 1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
