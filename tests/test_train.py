@@ -266,7 +266,7 @@ def test_incompatible_and_corrupt_checkpoints_are_refused_untouched(tmp_path):
       with open(path, "wb") as f:
         f.write(b"garbage")
   r = run_cli("gan_jax.main", *common)
-  assert r.returncode == 2 and "cannot be restored" in r.stderr, r.stderr[-2000:]
+  assert r.returncode == 2 and "are damaged and none can be restored" in r.stderr, r.stderr[-2000:]
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
