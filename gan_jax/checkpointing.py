@@ -31,19 +31,22 @@ from gan_jax.errors import UserError
 DAMAGED_SUFFIX = ".damaged"
 
 
-def make_manager(workdir, max_to_keep=3, best=False):
-  common = dict(create=True, enable_async_checkpointing=False)
-  if best:
-    options = ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m["fid"],
-                                           best_mode="min", **common)
-    folder = "best_checkpoint"
+def make_manager(workdir, max_to_keep=3, best=False, create=True):
+  """The checkpoint manager of `workdir`. `create=False` (tools that only read, e.g. sample): read
+  only, and no folder is created when the run has no checkpoint yet."""
+  folder = "best_checkpoint" if best else "checkpoints"
+  keep = 1 if best else max_to_keep
+  options = dict(enable_async_checkpointing=False)
+  if create:
+    options.update(create=True, max_to_keep=keep)
   else:
-    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, **common)
-    folder = "checkpoints"
+    options.update(create=False, read_only=True, save_interval_steps=0)
+  if best:
+    options.update(best_fn=lambda m: m["fid"], best_mode="min")
   path = os.path.join(os.path.abspath(workdir), folder)
   try:
     with _quiet_orbax():  # It reads every step's metadata; a damaged one is reported on restore.
-      return ocp.CheckpointManager(path, options=options)
+      return ocp.CheckpointManager(path, options=ocp.CheckpointManagerOptions(**options))
   except Exception as e:  # pylint: disable=broad-except
     os_error = _os_error(e)
     if os_error is None:

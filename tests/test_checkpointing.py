@@ -216,3 +216,15 @@ def test_a_read_only_checkpoint_folder_is_one_error(tmp_path):
       checkpointing.save(checkpointing.make_manager(workdir), _state(20))
   finally:
     os.chmod(folder, 0o700)
+
+
+def test_a_reading_tool_creates_nothing(tmp_path):
+  workdir = str(tmp_path / "run")
+  os.makedirs(workdir)
+  manager = checkpointing.make_manager(workdir, create=False)
+  assert checkpointing.restore_latest(manager, _state(0)) is None
+  assert os.listdir(workdir) == []
+  _saved(tmp_path)
+  restored = checkpointing.restore_latest(checkpointing.make_manager(workdir, create=False),
+                                          _state(0))
+  assert int(restored.step) == 30
