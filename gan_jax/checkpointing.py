@@ -2,7 +2,8 @@
 
 The state is everything a run needs to continue: the step RNG and the data order are functions of
 (seed, step), so restoring the state restores the data position too. `checkpoints/` keeps the latest
-few; `best_checkpoint/` keeps the one with the lowest FID when in-loop evaluation runs.
+few; `best_checkpoint/` keeps the one with the lowest value of the family's best metric (FID) when
+in-loop evaluation runs.
 
 Faults, and what they become:
 - A damaged checkpoint (a truncated or missing array file, a missing manifest, unreadable metadata,
@@ -31,18 +32,18 @@ from gan_jax.errors import UserError
 DAMAGED_SUFFIX = ".damaged"
 
 
-def make_manager(workdir, max_to_keep=3, best=False, create=True):
-  """The checkpoint manager of `workdir`. `create=False` (tools that only read, e.g. sample): read
+def make_manager(workdir, max_to_keep=3, best_metric=None, create=True):
+  """checkpoints/ (the latest `max_to_keep`), or with `best_metric`, best_checkpoint/ (the one
+  with the lowest value of that metric). `create=False` (tools that only read, e.g. sample): read
   only, and no folder is created when the run has no checkpoint yet."""
-  folder = "best_checkpoint" if best else "checkpoints"
-  keep = 1 if best else max_to_keep
+  folder = "best_checkpoint" if best_metric else "checkpoints"
   options = dict(enable_async_checkpointing=False)
   if create:
-    options.update(create=True, max_to_keep=keep)
+    options.update(create=True, max_to_keep=1 if best_metric else max_to_keep)
   else:
     options.update(create=False, read_only=True, save_interval_steps=0)
-  if best:
-    options.update(best_fn=lambda m: m["fid"], best_mode="min")
+  if best_metric:
+    options.update(best_fn=lambda m: m[best_metric], best_mode="min")
   path = os.path.join(os.path.abspath(workdir), folder)
   try:
     with _quiet_orbax():  # It reads every step's metadata; a damaged one is reported on restore.
@@ -55,10 +56,9 @@ def make_manager(workdir, max_to_keep=3, best=False, create=True):
                     f"{os_error.strerror}") from e
 
 
-def save(manager, state, metrics=None):
-  """Saves `state` at its step and waits until it is on disk; a write error (permission denied,
+def save(manager, state, step, metrics=None):
+  """Saves `state` as `step` and waits until it is on disk; a write error (permission denied,
   disk full) is one UserError naming the path and the OS error."""
-  step = int(jax.device_get(state.step))
   earlier = list(manager.all_steps())
   try:
     with _quiet_orbax():  # Orbax logs a failed write's traceback from each of its threads.

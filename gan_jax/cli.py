@@ -34,7 +34,8 @@ def run(main):
     print("interrupted (Ctrl-C); the last saved checkpoint, if any, is kept", file=sys.stderr)
     return EXIT_INTERRUPTED
   except Exception as e:  # pylint: disable=broad-except
-    if type(e).__name__ == "NonFiniteLossError":  # The training loop's; not imported here.
+    from gan_jax.loop import NonFiniteLossError  # pylint: disable=g-import-not-at-top
+    if isinstance(e, NonFiniteLossError):
       print(f"error: {e}", file=sys.stderr)
       return EXIT_TRAINING_FAILED
     if "Failed loading config file" in str(e):  # ml_collections defers this to first use.
