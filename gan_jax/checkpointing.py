@@ -192,12 +192,19 @@ def _shapes(tree):
 
 
 def _set_aside(manager, step):
+  """Renames a damaged step folder to `<step>.damaged` (or .damaged2, ...); orbax ignores it."""
   src = os.path.join(str(manager.directory), str(step))
   dst, n = src + DAMAGED_SUFFIX, 1
   while os.path.exists(dst):
     n += 1
     dst = f"{src}{DAMAGED_SUFFIX}{n}"
-  os.rename(src, dst)
+  try:
+    os.rename(src, dst)
+  except FileNotFoundError:  # Another process of a multi-host run moved it first.
+    pass
+  except OSError as e:
+    raise UserError(f"cannot set the damaged checkpoint {src} aside ({e.strerror}); move it "
+                    "out of the way by hand") from e
   return dst
 
 

@@ -17,7 +17,6 @@ command has done what was asked (a scheduler that restarts jobs only on failure 
 """
 import contextlib
 import signal
-import sys
 import threading
 
 EXIT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 0}
@@ -69,11 +68,10 @@ def stop_requests(signums=(signal.SIGTERM, signal.SIGINT), announce=True):
     request.signum = signum
     if signum == signal.SIGINT:
       signal.signal(signal.SIGINT, signal.default_int_handler)
-    if announce:
+    if announce:  # On stdout with the progress lines; the final line (Stopped) goes to stderr.
       print(f"received {signal.Signals(signum).name}: saving a checkpoint after the current "
             "steps, then exiting" + (" (Ctrl-C again to quit without saving)"
-                                     if signum == signal.SIGINT else ""),
-            file=sys.stderr, flush=True)
+                                     if signum == signal.SIGINT else ""), flush=True)
 
   for signum in signums:
     previous[signum] = signal.signal(signum, handler)

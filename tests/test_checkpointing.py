@@ -33,7 +33,7 @@ def _saved(tmp_path, steps=(10, 20, 30)):
   workdir = str(tmp_path / "run")
   manager = checkpointing.make_manager(workdir)
   for step in steps:
-    checkpointing.save(manager, _state(step))
+    checkpointing.save(manager, _state(step), step)
   return workdir
 
 
@@ -101,7 +101,7 @@ def test_a_damaged_latest_checkpoint_is_skipped_with_one_warning(damage, tmp_pat
   assert int(restored.step) == 20 and warnings[-1].endswith("kept as 30.damaged; restored step 20")
   assert sorted(p.replace("checkpoints/30/", "checkpoints/30.damaged/")
                 for p in before) == _files(workdir)  # Nothing deleted.
-  checkpointing.save(manager, _state(30))
+  checkpointing.save(manager, _state(30), 30)
   assert checkpointing.make_manager(workdir).all_steps() == [10, 20, 30]
   restored = checkpointing.restore_latest(checkpointing.make_manager(workdir), _state(0))
   assert int(restored.step) == 30
@@ -164,7 +164,7 @@ def test_disk_full_while_saving_is_one_error_and_keeps_the_earlier_checkpoints(t
   with pytest.raises(UserError, match=rf"cannot write checkpoint step 20 to {workdir}/checkpoints/"
                      r"20\S*: No space left on device; the earlier checkpoints \(steps 10\) are "
                      r"intact"):
-    checkpointing.save(manager, _state(20))
+    checkpointing.save(manager, _state(20), 20)
   monkeypatch.undo()
   assert checkpointing.make_manager(workdir).all_steps() == [10]
   assert int(checkpointing.restore_latest(checkpointing.make_manager(workdir),
@@ -183,7 +183,7 @@ def test_an_array_write_that_fails_is_one_error_and_keeps_the_earlier_checkpoint
   resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
   try:
     with pytest.raises(UserError) as e:
-      checkpointing.save(manager, big)
+      checkpointing.save(manager, big, 20)
   finally:
     resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     signal.signal(signal.SIGXFSZ, previous)
@@ -193,7 +193,7 @@ def test_an_array_write_that_fails_is_one_error_and_keeps_the_earlier_checkpoint
   assert "\n" not in message
   manager = checkpointing.make_manager(workdir)
   assert manager.all_steps() == [10]  # The half-written step does not look like a checkpoint.
-  checkpointing.save(manager, big)  # Once there is room again, the same step saves.
+  checkpointing.save(manager, big, 20)  # Once there is room again, the same step saves.
   assert checkpointing.make_manager(workdir).all_steps() == [10, 20]
 
 
@@ -213,7 +213,7 @@ def test_a_read_only_checkpoint_folder_is_one_error(tmp_path):
   try:
     with pytest.raises(UserError, match=r"cannot write checkpoint step 20 to .*: Permission denied; "
                        r"the earlier checkpoints \(steps 10\) are intact"):
-      checkpointing.save(checkpointing.make_manager(workdir), _state(20))
+      checkpointing.save(checkpointing.make_manager(workdir), _state(20), 20)
   finally:
     os.chmod(folder, 0o700)
 

@@ -28,8 +28,8 @@ def test_a_signal_is_recorded_and_becomes_the_exit_status(signum, status, capsys
       stop.exit(f"stopped by {stop.name} at step 3")
   assert e.value.exit_status == status and str(e.value) == f"stopped by {stop.name} at step 3"
   assert {s: signal.getsignal(s) for s in before} == before
-  err = capsys.readouterr().err
-  assert err.startswith(f"received {stop.name}: saving a checkpoint") and err.count("\n") == 1
+  out = capsys.readouterr().out
+  assert out.startswith(f"received {stop.name}: saving a checkpoint") and out.count("\n") == 1
 
 
 def test_a_second_ctrl_c_quits_at_once():

@@ -9,6 +9,7 @@ goes to stdout; progress lines (images/s, ETA) go to stderr.
 """
 
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -100,6 +101,9 @@ def _stats(path, args, model):
   else:
     raise UserError(f"{path!r} is neither a folder nor an .npz")
   module, variables = model.get()
+  if not isinstance(images, np.ndarray):  # Decode the first batch first: a bad file fails here.
+    first = next(images)
+    images = itertools.chain([first], images)
   _say(f"{path}: embedding {total} images in batches of {args.batch_size} "
        f"(precision {args.precision}); the first batch compiles the network")
   start = time.time()
