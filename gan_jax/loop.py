@@ -266,8 +266,9 @@ def build(config, dataset, devices=None):
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   """Trains (or resumes) the run described by `config`, writing everything into `workdir`."""
   validate_config(config)
-  workdir_lib.check_usable(workdir)  # A second run on this workdir stops here, at once.
   distributed.initialize(config)
+  if jax.process_index() == 0:  # The lock's holder: a second run on this workdir stops here.
+    workdir_lib.check_usable(workdir)
   family = families.get(config.get("family", "latent"))
   dataset = family.load_data(config)
   program = build(config, dataset)

@@ -307,7 +307,8 @@ def load_spec(config_path):
 def run_sweep(config, spec, workdir, metric=""):
   """Trains every group of the sweep; returns [(group, workdir, final metrics per member)]."""
   groups = plan(config, spec)  # Every member's config is checked here.
-  workdir_lib.check_usable(workdir)  # Another process on this workdir stops here, at once.
+  if jax.process_index() == 0:  # The lock's holder: another run on this workdir stops here.
+    workdir_lib.check_usable(workdir)
   results = []
   with contextlib.ExitStack() as held:
     for k, group in enumerate(groups):
