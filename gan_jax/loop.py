@@ -5,13 +5,14 @@
 `config.family` picks the family (gan_jax.families): its data, networks and pure step. The loop
 owns what every family shares: devices and the compiled program (`build`, or
 `gan_jax.sweep.build_stack` for sweeps), checkpoints and exact resume, SIGTERM and Ctrl-C, the
-non-finite stop, progress lines, metrics.jsonl/TensorBoard, sample grids, in-loop evaluation and the best
-checkpoint, multi-device and multi-host.
+non-finite stop, progress lines, metrics.jsonl/TensorBoard, sample grids, in-loop evaluation and
+the best checkpoint, multi-device and multi-host.
 
 A call of the compiled program runs up to `steps_per_call` steps; calls end on multiples of
 `steps_per_call` and at the stages' first steps (progressive growing), so a run of any length
 resumes exactly: the step's key and the data order are functions of (seed, step).
 """
+import contextlib
 import dataclasses
 import functools
 import json
@@ -280,15 +281,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
 
 def lock(workdir):
   """The workdir's lock (gan_jax.workdir), held by process 0 for the whole run."""
-  return workdir_lib.lock(workdir) if jax.process_index() == 0 else _no_lock()
-
-
-class _no_lock:  # pylint: disable=invalid-name
-  def __enter__(self):
-    return None
-
-  def __exit__(self, *unused):
-    return False
+  return workdir_lib.lock(workdir) if jax.process_index() == 0 else contextlib.nullcontext()
 
 
 def _stage_of(step, stage_starts):
