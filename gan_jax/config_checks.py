@@ -6,10 +6,10 @@ runs, with one line that names the key, the value and the allowed range.
 
 A rule is (pattern, Range): `pattern` is an fnmatch pattern over the dotted keys of the config
 ("*_optimizer.learning_rate" matches g_optimizer.learning_rate, d_optimizer.learning_rate and any
-other optimizer entry). Every rule whose pattern matches a key applies; a tuple value (layer widths)
-is checked element by element; booleans and None are switches, never range-checked, and anything
-else that is not a number is refused. Keys no rule matches are not checked here (their users check names
-and structure: unknown model, loss or data set names).
+other optimizer entry). Every rule whose pattern matches a key applies; a tuple value (layer
+widths) is checked element by element; booleans and None are switches, never range-checked, and
+anything else that is not a number is refused. Keys no rule matches are not checked here (their
+users check names and structure: unknown model, loss or data set names).
 """
 import dataclasses
 import fnmatch

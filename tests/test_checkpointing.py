@@ -211,8 +211,8 @@ def test_a_read_only_checkpoint_folder_is_one_error(tmp_path):
   folder = os.path.join(workdir, "checkpoints")
   os.chmod(folder, 0o500)
   try:
-    with pytest.raises(UserError, match=r"cannot write checkpoint step 20 to .*: Permission denied; "
-                       r"the earlier checkpoints \(steps 10\) are intact"):
+    with pytest.raises(UserError, match=r"cannot write checkpoint step 20 to .*: Permission "
+                       r"denied; the earlier checkpoints \(steps 10\) are intact"):
       checkpointing.save(checkpointing.make_manager(workdir), _state(20), 20)
   finally:
     os.chmod(folder, 0o700)

@@ -1,5 +1,5 @@
-"""End to end, one test per fault of issue 13: each ends as one clear line (or a one-line warning and
-a correct resume), never a traceback, a hang, or a workdir the corrected command refuses.
+"""End to end, one test per fault of issue 13: each ends as one clear line (or a one-line warning
+and a correct resume), never a traceback, a hang, or a workdir the corrected command refuses.
 
 The runs are the command-line tools on a tiny MLP GAN (scikit-learn's 8x8 digits, 10 steps per
 compiled call). A workdir trained once per module (checkpoints at steps 10 and 20) is copied by
@@ -157,8 +157,8 @@ def test_two_runs_on_one_workdir_and_ctrl_c(tmp_path):
   assert first.returncode == 130, err[-3000:]
   lines = [l for l in err.splitlines() if l.strip()]
   step = steps_of(workdir)[-1]
-  assert len(lines) == 1 and lines[0] == (f"stopped by SIGINT at step {step}: checkpoint saved "
-                                          f"in {workdir}/checkpoints; the same command resumes"), err
+  assert lines == [f"stopped by SIGINT at step {step}: checkpoint saved in {workdir}/checkpoints; "
+                   "the same command resumes"], err
   assert "received SIGINT: saving a checkpoint" in out
   with open(metrics) as f:
     logged = [json.loads(l)["step"] for l in f]
