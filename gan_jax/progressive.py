@@ -18,8 +18,17 @@ from flax import traverse_util
 import flax.core
 import jax.numpy as jnp
 
+from gan_jax import config_checks
 from gan_jax import resample
 from gan_jax.errors import UserError
+
+
+# The schedule's config fields (`config.progressive`), as gan_jax.config_checks rules; the families
+# that grow progressively add them to their CONFIG_CHECKS.
+CONFIG_CHECKS = (
+    ("progressive.fade_images", config_checks.count(0, "0 = no fade-in")),
+    ("progressive.stable_images", config_checks.count(1)),
+)
 
 
 @dataclasses.dataclass(frozen=True)

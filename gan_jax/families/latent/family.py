@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax import config_checks
 from gan_jax import data
 from gan_jax import families
 from gan_jax import key_streams
@@ -23,6 +24,15 @@ from gan_jax import state as state_lib
 from gan_jax.errors import UserError
 from gan_jax.families.latent import models
 from gan_jax.families.latent import step as step_lib
+
+# Ranges of ProGAN's config values (configs/progan_cifar10.py) and the progressive schedule's; the
+# shared table (gan_jax.config_checks.RULES) covers the rest of the family's.
+CONFIG_CHECKS = (
+    ("model.channel_base", config_checks.count(1)),
+    ("model.channel_max", config_checks.count(1)),
+    ("model.mbstd_group_size", config_checks.count(1)),
+    ("dataset.heldout_examples", config_checks.count(0, "0 = FID against the training images")),
+) + progressive.CONFIG_CHECKS
 
 
 def load_data(config):

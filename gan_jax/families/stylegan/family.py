@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax import config_checks
 from gan_jax import data
 from gan_jax import families
 from gan_jax import key_streams
@@ -27,6 +28,30 @@ from gan_jax.families.stylegan import regularizers
 from gan_jax.families.stylegan import step as step_lib
 
 FIELDS = ("x", "label")
+
+_count, _unit = config_checks.count, config_checks.unit
+# Ranges of the family's config values (configs/stylegan_defaults.py), checked before a run starts;
+# the shared table covers the optimizers, loss.r1_gamma, loss.pl_weight and the loop's counts.
+CONFIG_CHECKS = (
+    ("dataset.pad_to", _count(0, "0 = no padding")),
+    ("dataset.heldout_examples", _count(0, "0 = FID against the training images")),
+    ("model.z_dim", _count(1)),
+    ("model.w_dim", _count(1)),
+    ("model.mapping_layers", _count(1)),
+    ("model.mapping_lr_multiplier", config_checks.above(0.0)),
+    ("model.w_avg_beta", _unit(high_open=False, note="1 = the average never moves")),
+    ("model.channel_base", _count(1)),
+    ("model.channel_max", _count(1)),
+    ("model.mbstd_group_size", _count(1)),
+    ("model.mbstd_num_channels", _count(0, "0 = no minibatch standard deviation")),
+    ("loss.r1_interval", _count(0, "0 = every step, in D's loss")),
+    ("loss.pl_interval", _count(0, "0 = every step, in G's loss")),
+    ("loss.pl_batch_shrink", _count(1)),
+    ("loss.pl_decay", _unit(high_open=False)),
+    ("loss.style_mixing_prob", _unit(high_open=False, note="0 = no style mixing")),
+    ("ema.half_life_images", config_checks.at_least(0.0, "0 = no average")),
+    ("ema.rampup", config_checks.at_least(0.0, "0 = no ramp-up")),
+) + progressive.CONFIG_CHECKS
 
 
 def load_data(config):
