@@ -390,4 +390,4 @@ def _digit_classifier():
 
 if __name__ == "__main__":
   define_flags()
-  raise SystemExit(cli.run(main))
+  raise SystemExit(cli.run(main, positional=True))

@@ -13,7 +13,7 @@ def slerp(a, b, t, eps=1e-7):
   """Spherical interpolation between latents a and b (..., d) at fractions t (rows broadcast):
   Gaussian latents concentrate on a sphere, which slerp stays on (White 2016)."""
   a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-  t = np.asarray(t, np.float64)[..., None]
+  t = _against(np.asarray(t, np.float64), a)
   cos = np.sum(a * b, -1, keepdims=True) / (
       np.linalg.norm(a, axis=-1, keepdims=True) * np.linalg.norm(b, axis=-1, keepdims=True) + eps)
   omega = np.arccos(np.clip(cos, -1.0, 1.0))
@@ -26,8 +26,16 @@ def slerp(a, b, t, eps=1e-7):
 
 
 def lerp(a, b, t):
-  t = np.asarray(t, np.float32)[..., None]
-  return ((1 - t) * np.asarray(a, np.float32) + t * np.asarray(b, np.float32)).astype(np.float32)
+  """Linear interpolation between latents a and b (..., d) at fractions t (rows broadcast)."""
+  a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+  t = _against(np.asarray(t, np.float32), a)
+  return ((1 - t) * a + t * b).astype(np.float32)
+
+
+def _against(t, a):
+  """Fractions t (one per leading row) shaped to broadcast over the rest of a's axes: a latent is
+  (d,) in z and (num_ws, d) per-layer in StyleGAN's w."""
+  return t.reshape(t.shape + (1,) * max(a.ndim - t.ndim, 1))
 
 
 def interpolation_rows(starts, ends, steps, spherical):

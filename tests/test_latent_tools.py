@@ -32,6 +32,18 @@ def test_loop_path_is_closed_and_passes_the_keyframes():
                                     [0, 1, 0], [0, .5, .5], [0, 0, 1]], atol=1e-6)
 
 
+def test_rows_of_per_layer_w_interpolate_every_layer():
+  """StyleGAN's w is (num_ws, d) per latent: the fractions broadcast over both axes."""
+  rng = np.random.default_rng(0)
+  starts, ends = rng.normal(size=(2, 2, 4, 3)).astype(np.float32)  # 2 rows, 4 layers, d = 3.
+  rows = latent_tools.interpolation_rows(starts, ends, 3, spherical=False)
+  assert rows.shape == (6, 4, 3)
+  np.testing.assert_allclose(rows[1], (starts[0] + ends[0]) / 2, rtol=1e-6)
+  np.testing.assert_allclose(rows[5], ends[1], rtol=1e-6)
+  path = latent_tools.slerp(starts, ends, np.array([0.0, 1.0]))
+  np.testing.assert_allclose(path, np.stack([starts[0], ends[1]]), rtol=1e-5, atol=1e-6)
+
+
 def _image(draw):
   """A 28x28 light-on-dark image in [-1, 1] from a boolean mask function of (row, col)."""
   r, c = np.mgrid[:28, :28]
