@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import progan
+from gan_jax.families.latent import progan
 from gan_jax import progressive
 from gan_jax import resample
 from gan_jax.errors import UserError

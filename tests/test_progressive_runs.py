@@ -2,6 +2,7 @@
 a schedule that does not fit the run as one error line."""
 import json
 import re
+import shutil
 
 import jax
 import ml_collections
@@ -31,6 +32,7 @@ def progan_digits(steps=8):
   config.log_every_steps = 1
   config.sample_every_steps = 0
   config.checkpoint_every_steps = 1
+  config.keep_checkpoints = steps
   config.ema.decay = 0.9
   return config
 
@@ -40,7 +42,12 @@ def test_resume_inside_a_fade_in_is_exact_and_each_stage_compiles_once(tmp_path,
   printed = capsys.readouterr().out
   assert len(re.findall(r"compiling the train step \(1 steps per call, stage 0\)", printed)) == 1
   assert len(re.findall(r"compiling the train step \(1 steps per call, stage 1\)", printed)) == 1
-  loop.train_and_evaluate(progan_digits(steps=3), str(tmp_path / "resumed"))  # alpha = 0.25 next
+  # A run stopped after step 3 (alpha = 0.25 next): the straight run's folder without the later
+  # checkpoints (a shorter num_train_steps would not fit the schedule, which is refused).
+  shutil.copytree(tmp_path / "straight", tmp_path / "resumed")
+  for folder in (tmp_path / "resumed" / "checkpoints").iterdir():
+    if int(folder.name) > 3:
+      shutil.rmtree(folder)
   resumed = loop.train_and_evaluate(progan_digits(), str(tmp_path / "resumed"))
   assert "Resumed from step 3" in capsys.readouterr().out
   assert int(resumed.step) == int(straight.step) == 8
