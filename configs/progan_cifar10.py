@@ -11,7 +11,7 @@ run resumed inside a fade-in continues the same alpha. `--config.model.progressi
 same networks at 32x32 from the start. Default data: the image folder at `dataset.path`
 (../shared/data/cifar10-jpg/train); `:cifar10` reads TFDS. Widths: min(8192 / resolution, 256)
 (ProGAN's CIFAR networks are 512 wide; scaled to our widths). The CPU-sized comparison of
-progressive and fixed-resolution training is experiments/results/progressive.md.
+progressive and fixed-resolution training is experiments/progressive_study.py (not yet run).
 """
 import ml_collections
 

@@ -9,7 +9,7 @@ images with ramp-up 0.05, widths 512; here widths 256 (channel_base 8192) and w 
 builds G's Adam with the lazy correction for its (empty) path-length phase every 4 steps, so its G
 trains with lr 0.002 and beta2 0.99 ** 0.8: set here directly. Default data: the image folder at
 `dataset.path` (../shared/data/cifar10-jpg/train); `:cifar10` reads TFDS. A CPU cannot train this;
-the CPU-sized runs of experiments/results/stylegan.md shrink it.
+experiments/stylegan_study.py runs CPU-sized versions of it.
 """
 from configs import default
 from configs import stylegan_defaults
