@@ -83,8 +83,8 @@ def init_all_stages(module, rngs, *args, num_stages, **kwargs):
   resized to each stage's resolution."""
   flat = {}
   for stage in range(num_stages):
-    stage_args = [resample.resize_to(a, resolution(stage)) if jnp.ndim(a) == 4 else a
-                  for a in args]
+    is_image = lambda a: a is not None and jnp.ndim(a) == 4  # Labels may be None.
+    stage_args = [resample.resize_to(a, resolution(stage)) if is_image(a) else a for a in args]
     variables = module.init(rngs, *stage_args, stage=stage, alpha=0.5, **kwargs)
     flat.update(traverse_util.flatten_dict(flax.core.unfreeze(variables)))
   return traverse_util.unflatten_dict(flat)
