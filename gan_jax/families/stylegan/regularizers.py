@@ -15,6 +15,8 @@ import math
 import jax
 import jax.numpy as jnp
 
+from gan_jax.errors import UserError
+
 
 def lazy_ratio(interval):
   """c = interval / (interval + 1) for a lazily regularised network; 1 when not lazy
@@ -22,15 +24,18 @@ def lazy_ratio(interval):
   return interval / (interval + 1) if interval > 0 else 1.0
 
 
-def corrected_optimizer(opt_config, interval):
+def corrected_optimizer(opt_config, interval, key="optimizer"):
   """A copy of an optimizer config (an ml_collections ConfigDict with learning_rate, b1, b2) with
-  the lazy-regularisation correction applied; unchanged when `interval` is 0."""
+  the lazy-regularisation correction applied; unchanged when `interval` is 0. `key`: the config
+  entry's name, for the error when the optimizer is not Adam."""
   c = lazy_ratio(interval)
   config = opt_config.copy_and_resolve_references()
   if c == 1.0:
     return config
   if config.name != "adam":
-    raise ValueError("lazy regularisation's correction is defined for Adam")
+    raise UserError(f"{key}.name={config.name!r} with a lazy regulariser (every {interval} "
+                    "steps): the learning-rate and beta correction is defined for 'adam'; use "
+                    "adam or set loss.r1_interval / loss.pl_interval to 0")
   with config.unlocked():
     config.learning_rate = opt_config.learning_rate * c
     config.b1 = opt_config.get("b1", 0.9) ** c
