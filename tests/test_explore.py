@@ -16,6 +16,9 @@ from gan_jax.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# The module's runs (a StyleGAN and an MLP GAN through the loop) take over 30 s to compile.
+pytestmark = pytest.mark.slow
+
 
 def _tiny(config):
   config.dataset.name = "digits"   # 8x8 digits with labels.

@@ -37,6 +37,7 @@ def progan_digits(steps=8):
   return config
 
 
+@pytest.mark.slow  # Runs through the loop, a program per stage: over 30 s.
 def test_resume_inside_a_fade_in_is_exact_and_each_stage_compiles_once(tmp_path, capsys):
   straight = loop.train_and_evaluate(progan_digits(), str(tmp_path / "straight"))
   printed = capsys.readouterr().out
@@ -55,6 +56,7 @@ def test_resume_inside_a_fade_in_is_exact_and_each_stage_compiles_once(tmp_path,
                jax.device_get(straight.params()))
 
 
+@pytest.mark.slow  # Runs through the loop, a program per stage: over 30 s.
 def test_stylegan_grows_through_the_loop(tmp_path):
   config = stylegan_defaults.stylegan()
   config.dataset.name = "digits"
