@@ -282,3 +282,39 @@ def test_networks(shape, g_widths, d_widths, ca):
   # Rows are independent (what the penalty's per-example gradient relies on).
   np.testing.assert_allclose(apply_d(images[:1], sentence[:1]), logits[:1], atol=1e-5)
   assert math.isfinite(float(kl))
+
+
+# ------------------------------------------------------------------ R-precision --
+
+
+class _FixedMatcher:
+  """Image vectors given as the 'images' themselves; text vectors the sentences."""
+
+  def image_vectors(self, images):
+    return np.asarray(images, np.float32)
+
+  def text_vectors(self, sentences):
+    return np.asarray(sentences, np.float32)
+
+
+def test_r_precision_known_values():
+  from gan_jax.families.text2image import matching  # pylint: disable=g-import-not-at-top
+  eye = np.eye(10, dtype=np.float32)
+  labels = np.arange(10)
+  pool, pool_labels = np.repeat(eye, 20, 0), np.repeat(labels, 20)
+  # Images equal to their own sentences: always first.
+  assert matching.r_precision(_FixedMatcher(), eye, eye, labels, pool, pool_labels,
+                              np.random.default_rng(0), num_candidates=50) == 1.0
+  # Images pointing at the next class's sentence: their own never ranks first.
+  wrong = np.roll(eye, 1, axis=0)
+  assert matching.r_precision(_FixedMatcher(), wrong, eye, labels, pool, pool_labels,
+                              np.random.default_rng(0), num_candidates=50) == 0.0
+
+
+def test_contrastive_loss_ignores_duplicate_captions():
+  from gan_jax.families.text2image import matching  # pylint: disable=g-import-not-at-top
+  v = jnp.asarray([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+  # Rows 0 and 1 share a caption: matching each other's text is not an error.
+  same = matching.contrastive_loss(v, v, jnp.asarray([5, 5, 7]), temperature=0.1)
+  apart = matching.contrastive_loss(v, v, jnp.asarray([5, 6, 7]), temperature=0.1)
+  assert float(same) < 1e-3 < float(apart)
