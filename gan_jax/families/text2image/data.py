@@ -53,14 +53,14 @@ def cache_dir():
   return pathlib.Path(os.path.expanduser(os.environ.get("GAN_JAX_CACHE") or "~/.cache/gan_jax"))
 
 
-def _digest(*parts):
+def digest(*parts):
   h = hashlib.sha256()
   for p in parts:
     h.update(p.tobytes() if isinstance(p, np.ndarray) else json.dumps(p).encode())
   return h.hexdigest()[:20]
 
 
-def _save(path, **arrays):
+def save_npz(path, **arrays):
   """Atomic np.savez (a crash never leaves a torn cache); a read-only cache only logs."""
   try:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +72,7 @@ def _save(path, **arrays):
     logging.warning("text2image: could not write cache %s: %s", path, e)
 
 
-def _load(path, keys):
+def load_npz(path, keys):
   if not path.is_file():
     return None
   try:
@@ -86,15 +86,15 @@ def _load(path, keys):
 def embed_texts(texts, encoder=None, batch_size=64):
   """(U, D) float32 embeddings of `texts`, cached by content and the encoder's weights."""
   encoder = encoder or text_encoder.load()
-  key = _digest(encoder.fingerprint, list(texts))
+  key = digest(encoder.fingerprint, list(texts))
   path = cache_dir() / f"text_embeddings-{key}.npz"
-  cached = _load(path, ["embeddings"])
+  cached = load_npz(path, ["embeddings"])
   if cached is not None and cached["embeddings"].shape == (len(texts), encoder.width):
     return cached["embeddings"]
   logging.info("text2image: encoding %d distinct captions (cached afterwards in %s)", len(texts),
                path)
   embeddings = encoder.encode(texts, batch_size=batch_size)
-  _save(path, embeddings=embeddings)
+  save_npz(path, embeddings=embeddings)
   return embeddings
 
 
@@ -115,17 +115,17 @@ def _index_texts(per_image):
 
 def generated_captions(vocabulary, images, labels, seed, num_captions):
   """captions_lib.dataset_captions, cached by the images, labels, seed and vocabulary."""
-  key = _digest(_CACHE_VERSION, vocabulary.name, repr(vocabulary), int(seed), int(num_captions),
+  key = digest(_CACHE_VERSION, vocabulary.name, repr(vocabulary), int(seed), int(num_captions),
                 images, np.asarray(labels, np.int64))
   path = cache_dir() / f"captions-{vocabulary.name}-{key}.npz"
   names = list(vocabulary.attributes)
-  cached = _load(path, ["texts", "caption_ids"] + [f"level_{n}" for n in names])
+  cached = load_npz(path, ["texts", "caption_ids"] + [f"level_{n}" for n in names])
   if cached is not None:
     return (tuple(str(t) for t in cached["texts"]), cached["caption_ids"],
             {n: cached[f"level_{n}"] for n in names})
   per_image, levels = captions_lib.dataset_captions(vocabulary, images, labels, seed, num_captions)
   texts, ids = _index_texts(per_image)
-  _save(path, texts=np.asarray(texts, dtype=str), caption_ids=ids,
+  save_npz(path, texts=np.asarray(texts, dtype=str), caption_ids=ids,
         **{f"level_{n}": levels[n] for n in names})
   return texts, ids, levels
 
@@ -247,7 +247,8 @@ def read_captioned_folder(dataset_config, captions_path):
   if not root.is_dir():
     raise UserError(f"dataset.path {str(root)!r} is not an existing folder")
   per_image = read_captions_file(captions_path)
-  files, _, class_names = data_sources.sources._list_image_folder(root)  # pylint: disable=protected-access
+  # pylint: disable-next=protected-access
+  files, _, class_names = data_sources.sources._list_image_folder(root)
   names = [f.relative_to(root).as_posix() for f in files]
   known = set(names)
   unknown = [p for p in per_image if p not in known]

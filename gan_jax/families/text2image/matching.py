@@ -138,8 +138,8 @@ def train(captioned, steps=2000, batch_size=128, learning_rate=1e-3, seed=0,
 
 def cached(captioned, name, **train_kwargs):
   """`train`, or the Matcher cached in $GAN_JAX_CACHE for the same data, captions and settings."""
-  key = data_lib._digest(name, json.dumps(train_kwargs, sort_keys=True),  # pylint: disable=protected-access
-                         captioned.caption_ids, np.asarray(captioned.label), captioned.images[::7])
+  key = data_lib.digest(name, json.dumps(train_kwargs, sort_keys=True), captioned.caption_ids,
+                        np.asarray(captioned.label), captioned.images[::7])
   path = data_lib.cache_dir() / f"matching-{name}-{key}.npz"
   widths = tuple(train_kwargs.get("widths", (32, 64, 128)))
   model = MatchingModel(widths)
@@ -147,13 +147,13 @@ def cached(captioned, name, **train_kwargs):
   template = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((2, h, w, c)),
                             jnp.zeros((2, 384)))["params"]
   leaves, treedef = jax.tree.flatten(template)
-  stored = data_lib._load(path, [f"p{i}" for i in range(len(leaves))])  # pylint: disable=protected-access
+  stored = data_lib.load_npz(path, [f"p{i}" for i in range(len(leaves))])
   if stored is not None:
     return Matcher(model, jax.tree.unflatten(treedef, [jnp.asarray(stored[f"p{i}"])
                                                        for i in range(len(leaves))]))
   matcher = train(captioned, **train_kwargs)
-  data_lib._save(path, **{f"p{i}": np.asarray(v)  # pylint: disable=protected-access
-                          for i, v in enumerate(jax.tree.leaves(matcher.params))})
+  data_lib.save_npz(path, **{f"p{i}": np.asarray(v)
+                             for i, v in enumerate(jax.tree.leaves(matcher.params))})
   return matcher
 
 

@@ -1,4 +1,4 @@
-"""DF-GAN-lite: a one-stage text-to-image generator and a matching-aware discriminator (flax.linen).
+"""DF-GAN-lite: a one-stage text-to-image generator and a matching-aware discriminator.
 
 Tao et al. 2022, "DF-GAN: A Simple and Effective Baseline for Text-to-Image Synthesis":
   G   z -> Dense -> a small feature map -> residual blocks (nearest upsampling, two 3x3 convs); every
