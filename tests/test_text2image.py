@@ -319,3 +319,25 @@ def test_contrastive_loss_ignores_duplicate_captions():
   same = matching.contrastive_loss(v, v, jnp.asarray([5, 5, 7]), temperature=0.1)
   apart = matching.contrastive_loss(v, v, jnp.asarray([5, 6, 7]), temperature=0.1)
   assert float(same) < 1e-3 < float(apart)
+
+
+# ------------------------------------------------------------------ config checks --
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("loss.mismatch_weight", 1.5, r"loss.mismatch_weight=1.5 is out of range; allowed: a number "
+                                  r"in \[0, 1\]"),
+    ("loss.ma_gp_power", 0.0, r"loss.ma_gp_power=0.0 .* > 0"),
+    ("model.g_widths", (64, 0, 16), r"model.g_widths=\(64,0,16\): entry 1"),
+    ("model.conditioning_augmentation", -1, r"model.conditioning_augmentation=-1 .* >= 0"),
+    ("dataset.captions_per_image", 0, r"dataset.captions_per_image=0 .* >= 1"),
+])
+def test_bad_config_values_are_refused_before_the_run(key, value, message):
+  from configs import text2image_digits  # pylint: disable=g-import-not-at-top
+  from gan_jax import loop  # pylint: disable=g-import-not-at-top
+  config = text2image_digits.get_config()
+  loop.validate_config(config)  # The shipped config passes.
+  section, name = key.split(".")
+  config[section][name] = value
+  with pytest.raises(UserError, match=message):
+    loop.validate_config(config)

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 
+from gan_jax import config_checks
 from gan_jax import data as data_lib
 from gan_jax import families
 from gan_jax import key_streams
@@ -32,6 +33,20 @@ from gan_jax.families.text2image import models
 from gan_jax.families.text2image import step as step_lib
 
 FIELDS = ("image", "caption_embedding", "label")
+
+# Ranges of the family's own values (the loop checks them, with the shared table, before a run
+# writes anything; `loss.*_weight` >= 0 and `model.latent_dim` >= 1 are shared rules).
+CONFIG_CHECKS = (
+    ("model.g_widths", config_checks.count(1)),
+    ("model.d_widths", config_checks.count(1)),
+    ("model.conditioning_augmentation", config_checks.count(0, "StackGAN's CA width, 0 = off")),
+    ("model.d_sentence_features", config_checks.count(0, "0 = the raw sentence, DF-GAN")),
+    ("loss.mismatch_weight", config_checks.unit(high_open=False)),
+    ("loss.ma_gp_power", config_checks.above(0.0)),
+    ("dataset.captions_per_image", config_checks.count(1)),
+    ("dataset.caption_seed", config_checks.count(0)),
+    ("num_grid_columns", config_checks.count(1)),
+)
 
 
 def load_data(config):
@@ -66,15 +81,10 @@ class Options:
   @classmethod
   def from_config(cls, config, image_shape=None):
     m, loss = config.model, config.loss
-    for name in ("mismatch_weight", "ma_gp_weight", "ca_kl_weight"):
-      if loss[name] < 0:
-        raise UserError(f"loss.{name}={loss[name]} must be >= 0")
-    if not 0 <= loss.mismatch_weight <= 1:
-      raise UserError(f"loss.mismatch_weight={loss.mismatch_weight} must be in [0, 1]")
-    if m.latent_dim < 1 or m.conditioning_augmentation < 0 or m.d_sentence_features < 0:
-      raise UserError(f"model.latent_dim={m.latent_dim} must be >= 1 and "
-                      f"model.conditioning_augmentation={m.conditioning_augmentation}, "
-                      f"model.d_sentence_features={m.d_sentence_features} >= 0")
+    config_checks.check(config, extra=CONFIG_CHECKS)  # Also for tools that build without the loop.
+    if not m.g_widths or not m.d_widths:
+      raise UserError(f"model.g_widths={tuple(m.g_widths)} and model.d_widths="
+                      f"{tuple(m.d_widths)} each need at least one block")
     return cls(image_shape=tuple(image_shape or ()), latent_dim=int(m.latent_dim),
                g_widths=tuple(m.g_widths), d_widths=tuple(m.d_widths),
                conditioning_augmentation=int(m.conditioning_augmentation),
@@ -132,7 +142,10 @@ def build(config, dataset, axis_name=None):
     return state_lib.new_state(nets, hparams(config), ema=ema)
 
   sample = make_sample_fn(generator)
-  prompts = list(config.sample_prompts)
+  prompts = [str(p) for p in config.sample_prompts]
+  if not prompts or not all(p.strip() for p in prompts):
+    raise UserError(f"sample_prompts={tuple(prompts)}: give one or more non-empty sentences (one "
+                    "grid row each)")
   columns = int(config.get("num_grid_columns", 8))
   grid_state = {}
 
