@@ -1,8 +1,8 @@
 """DF-GAN-lite: a one-stage text-to-image generator and a matching-aware discriminator.
 
 Tao et al. 2022, "DF-GAN: A Simple and Effective Baseline for Text-to-Image Synthesis":
-  G   z -> Dense -> a small feature map -> residual blocks (nearest upsampling, two 3x3 convs); every
-      block fuses the condition (z and the sentence embedding, concatenated) through deep
+  G   z -> Dense -> a small feature map -> residual blocks (nearest upsampling, two 3x3 convs);
+      every block fuses the condition (z and the sentence embedding, concatenated) through deep
       text-image fusion: two text-conditioned affine transforms, h * gamma(c) + beta(c), each
       followed by LeakyReLU(0.2), before each convolution. gamma starts at 1 and beta at 0 (the
       final layers of their MLPs start at zero weights), so the blocks start unconditioned.
