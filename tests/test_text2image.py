@@ -251,6 +251,7 @@ def test_hinge_terms():
   assert losses.generator_hinge(fake) == pytest.approx(1.0)
 
 
+@pytest.mark.slow  # 39 s on 2 shared cores: seven compiled programs of G and D.
 def test_networks():
   """Shapes, the unconditioned start, D's features/judge split. (Conditioning augmentation and
   32 px colour images run in tests/test_text2image_loop.py.)"""
