@@ -14,7 +14,8 @@ vary. The generators' update scores their fakes with the discriminators of befor
 discriminators' update scores the same fakes (made by the generators of before this step), mixed
 with past ones by the image pool. That is the authors' order exactly (G step, then D step on the
 detached fakes of the same forward pass), so each generator runs forward once on the real images and
-its fakes serve both updates.
+its fakes serve both updates. Each generator and discriminator runs on the images of a pass in one
+batch (instance norm keeps examples independent): 4 generator and 4 discriminator calls per step.
 
 `crit` is the authors' GANLoss: the plain MSE against 1 / 0 for LSGAN (their default), the binary
 cross-entropy otherwise. gan_jax.losses writes least squares with Mao et al.'s factor 1/2; it is undone
@@ -162,7 +163,11 @@ def make_step(options, models, axis_name=None):
     hp = state.hparams
     gen = lambda name, x: apply(state, name, g_params[name], x)
     disc = lambda name, x: apply(state, name, None, x)
-    fake_b, fake_a = gen("g_ab", real_a), gen("g_ba", real_b)
+    # Instance norm makes every example independent, so each generator takes the images of one
+    # pass as one batch: its domain's translations and (identity terms) its own domain's images.
+    both = lambda x, y: jnp.concatenate([x, y]) if options.identity else x
+    out_ab, out_ba = gen("g_ab", both(real_a, real_b)), gen("g_ba", both(real_b, real_a))
+    fake_b, fake_a = out_ab[:len(real_a)], out_ba[:len(real_b)]
     terms = {"g_adv_ab": generator_adversarial_loss(loss, disc("d_b", fake_b)),
              "g_adv_ba": generator_adversarial_loss(loss, disc("d_a", fake_a))}
     total = terms["g_adv_ab"] + terms["g_adv_ba"]
@@ -174,17 +179,18 @@ def make_step(options, models, axis_name=None):
       total += hp["cycle_weight_b"] * terms["cycle_b"]
     if options.identity:
       # A generator given an image of its own output domain should leave it as it is.
-      terms["identity_a"] = l1(gen("g_ba", real_a), real_a)
-      terms["identity_b"] = l1(gen("g_ab", real_b), real_b)
+      terms["identity_a"] = l1(out_ba[len(real_b):], real_a)
+      terms["identity_b"] = l1(out_ab[len(real_a):], real_b)
       total += hp["identity_weight"] * (hp["cycle_weight_a"] * terms["identity_a"]
                                         + hp["cycle_weight_b"] * terms["identity_b"])
     return total, (terms, fake_a, fake_b)
 
   def discriminator_objective(d_params, state, real_a, real_b, fake_a, fake_b):
-    disc = lambda name, x: apply(state, name, d_params[name], x)
     terms = {}
     for name, real, fake in (("d_a", real_a, fake_a), ("d_b", real_b, fake_b)):
-      real_logits, fake_logits = disc(name, real), disc(name, fake)
+      # One pass over real and fake images (instance norm: the same as two).
+      logits = apply(state, name, d_params[name], jnp.concatenate([real, fake]))
+      real_logits, fake_logits = logits[:len(real)], logits[len(real):]
       terms[f"{name}_loss"] = state.hparams["d_loss_weight"] * discriminator_adversarial_loss(
           loss, real_logits, fake_logits)
       terms[f"{name}_real"] = jnp.mean(real_logits)
