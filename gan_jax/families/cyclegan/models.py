@@ -15,19 +15,17 @@ from N(0, 0.02) and zero biases. The discriminators are Pix2Pix's PatchGAN
 (gan_jax.families.pix2pix.models).
 """
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 
 from gan_jax.errors import UserError
+from gan_jax.families.pix2pix.models import conv_init
+from gan_jax.families.pix2pix.models import normalization
 
-_INIT = nn.initializers.normal(0.02)
 
-
-def instance_norm(x, eps=1e-5):
-  """Each example's channels normalised over space (Ulyanov et al. 2016), no affine parameters."""
-  mean = x.mean(axis=(1, 2), keepdims=True)
-  var = jnp.square(x - mean).mean(axis=(1, 2), keepdims=True)
-  return (x - mean) * jax.lax.rsqrt(var + eps)
+def instance_norm(x):
+  """Each example's channels normalised over space (Ulyanov et al. 2016), no affine parameters:
+  the same function in training and at test time."""
+  return normalization("instance", train=True)(x)
 
 
 def reflect_pad(x, pad):
@@ -35,7 +33,7 @@ def reflect_pad(x, pad):
 
 
 def _conv(features, kernel, stride=1, name=None):
-  return nn.Conv(features, (kernel, kernel), (stride, stride), padding="VALID", kernel_init=_INIT,
+  return nn.Conv(features, (kernel, kernel), (stride, stride), padding="VALID", kernel_init=conv_init,
                  name=name)
 
 
@@ -70,7 +68,7 @@ class ResnetGenerator(nn.Module):
       # PyTorch ConvTranspose2d(k=3, s=2, padding=1, output_padding=1) is a transposed convolution
       # with (k - 1 - 1, k - 1 - 1 + 1) = (1, 2) padding of the dilated input: size 2H exactly.
       h = nn.ConvTranspose(self.width * mult, (3, 3), (2, 2), padding=((1, 2), (1, 2)),
-                           transpose_kernel=True, kernel_init=_INIT)(h)
+                           transpose_kernel=True, kernel_init=conv_init)(h)
       h = nn.relu(instance_norm(h))
     return jnp.tanh(_conv(self.channels, 7)(reflect_pad(h, 3)))
 
