@@ -1,7 +1,6 @@
 """CycleGAN's parts: the ResNet generator against a PyTorch build of the authors' architecture, the
 image pool's semantics (exact and statistical), the cycle/identity/adversarial losses on known values,
 the learning-rate factor, and the step (it trains, reads only 'a' and 'b', and is the authors' order)."""
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -13,6 +12,7 @@ from gan_jax import replay
 from gan_jax.errors import UserError
 from gan_jax.families.cyclegan import models
 from gan_jax.families.cyclegan import step as step_lib
+from gan_jax.families.pix2pix.models import PatchDiscriminator
 
 
 # ------------------------------------------------------------------------------------- generator --
@@ -240,18 +240,13 @@ def test_linear_decay_is_the_authors_policy_per_step():
 # ------------------------------------------------------------------------------------------ step --
 
 
-class _TinyD(nn.Module):
-  """A one-conv patch discriminator: enough to test the step's wiring."""
-
-  @nn.compact
-  def __call__(self, x, train=True):
-    return nn.Conv(1, (3, 3), (2, 2), padding="SAME")(x)
-
-
 def _config(**loss):
   return ml_collections.ConfigDict({
       "loss": {"name": "least_squares", "cycle": "both", "identity": True, **loss},
       "num_train_steps": 6, "decay_steps": 2, "pool_size": 3})
+
+
+LR = 0.05  # Plain SGD in the step tests: a parameter's change is -LR * its gradient.
 
 
 def _setup(config, channels=(1, 3), size=8, batch=2):
@@ -259,8 +254,9 @@ def _setup(config, channels=(1, 3), size=8, batch=2):
   options = step_lib.options_from_config(config)
   mods = {"g_ab": models.ResnetGenerator(channels[1], width=4, num_blocks=1),
           "g_ba": models.ResnetGenerator(channels[0], width=4, num_blocks=1),
-          "d_a": _TinyD(), "d_b": _TinyD()}
-  txs = {n: optax.inject_hyperparams(optax.adam)(learning_rate=2e-4, b1=0.5) for n in mods}
+          "d_a": PatchDiscriminator(width=4, n_layers=1, norm="instance"),
+          "d_b": PatchDiscriminator(width=4, n_layers=1, norm="instance")}
+  txs = {n: optax.inject_hyperparams(optax.sgd)(learning_rate=LR) for n in mods}
   shapes = {"a": (size, size, channels[0]), "b": (size, size, channels[1])}
   state = step_lib.init_state(jax.random.key(0), mods, txs, step_lib.hparams_from_config(config),
                               options, shapes)
@@ -274,6 +270,85 @@ def compiled():
   """One configuration (the paper's losses, equal channel counts) and its step, compiled once."""
   options, mods, state, batch = _setup(_config(), channels=(3, 3))
   return options, mods, state, batch, jax.jit(step_lib.make_step(options, mods))
+
+
+def _torch_patch_discriminator(c_in, width):
+  """The authors' NLayerDiscriminator with n_layers=1 and instance norm."""
+  tnn = torch.nn
+  return tnn.Sequential(
+      tnn.Conv2d(c_in, width, 4, 2, 1), tnn.LeakyReLU(0.2),
+      tnn.Conv2d(width, width * 2, 4, 1, 1), tnn.InstanceNorm2d(width * 2), tnn.LeakyReLU(0.2),
+      tnn.Conv2d(width * 2, 1, 4, 1, 1))
+
+
+def _load_into_torch(net, params, paths):
+  """Copies flax conv kernels and biases (at `paths`, in the torch network's order) into `net`."""
+  convs = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+  assert len(convs) == len(paths)
+  for m, path in zip(convs, paths):
+    node = params
+    for p in path:
+      node = node[p]
+    m.weight.data = torch.from_numpy(np.asarray(node["kernel"]).transpose(3, 2, 0, 1).copy())
+    m.bias.data = torch.from_numpy(np.asarray(node["bias"]).copy())
+
+
+def _torch_params(net, paths):
+  """The torch network's parameters at the flax `paths`, as flax arrays."""
+  convs = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+  out = {}
+  for m, path in zip(convs, paths):
+    node = out
+    for p in path[:-1]:
+      node = node.setdefault(p, {})
+    node[path[-1]] = {"kernel": m.weight.detach().numpy().transpose(2, 3, 1, 0),
+                      "bias": m.bias.detach().numpy()}
+  return out
+
+
+def test_one_step_is_the_authors_pytorch_step(compiled):
+  """The authors' optimize_parameters (G step on both generators, then D step on the detached
+  fakes, pools still filling), in PyTorch with the same weights, batch and SGD: equal updates."""
+  _, _, state, batch, step = compiled
+  new, _ = step(state, batch, jax.random.key(1))
+  g_paths, d_paths = _flax_conv_paths(1), [("conv0",), ("conv1",), ("conv2",)]
+  paths = {"g_ab": g_paths, "g_ba": g_paths, "d_a": d_paths, "d_b": d_paths}
+  nets = {"g_ab": _torch_resnet_generator(3, 3, 4, 1), "g_ba": _torch_resnet_generator(3, 3, 4, 1),
+          "d_a": _torch_patch_discriminator(3, 4), "d_b": _torch_patch_discriminator(3, 4)}
+  for name, net in nets.items():
+    _load_into_torch(net, state.nets[name].params, paths[name])
+  a, b = (torch.from_numpy(np.array(batch[k])).permute(0, 3, 1, 2) for k in "ab")
+  l1, mse = torch.nn.L1Loss(), torch.nn.MSELoss()
+  gan = lambda logits, real: mse(logits, torch.full_like(logits, float(real)))
+  opt_g = torch.optim.SGD([*nets["g_ab"].parameters(), *nets["g_ba"].parameters()], lr=LR)
+  opt_d = torch.optim.SGD([*nets["d_a"].parameters(), *nets["d_b"].parameters()], lr=LR)
+  # The authors' names: G_A = g_ab, G_B = g_ba, D_A = d_b (judges B), D_B = d_a.
+  fake_b = nets["g_ab"](a)
+  rec_a = nets["g_ba"](fake_b)
+  fake_a = nets["g_ba"](b)
+  rec_b = nets["g_ab"](fake_a)
+  for d in ("d_a", "d_b"):
+    nets[d].requires_grad_(False)
+  opt_g.zero_grad()
+  loss_g = (gan(nets["d_b"](fake_b), 1) + gan(nets["d_a"](fake_a), 1)
+            + 10 * l1(rec_a, a) + 10 * l1(rec_b, b)
+            + 10 * 0.5 * l1(nets["g_ab"](b), b) + 10 * 0.5 * l1(nets["g_ba"](a), a))
+  loss_g.backward()
+  opt_g.step()
+  for d in ("d_a", "d_b"):
+    nets[d].requires_grad_(True)
+  opt_d.zero_grad()
+  loss_d = (0.5 * (gan(nets["d_b"](b), 1) + gan(nets["d_b"](fake_b.detach()), 0))
+            + 0.5 * (gan(nets["d_a"](a), 1) + gan(nets["d_a"](fake_a.detach()), 0)))
+  loss_d.backward()
+  opt_d.step()
+  for name, net in nets.items():
+    want = jax.tree.map(lambda t, old: t - np.asarray(old), _torch_params(net, paths[name]),
+                        state.nets[name].params)
+    got = jax.tree.map(lambda n, old: np.asarray(n - old), new.nets[name].params,
+                       state.nets[name].params)
+    scale = max(float(np.abs(x).max()) for x in jax.tree.leaves(want))
+    jax.tree.map(lambda g, w: np.testing.assert_allclose(g, w, atol=1e-3 * scale), got, want)
 
 
 def test_step_trains_all_four_networks_and_fills_both_pools(compiled):
@@ -312,8 +387,7 @@ def test_learning_rate_factor_scales_the_updates(compiled):
   late = state.replace(step=jnp.asarray(5, jnp.int32))  # 1 - 2/3 at step 5 of 6 (decay_steps 2).
   _, metrics = step(late, batch, jax.random.key(1))
   assert float(metrics["lr_factor"]) == pytest.approx(1 - 2 / 3)
-  # Adam's first update is lr * m / (sqrt(v) + eps), the same at any step count for the first
-  # update: the factor shows as the ratio of the two updates.
+  # SGD's update is -LR * factor * gradient: the factor is the ratio of the two updates.
   moved = lambda s: jax.tree.map(lambda a, b: a - b, step(s, batch, jax.random.key(1))[0]
                                  .nets["d_a"].params, state.nets["d_a"].params)
   ratio = jax.tree.map(lambda x, y: float(jnp.abs(y).max() / jnp.abs(x).max()), moved(state),
@@ -347,6 +421,7 @@ def test_step_reads_only_the_two_image_fields():
   new, _ = jax.eval_shape(lambda s: step(s, labelled, jax.random.key(1)), state)
   assert set(accessed) == {"a", "b"}
   assert new.extras["pool_a"]["samples"].shape == (3, 8, 8, 1)
+  assert new.extras["pool_b"]["samples"].shape == (3, 8, 8, 3)
 
 
 def test_bad_switches_are_user_errors():
