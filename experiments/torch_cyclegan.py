@@ -1,11 +1,11 @@
 """CycleGAN trained the usual PyTorch way (eager): the reference next to our step in
 experiments/bench_train_step.py.
 
-The same networks as gan_jax.families.cyclegan (ResNet generators with reflection padding and instance
-norm, PatchGAN discriminators with instance norm), the authors' training step (both generators'
-update, then both discriminators' on the detached fakes through a 50-image pool, D losses halved,
-LSGAN, Adam 2e-4 / 0.5, one optimizer over both generators and one over both discriminators), on
-the GPU when there is one.
+The same networks as gan_jax.families.cyclegan (ResNet generators with reflection padding and
+instance norm, PatchGAN discriminators with instance norm), the authors' training step (both
+generators' update, then both discriminators' on the detached fakes through a 50-image pool, D
+losses halved, LSGAN, Adam 2e-4 / 0.5, one optimizer over both generators and one over both
+discriminators), on the GPU when there is one.
 """
 import random
 import time
@@ -89,8 +89,9 @@ def bench(batch_size, size, channels, width, blocks, d_width, d_layers, seconds=
     for d in (d_a, d_b):
       d.requires_grad_(False)
     opt_g.zero_grad()
-    loss_g = (gan(d_b(fake_b), 1) + gan(d_a(fake_a), 1) + 10 * l1(rec_a, real_a)
-              + 10 * l1(rec_b, real_b) + 5 * l1(g_ab(real_b), real_b) + 5 * l1(g_ba(real_a), real_a))
+    loss_g = (gan(d_b(fake_b), 1) + gan(d_a(fake_a), 1)
+              + 10 * l1(rec_a, real_a) + 10 * l1(rec_b, real_b)
+              + 5 * l1(g_ab(real_b), real_b) + 5 * l1(g_ba(real_a), real_a))
     loss_g.backward()
     opt_g.step()
     for d in (d_a, d_b):

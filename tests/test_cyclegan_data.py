@@ -57,7 +57,8 @@ def test_two_folders_give_two_fields_and_labels_only_in_heldout(tmp_path):
 def test_the_heldout_split_is_fixed(tmp_path):
   a = _folder(tmp_path / "a", None, 6)
   b = _folder(tmp_path / "b", None, 6, seed=3)
-  config = _config({"name": "image_folder", "path": str(a)}, {"name": "image_folder", "path": str(b)})
+  config = _config({"name": "image_folder", "path": str(a)},
+                   {"name": "image_folder", "path": str(b)})
   first, second = data.load(config), data.load(config)
   np.testing.assert_array_equal(first.heldout["a"], second.heldout["a"])
 

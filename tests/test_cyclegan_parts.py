@@ -1,6 +1,7 @@
-"""CycleGAN's parts: the ResNet generator against a PyTorch build of the authors' architecture, the
-image pool's semantics (exact and statistical), the cycle/identity/adversarial losses on known values,
-the learning-rate factor, and the step (it trains, reads only 'a' and 'b', and is the authors' order)."""
+"""CycleGAN's parts: the ResNet generator against a PyTorch build of the authors' architecture,
+the image pool's semantics (exact and statistical), the cycle/identity/adversarial losses on known
+values, the learning-rate factor, and the step (it trains, reads only 'a' and 'b', and makes the
+updates of the authors' PyTorch step)."""
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -180,7 +181,7 @@ def test_pool_once_full_returns_a_stored_image_half_the_time_uniformly_over_slot
   n = batch * queries
   frac = float(from_pool.mean())
   assert abs(frac - 0.5) < 4 * np.sqrt(0.25 / n)  # 4 sigma of a fair coin.
-  # Every swap writes one slot; slots are hit uniformly (chi-square, 9 dof, far tail ~ 27.9 at 1e-3).
+  # Every swap writes one slot; slots are hit uniformly (chi-square, 9 dof: 27.9 at p = 1e-3).
   hits = np.asarray(changed).sum(0).astype(float)
   assert hits.sum() > 0
   expected = hits.sum() / size

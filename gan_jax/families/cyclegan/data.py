@@ -8,8 +8,8 @@
                         mnist_on_cifar (below)
       path, split       the source's own options (image_folder's path, TFDS's split, ...)
       classes           keep only these classes (names or indices), e.g. one CIFAR-10 class
-      part              '' (all), 'first_half' or 'second_half' of the source's fixed shuffled order,
-                        so that two domains built from one source hold different images
+      part              '' (all), 'first_half' or 'second_half' of the source's fixed shuffled
+                        order, so that two domains built from one source hold different images
       margin            pixels of empty border: the image is resized to image_size - 2 * margin and
                         padded (MNIST's own layout is a 20 px digit in a 28 px frame)
       grayscale         convert colour images to grey
@@ -17,13 +17,14 @@
 Tasks (real images, offline):
   digits2mnist            scikit-learn's 8x8 digits (another scanner and writer population), resized
                           to 20 px in a 28 px frame as MNIST's digits are <-> MNIST (../shared/data)
-  mnist2mnist_on_cifar    MNIST <-> MNIST digits blended over random CIFAR-10 patches: MNIST-M's recipe
-                          (Ganin & Lempitsky 2015: |patch - digit| per channel), with CIFAR-10 in place
-                          of BSDS500; the two domains take disjoint halves of MNIST
+  mnist2mnist_on_cifar    MNIST <-> MNIST digits blended over random CIFAR-10 patches: MNIST-M's
+                          recipe (Ganin & Lempitsky 2015: |patch - digit| per channel), with
+                          CIFAR-10 in place of BSDS500; the domains take disjoint halves of MNIST
   cifar_automobile2truck, cifar_horse2deer   two classes of the CIFAR-10 folder
 
 Each domain has its own order in training (`groups=(("a",), ("b",))`). Labels are never training
-fields: they go to `heldout` with the held-out images, for the label-preservation metric.
+fields: they go to `heldout` (the held-out images' labels, for the label-preservation metric, and
+the training images' labels, to train its classifiers).
 
 When one domain is grey and the other colour, the grey images are repeated to three channels, so
 both domains and both generators work in RGB (the identity loss needs the same channel count).
@@ -35,7 +36,7 @@ import pathlib
 import ml_collections
 import numpy as np
 
-from gan_jax import input_pipeline
+from gan_jax.data import sources
 from gan_jax.errors import UserError
 
 SHARED_DATA = pathlib.Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -60,7 +61,10 @@ _SPLIT_SEED = 0  # The held-out split and the parts are fixed: every run evaluat
 class Domains:
   """Both domains' training images and the held-out images with their labels."""
   arrays: dict     # {'a': uint8 (Na, H, W, C), 'b': uint8 (Nb, H, W, C)}
-  heldout: dict    # {'a', 'a_label', 'b', 'b_label'}: labels -1 where a source has none
+  # {'a', 'a_label', 'b', 'b_label'}: the held-out images and their labels (-1 where a source has
+  # none); 'a_train_label', 'b_train_label': the training images' labels, for training the
+  # evaluation's classifiers only.
+  heldout: dict
   names: tuple     # Each domain's name, for titles and logs.
   class_names: tuple  # Each domain's class names (() when unlabelled).
 
@@ -118,7 +122,8 @@ def load(dataset_config):
       raise UserError(f"dataset.heldout={heldout} leaves no training images in dataset.{which} "
                       f"({len(x)} images); use a smaller dataset.heldout")
     order = np.random.default_rng([_SPLIT_SEED, ord(which)]).permutation(len(x))
-    arrays[which] = x[np.sort(order[heldout:])]
+    train = np.sort(order[heldout:])
+    arrays[which], held[f"{which}_train_label"] = x[train], y[train]
     held[which], held[f"{which}_label"] = x[order[:heldout]], y[order[:heldout]]
   names = (_domain_name(a_config), _domain_name(b_config))
   return Domains(arrays, held, names, (class_names["a"], class_names["b"]))
@@ -175,7 +180,7 @@ def _load_domain(which, cfg, size):
         {**own, "image_size": inner, "grayscale": bool(cfg.get("grayscale", False)),
          "device_resident": True, "max_device_bytes": 2**62})
     try:
-      ds = input_pipeline.load_dataset(source)
+      ds = sources.load(source)
     except UserError as e:
       raise UserError(f"dataset.{which}: {e}") from e
     if ds.arrays is None:
@@ -228,13 +233,13 @@ def _mnist_on_cifar(which, cfg, size):
   digits = ml_collections.ConfigDict({"name": cfg.get("digits", "mnist_idx"),
                                       "image_size": size if size and size != 28 else 0})
   try:
-    ds = input_pipeline.load_dataset(digits)
+    ds = sources.load(digits)
   except UserError as e:
     raise UserError(f"dataset.{which} (mnist_on_cifar digits): {e}") from e
   x, y = ds.arrays["x"], ds.arrays["label"]
   folder = cfg.get("background", "") or str(CIFAR10_FOLDER)
   try:
-    photos, _, _ = input_pipeline.load_image_folder(folder)
+    photos, _, _ = sources.load_image_folder(folder)
   except UserError as e:
     raise UserError(f"dataset.{which}.background: {e}") from e
   if photos.shape[-1] != 3:

@@ -33,8 +33,8 @@ def reflect_pad(x, pad):
 
 
 def _conv(features, kernel, stride=1, name=None):
-  return nn.Conv(features, (kernel, kernel), (stride, stride), padding="VALID", kernel_init=conv_init,
-                 name=name)
+  return nn.Conv(features, (kernel, kernel), (stride, stride), padding="VALID",
+                 kernel_init=conv_init, name=name)
 
 
 class ResidualBlock(nn.Module):

@@ -4,7 +4,8 @@ Domains A and B; G_AB: A -> B and G_BA: B -> A; D_A tells real A images from G_B
 images from G_AB's. One step updates all four networks once, as the authors' `optimize_parameters`:
 
   G_AB, G_BA minimise   L_GAN(G_AB, D_B) + L_GAN(G_BA, D_A)
-                        + cycle_weight_a * |G_BA(G_AB(a)) - a|_1 + cycle_weight_b * |G_AB(G_BA(b)) - b|_1
+                        + cycle_weight_a * |G_BA(G_AB(a)) - a|_1
+                        + cycle_weight_b * |G_AB(G_BA(b)) - b|_1
                         + identity_weight * (cycle_weight_a * |G_BA(a) - a|_1
                                              + cycle_weight_b * |G_AB(b) - b|_1)
   D_A, D_B minimise     d_loss_weight * (crit(D(real), real) + crit(D(pool(fake)), fake))
@@ -18,9 +19,9 @@ its fakes serve both updates. Each generator and discriminator runs on the image
 batch (instance norm keeps examples independent): 4 generator and 4 discriminator calls per step.
 
 `crit` is the authors' GANLoss: the plain MSE against 1 / 0 for LSGAN (their default), the binary
-cross-entropy otherwise. gan_jax.losses writes least squares with Mao et al.'s factor 1/2; it is undone
-here (`criterion_scale`) so that the adversarial terms keep the authors' balance with the cycle
-weights.
+cross-entropy otherwise. gan_jax.losses writes least squares with Mao et al.'s factor 1/2; it is
+undone here (`criterion_scale`) so that the adversarial terms keep the authors' balance with the
+cycle weights.
 
 One optimizer per network. The authors chain G_AB and G_BA's parameters into one Adam (and D_A and
 D_B's into another); Adam's update is elementwise with one step count, so that is the same update.
@@ -29,7 +30,8 @@ authors' 'linear' policy, per step instead of per epoch), as a factor of the upd
 
 Structural switches (`Options`, read from the config once): the loss, which cycle terms exist
 (the paper's ablation: both, forward A->B->A only, backward B->A->B only, none = GAN alone), whether
-the identity terms exist, and the pool size. The step reads only the fields 'a' and 'b' of its batch.
+the identity terms exist, and the pool size. The step reads only the fields 'a' and 'b' of its
+batch.
 """
 import dataclasses
 
@@ -38,6 +40,7 @@ import jax.numpy as jnp
 
 from gan_jax import key_streams
 from gan_jax import losses
+from gan_jax import parallel
 from gan_jax import replay
 from gan_jax import state as state_lib
 from gan_jax.errors import UserError
@@ -140,14 +143,6 @@ def init_state(root_key, models, optimizers, hparams, options, shapes):
   return state_lib.new_state(nets=nets, hparams=hparams, extras=extras)
 
 
-def _mean_over(axis_name, tree):
-  return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
-
-
-def _per_device(axis_name, params):
-  return params if axis_name is None else jax.lax.pcast(params, axis_name, to="varying")
-
-
 def make_step(options, models, axis_name=None):
   """The pure `step(state, batch, rng) -> (state, metrics)` for `models` (see `init_state`).
 
@@ -199,7 +194,8 @@ def make_step(options, models, axis_name=None):
 
   def step(state, batch, rng):
     real_a, real_b = batch["a"], batch["b"]
-    g_params = {name: _per_device(axis_name, state.nets[name].params) for name in GENERATORS}
+    params = lambda names: {n: parallel.per_device(axis_name, state.nets[n].params) for n in names}
+    g_params = params(GENERATORS)
     (g_total, (g_terms, fake_a, fake_b)), g_grads = jax.value_and_grad(
         generator_objective, has_aux=True)(g_params, state, real_a, real_b)
 
@@ -210,15 +206,15 @@ def make_step(options, models, axis_name=None):
                                          rng_a, swap)
     pooled_b, pool_b = replay.pool_query(state.extras["pool_b"], jax.lax.stop_gradient(fake_b),
                                          rng_b, swap)
-    d_params = {name: _per_device(axis_name, state.nets[name].params) for name in DISCRIMINATORS}
+    d_params = params(DISCRIMINATORS)
     (_, d_terms), d_grads = jax.value_and_grad(discriminator_objective, has_aux=True)(
         d_params, state, real_a, real_b, pooled_a, pooled_b)
 
-    grads = _mean_over(axis_name, {**g_grads, **d_grads})
+    grads = parallel.mean_over(axis_name, {**g_grads, **d_grads})
     lr_factor = linear_decay(state.step, options.num_steps, options.decay_steps)
     nets = {name: net.apply_gradients(grads[name], scale=lr_factor)
             for name, net in state.nets.items()}
-    metrics = _mean_over(axis_name, {"g_loss": g_total, **g_terms, **d_terms,
+    metrics = parallel.mean_over(axis_name, {"g_loss": g_total, **g_terms, **d_terms,
                                      "lr_factor": lr_factor})
     state = state.replace(step=state.step + 1, nets=nets,
                           extras={**state.extras, "pool_a": pool_a, "pool_b": pool_b})
