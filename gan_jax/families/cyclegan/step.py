@@ -80,9 +80,11 @@ def options_from_config(config):
   if pool_size < 0:
     raise UserError(f"pool_size={pool_size} must be >= 0 (0: no image pool)")
   num_steps = int(config.num_train_steps)
-  decay_steps = int(config.get("decay_steps", num_steps // 2))
+  decay_steps = int(config.get("decay_steps", -1))
+  decay_steps = num_steps // 2 if decay_steps < 0 else decay_steps  # -1: the second half.
   if not 0 <= decay_steps <= num_steps:
-    raise UserError(f"decay_steps={decay_steps} must be between 0 and num_train_steps={num_steps}")
+    raise UserError(f"decay_steps={decay_steps} must be between 0 and num_train_steps={num_steps} "
+                    "(or -1: half of it)")
   return Options(loss=loss.name, cycle=cycle, identity=bool(loss.get("identity", True)),
                  pool_size=pool_size, num_steps=num_steps, decay_steps=decay_steps)
 
