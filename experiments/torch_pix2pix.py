@@ -127,10 +127,14 @@ def load_flax_weights(module, variables):
         m.running_var.copy_(t(stats[name]["var"]))
 
 
-def make_train_step(g, d, lambda_l1=100.0, lr=2e-4):
-  """The authors' Pix2PixModel.optimize_parameters with the vanilla (BCE) GAN loss."""
-  opt_g = torch.optim.Adam(g.parameters(), lr, betas=(0.5, 0.999))
-  opt_d = torch.optim.Adam(d.parameters(), lr, betas=(0.5, 0.999))
+def make_train_step(g, d, lambda_l1=100.0, lr=2e-4, optimizer="adam"):
+  """The authors' Pix2PixModel.optimize_parameters with the vanilla (BCE) GAN loss; Adam (0.5,
+  0.999) as theirs, or plain SGD (for tests: its updates keep the losses' scale)."""
+  if optimizer == "adam":
+    make = lambda params: torch.optim.Adam(params, lr, betas=(0.5, 0.999))
+  else:
+    make = lambda params: torch.optim.SGD(params, lr)
+  opt_g, opt_d = make(g.parameters()), make(d.parameters())
   bce = nn.BCEWithLogitsLoss()
 
   def step(source, target):
