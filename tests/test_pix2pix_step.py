@@ -91,8 +91,8 @@ def test_two_steps_match_the_authors_step_in_pytorch(optimizer, lr):
   for batch in batches:
     state, metrics = step(state, batch, jax.random.key(0))
     theirs = torch_step(to_torch(batch["source"]), to_torch(batch["target"]))
-    np.testing.assert_allclose(metrics["d_loss"], theirs["d_loss"], rtol=1e-4)
-    np.testing.assert_allclose(metrics["g_loss"], theirs["g_loss"], rtol=1e-4)
+    np.testing.assert_allclose(metrics["d_loss"], float(theirs["d_loss"]), rtol=1e-4)
+    np.testing.assert_allclose(metrics["g_loss"], float(theirs["g_loss"]), rtol=1e-4)
   # Batch-norm running statistics differ by design: torch's running variance averages the
   # unbiased batch variance (flax's the biased one), and its D also updates them in G's pass.
   skip = {"g": ("num_batches_tracked", "running_var"),

@@ -21,7 +21,7 @@ and the formats users bring:
 Fields are stored as uint8 and fed to the step in [-1, 1] ((u - 127.5) / 127.5). Lab fields are
 coded so that the fed values are the authors' scaling: L / 50 - 1 and ab / 110.
 
-`dataset.num_heldout` pairs (a fixed, seeded choice) are kept aside for evaluation: they hold the
+`dataset.num_heldout` pairs (a choice fixed by `dataset.heldout_seed`) are kept aside for evaluation: they hold the
 source and target, the true image (`image`, RGB uint8) and, for edges2digits, the digit's `label`.
 """
 import concurrent.futures
@@ -166,6 +166,40 @@ def sources_for(task, images, config):
   raise ValueError(task)
 
 
+def prepare_sources(task, images, shape, config):
+  """A user's images (uint8 HWC, any sizes, grey or colour) -> the source field (N, *shape) the
+  generator was trained on: colorize takes their lightness; edges2digits takes them as edge maps
+  (28x28 ones padded to 32x32 as in training, others resized); super_resolution shrinks them to
+  size / scale and enlarges them back, as in training (an image of that small size is only
+  enlarged); inpaint cuts the centre hole; the user formats match the size and channels."""
+  size, channels = shape[0], shape[-1]
+  channels = 3 if task == "colorize" else channels  # Colour (or grey as colour) -> its L.
+  images = [_with_channels(np.asarray(im, np.uint8), channels) for im in images]
+  if task == "edges2digits":
+    pad = (size - 28) // 2
+    images = [np.pad(im, ((pad, pad), (pad, pad), (0, 0))) if im.shape[:2] == (28, 28) and pad > 0
+              else im for im in images]
+  if task == "super_resolution":
+    small = size // int(_get(config, "scale", 4))
+    return _resize(np.stack([_resize_one(im, small, Image.BOX) for im in images]), size)
+  batch = np.stack([_resize_one(im, size) for im in images])
+  if task == "colorize":
+    return colorize_sources(batch)
+  if task == "inpaint":
+    return with_centre_hole(batch, float(_get(config, "hole", 0.5)))
+  return batch
+
+
+def _with_channels(image, channels):
+  """An HW or HWC uint8 image with 1 (grey) or 3 (RGB) channels."""
+  image = image[..., None] if image.ndim == 2 else image
+  if image.shape[-1] == channels:
+    return image
+  if channels == 1:
+    return _grey(image[None])[0]
+  return np.repeat(image, 3, axis=-1)
+
+
 def _grey(images):
   images = np.asarray(images, np.uint8)
   if images.shape[-1] == 3:
@@ -198,13 +232,13 @@ def load(config):
 
 
 def _split(config, name, task, source, target, images, labels):
-  """Training pairs and `dataset.num_heldout` held-out ones (a permutation of `dataset.seed`)."""
+  """Training pairs and `dataset.num_heldout` held-out ones (a permutation of `dataset.heldout_seed`)."""
   n = len(source)
   num_heldout = int(_get(config, "num_heldout", 1000))
   if not 0 <= num_heldout < n:
     raise UserError(f"dataset.num_heldout={num_heldout} must be at least 0 and less than the "
                     f"{n} pairs of {name}")
-  order = np.random.default_rng(int(_get(config, "seed", 0))).permutation(n)
+  order = np.random.default_rng(int(_get(config, "heldout_seed", 0))).permutation(n)
   held, train = np.sort(order[:num_heldout]), np.sort(order[num_heldout:])
   heldout = {"source": source[held], "target": target[held], "image": images[held]}
   if labels is not None:
@@ -220,7 +254,8 @@ def _limit(config, *arrays):
   limit, n = int(_get(config, "max_images", 0)), len(arrays[0])
   if not limit or limit >= n:
     return arrays
-  keep = np.sort(np.random.default_rng(int(_get(config, "seed", 0)) + 1).choice(n, limit, False))
+  rng = np.random.default_rng(int(_get(config, "heldout_seed", 0)) + 1)
+  keep = np.sort(rng.choice(n, limit, False))
   return tuple(a[keep] for a in arrays)
 
 
