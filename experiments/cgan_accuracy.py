@@ -22,10 +22,10 @@ import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import cgan_mnist  # pylint: disable=g-import-not-at-top
-from gan_jax import input_pipeline
+from gan_jax import data
 from gan_jax import outputs
 from gan_jax import sample as sample_lib
-from gan_jax import train
+from gan_jax import loop
 
 
 class Classifier(nn.Module):
@@ -95,17 +95,17 @@ def main():
   if args.model:
     config.model.name = args.model
   start = time.time()
-  train.train_and_evaluate(config, args.workdir)
+  loop.train_and_evaluate(config, args.workdir)
   gan_seconds = time.time() - start
 
-  data = input_pipeline.load_dataset(config.dataset).arrays
-  x, y = to_float(data["x"]), np.asarray(data["label"])
+  arrays = data.load(config.dataset).arrays
+  x, y = to_float(arrays["x"]), np.asarray(arrays["label"])
   predict, classifier_acc = train_classifier(x, y, args.classifier_steps)
 
   per_class, rows = [], []
+  restored = loop.restore(args.workdir)
   for label in range(10):
-    samples, _, _ = sample_lib.generate(config, args.workdir, args.samples_per_class, label,
-                                        seed=label)
+    samples, _ = sample_lib.generate(restored, args.samples_per_class, label, seed=label)
     pred = np.asarray(predict(jnp.asarray(to_float(samples))))
     per_class.append(float(np.mean(pred == label)))
     rows.append(samples[:10])

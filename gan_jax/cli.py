@@ -17,7 +17,7 @@ def run(main):
     print(f"error: {e}", file=sys.stderr)
     return EXIT_USER_ERROR
   except Exception as e:  # pylint: disable=broad-except
-    from gan_jax.train import NonFiniteLossError  # pylint: disable=g-import-not-at-top
+    from gan_jax.loop import NonFiniteLossError  # pylint: disable=g-import-not-at-top
     if isinstance(e, NonFiniteLossError):
       print(f"error: {e}", file=sys.stderr)
       return EXIT_TRAINING_FAILED

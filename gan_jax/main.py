@@ -1,4 +1,4 @@
-"""Trains a GAN from an ml-collections config.
+"""Trains a GAN of any family from an ml-collections config.
 
   python -m gan_jax.main --config=configs/wgan_gp.py --workdir=/tmp/wgan_gp [--config.batch_size=128]
 """
@@ -10,7 +10,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from gan_jax import cli
-from gan_jax import train
+from gan_jax import loop
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and samples.")
@@ -23,9 +23,10 @@ def main(argv):
     raise app.UsageError(f"Too many command-line arguments: {argv[1:]}")
   # Orbax and JAX log every checkpoint step at INFO; the progress lines are printed instead.
   logging.set_verbosity(logging.WARNING)
-  print(f"Training {FLAGS.config.model.name} / {FLAGS.config.loss.name} on "
-        f"{FLAGS.config.dataset.name} into {FLAGS.workdir}", flush=True)
-  train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  config = FLAGS.config
+  print(f"Training {config.get('family', 'latent')} GAN {config.model.get('name', '')} on "
+        f"{config.dataset.name} into {FLAGS.workdir}", flush=True)
+  loop.train_and_evaluate(config, FLAGS.workdir)
 
 
 if __name__ == "__main__":

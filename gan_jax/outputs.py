@@ -142,12 +142,19 @@ class Progress:
     self._last_step = start_step
     self._last_time = time.time()
 
+  def restart(self, step):
+    """Counts from `step`, now (after a compilation, whose time is not training speed)."""
+    self._last_step, self._last_time = step, time.time()
+
   def line(self, step, scalars):
+    """'step s/N metrics | steps/s, ETA' (the rate over the steps since the last line)."""
+    shown = " ".join(f"{k}={v:.4g}" for k, v in sorted(scalars.items()))
+    if step == self._last_step:  # Just compiled: no compiled steps timed yet.
+      return f"step {step}/{self._total} {shown} | steps/s from the next line"
     now = time.time()
     rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
     self._last_step, self._last_time = step, now
     eta = (self._total - step) / rate if rate > 0 else float("inf")
-    shown = " ".join(f"{k}={v:.4g}" for k, v in sorted(scalars.items()))
     return f"step {step}/{self._total} {shown} | {rate:.1f} steps/s, ETA {_fmt_seconds(eta)}"
 
 

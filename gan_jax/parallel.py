@@ -12,6 +12,7 @@ sharded over the axis. `config.parallel.mode` picks how the one pure step runs o
 import os
 
 import jax
+import jax.numpy as jnp
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 import numpy as np
@@ -73,6 +74,28 @@ def check_batch_divides(batch_size, mesh):
 def axis_name_for(mode):
   """The axis name the step and the models reduce over: set only in pmap mode."""
   return DATA_AXIS if check_mode(mode) == "pmap" else None
+
+
+def mean_over(axis_name, tree):
+  """The mean of `tree` over the pmap axis (gradients, batch statistics, metrics); as is under jit."""
+  return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
+
+
+def per_device(axis_name, params):
+  """`params` to differentiate per device. Under shard_map the gradient of a replicated input is
+  already summed over devices, and the pmean after it would keep that sum (N times the mean
+  gradient); the gradient of a device-varying copy is this device's own, which pmean averages."""
+  return params if axis_name is None else jax.lax.pcast(params, axis_name, to="varying")
+
+
+def unroll_on_cpu(params):
+  """Whether a loop whose body trains `params` should be unrolled: on the CPU backend, when they
+  hold a 2D convolution's kernel (rank 4). XLA:CPU runs convolution weight gradients many times
+  slower inside a while loop (jax#12868): DCGAN-28 trained at 0.07 steps/s in a `lax.scan` and
+  0.46 unrolled on 2 cores (experiments/bench_train_step.py). Dense models keep their loops:
+  unrolled, gan_mlp's 50 steps per call compiled in 100 s instead of 9 s."""
+  return jax.default_backend() == "cpu" and any(
+      jnp.ndim(p) >= 4 for p in jax.tree.leaves(params))
 
 
 def distribute_step(step_fn, mesh, mode):

@@ -1,24 +1,25 @@
 """Hyper-parameter sweeps trained together: members stacked on a leading axis, one vmapped step.
 
-  python -m gan_jax.sweep --config=configs/gan_mlp.py --workdir=DIR [--config.dataset.name=ring8]
+  python -m gan_jax.sweep --config=configs/gan_mlp.py:ring8 --workdir=DIR
 
 The config file's `get_sweep(h)` returns the members (see `gan_jax.sweep_spec`). Keys whose values
-live in the train state as arrays are vmapped: `seed`, the loss hyper-parameters that
-`train_step.default_hparams` puts in `state.hparams` (label smoothing, GP lambda, ...), and the
-optimizers' `inject_hyperparams` values (learning_rate, b1, b2, ...). Every other key (model, dataset,
-n_critic, batch_size, ...) is structural: its values fan out into separate runs, one after another, in
-DIR/run_00, DIR/run_01, ... So does a vmapped value that is 0 in some members only, since 0 switches a
-component (GP, clipping, EMA) off at trace time.
+live in the train state as arrays are vmapped: `seed`, the loss hyper-parameters the family keeps
+in `state.hparams` (label smoothing, GP lambda, L1 weight, ...), and the optimizers'
+`inject_hyperparams` values (learning_rate, b1, b2, ...). Every other key (model, dataset,
+n_critic, batch_size, ...) is structural: its values fan out into separate runs, one after another,
+in DIR/run_00, DIR/run_01, ... So do members whose values change the step's structure (the
+family's `options`: a GP weight of 0 switches the penalty off when the step is built).
 
-A run writes metrics.jsonl (a `member` column), tensorboard/member_<i>/, member_<i>/samples_*.png,
-one checkpoint of the whole stack (resumable), and summary.{md,csv,png}: the final metrics per member.
-The stack's member axis is sharded over the devices when the device count divides it.
+A run is trained by the one loop (gan_jax.loop) and writes metrics.jsonl (a `member` column),
+tensorboard/member_<i>/, member_<i>/samples_*.png, one checkpoint of the whole stack (resumable),
+and summary.{md,csv,png}: the final metrics per member. The stack's member axis is sharded over the
+devices when the device count divides it.
 """
 import csv
 import dataclasses
+import functools
 import importlib.util
 import json
-import math
 import os
 import sys
 
@@ -29,18 +30,17 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 import jax.numpy as jnp
 from ml_collections import config_flags
 import numpy as np
-import orbax.checkpoint as ocp
 
-from gan_jax import checkpointing
 from gan_jax import cli
+from gan_jax import data
 from gan_jax import distributed
-from gan_jax import input_pipeline
-from gan_jax import models
+from gan_jax import families
+from gan_jax import key_streams
+from gan_jax import loop
 from gan_jax import outputs
 from gan_jax import parallel
+from gan_jax import state as state_lib
 from gan_jax import sweep_spec
-from gan_jax import train
-from gan_jax import train_step as train_step_lib
 from gan_jax.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -67,8 +67,15 @@ def _is_number(v):
   return isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
 
 
-def _optimizer_hyperparams(opt_config, which):
-  return train_step_lib.make_optimizer(opt_config, which).init(jnp.zeros(())).hyperparams
+def _family(config):
+  return families.get(config.get("family", "latent"))
+
+
+def numbers(config):
+  """A member's numbers that live in the state: the family's hparams and each network's
+  optimizer hyper-parameters."""
+  family = _family(config)
+  return family.hparams(config), state_lib.optimizer_numbers(family.optimizers(config))
 
 
 def vmapped_keys(config, spec):
@@ -81,65 +88,31 @@ def vmapped_keys(config, spec):
     if key == "seed":
       result.append(key)
       continue
-    head, _, leaf = key.partition(".")
-    if head in ("g_optimizer", "d_optimizer") and "." not in leaf:
-      if leaf in _optimizer_hyperparams(config[head], head[0]):
-        result.append(key)
-      continue
-    # A loss (or other) knob is in the state when its value shows in default_hparams.
-    seen = {json.dumps(train_step_lib.default_hparams(sweep_spec.apply(config, {key: v})),
-                       sort_keys=True, default=float) for v in set(values)}
+    # A knob is in the state when its value shows in the state's numbers.
+    seen = {json.dumps(jax.tree.map(np.asarray, numbers(sweep_spec.apply(config, {key: v}))),
+                       sort_keys=True, default=lambda a: np.asarray(a).tolist())
+            for v in set(values)}
     if len(seen) == len(set(values)):
       result.append(key)
   return result
 
 
-def _step_program(config, info):
-  """The train step's jaxpr as text: equal texts mean one compiled program serves both configs."""
-  generator, discriminator = models.get_models(config.model, info.shape, info.num_classes)
-  example_x = jnp.zeros((2,) + tuple(info.shape), jnp.float32)
-  state = jax.eval_shape(lambda r: train_step_lib.create_train_state(
-      config, generator, discriminator, r, example_x), jax.random.key(0))
-  n = config.batch_size * config.n_critic
-  batch = {"x": jax.ShapeDtypeStruct((n,) + tuple(info.shape), jnp.float32),
-           "label": jax.ShapeDtypeStruct((n,), jnp.int32)}
-  step = train_step_lib.make_train_step(config, generator, discriminator)
-  return str(jax.make_jaxpr(step)(state, batch, jax.random.key(0)))
-
-
-def _switches_at_zero(config, spec, vmapped, info):
-  """The vmapped keys whose value 0 changes the step's program (0 turns GP, clipping, EMA off)."""
-  result = []
-  for key in vmapped:
-    values = {m[key] for m in spec}
-    if key == "seed" or 0 not in values or len(values) < 2:
-      continue
-    nonzero = next(v for v in values if v != 0)
-    if (_step_program(sweep_spec.apply(config, {key: 0}), info)
-        != _step_program(sweep_spec.apply(config, {key: nonzero}), info)):
-      result.append(key)
-  return result
-
-
-def plan(config, spec, info=None):
-  """Splits the members of `spec` into groups trained one after another.
-
-  `info` (the dataset's) lets values of 0 that do not change the step's program share a group.
-  """
+def plan(config, spec):
+  """Splits the members of `spec` into groups trained one after another: members share a group
+  when their structural overrides and their family's options (the step's structure) are equal."""
   vmapped = vmapped_keys(config, spec)
-  at_zero = ([k for k in vmapped if k != "seed"] if info is None
-             else _switches_at_zero(config, spec, vmapped, info))
   groups = {}
   for overrides in spec:
+    member_config = sweep_spec.apply(config, overrides)
     structural = {k: v for k, v in overrides.items() if k not in vmapped}
-    zeros = tuple((k, overrides[k] == 0) for k in at_zero)
-    signature = json.dumps([sorted(structural.items()), zeros], default=str)
+    signature = (json.dumps(sorted(structural.items()), default=str),
+                 _family(member_config).options(member_config))
     groups.setdefault(signature, (structural, []))[1].append(overrides)
   result = []
   for structural, members in groups.values():
     member_configs = tuple(sweep_spec.apply(config, m) for m in members)
     for c in member_configs:
-      train.validate_config(c)
+      loop.validate_config(c)
     result.append(Group(member_configs[0], tuple(members), member_configs, structural))
   return result
 
@@ -159,62 +132,50 @@ def member_devices(devices, num_members):
   return devices[:max(k for k in range(1, len(devices) + 1) if num_members % k == 0)]
 
 
-def build_group(group, dataset, devices=None):
-  """Models, the stacked initial state and `train(states, data) -> (states, metric sums (M,))`."""
+def build_stack(group, dataset, devices=None):
+  """The loop's Program for a group: the stacked initial state and the vmapped `train`."""
   config = group.config
   info = dataset.info
   if dataset.arrays is None and info.kind != "points":
     raise UserError(f"sweeps draw batches on the device; dataset {info.name!r} is read by the host "
                     f"pipeline (raise dataset.max_device_bytes or use a smaller dataset)")
-  generator, discriminator = models.get_models(config.model, info.shape, info.num_classes)
+  trainer = _family(config).build(config, dataset)
   m = len(group.members)
   mesh = parallel.make_mesh(member_devices(jax.devices() if devices is None else devices, m))
   sharded = m % mesh.devices.size == 0
   sharding = NamedSharding(mesh, P(parallel.DATA_AXIS)) if sharded else parallel.replicated(mesh)
   seeds = np.asarray([c.seed for c in group.member_configs], np.int32)
   unique_seeds, seed_index = np.unique(seeds, return_inverse=True)
-  example_x = jnp.zeros((2,) + tuple(info.shape), jnp.float32)
-
+  seed_index = seed_index.astype(np.int32)
   # Per-member numbers that live in the state, from each member's own config.
-  numbers = _stack([(train_step_lib.default_hparams(c),
-                     _optimizer_hyperparams(c.g_optimizer, "g"),
-                     _optimizer_hyperparams(c.d_optimizer, "d")) for c in group.member_configs])
+  member_numbers = _stack([numbers(c) for c in group.member_configs])
 
-  def init(seeds, numbers):
-    def one(seed, nums):
-      state = train_step_lib.create_train_state(config, generator, discriminator,
-                                                jax.random.key(seed), example_x)
-      hparams, g_hyper, d_hyper = jax.tree.map(
-          lambda new, old: jnp.asarray(new, jnp.asarray(old).dtype), nums,
-          (state.hparams, state.g_opt_state.hyperparams, state.d_opt_state.hyperparams))
-      return state.replace(hparams=hparams,
-                           g_opt_state=state.g_opt_state._replace(hyperparams=g_hyper),
-                           d_opt_state=state.d_opt_state._replace(hyperparams=d_hyper))
-    return jax.vmap(one)(seeds, numbers)
+  def init(seeds, nums):
+    return jax.vmap(lambda seed, n: state_lib.with_numbers(trainer.init(jax.random.key(seed)),
+                                                           *n))(seeds, nums)
 
   # Inputs as global arrays, so that every process of a multi-host run enters the same program.
   state = jax.jit(init, out_shardings=sharding)(
-      *parallel.replicate_from_host((seeds, numbers), mesh))
+      *parallel.replicate_from_host((seeds, member_numbers), mesh))
 
-  examples_per_step = config.batch_size * config.n_critic
-  samplers = [input_pipeline.make_device_sampler(dataset, examples_per_step, int(s))
+  samplers = [data.feed.make_device_sampler(dataset, trainer.batch_rows, int(s), trainer.fields)
               for s in unique_seeds]
   device_data = parallel.replicate_from_host(jax.device_get(samplers[0][0]), mesh)
-  step_fn = train_step_lib.make_train_step(config, generator, discriminator)
+  step_of_stage = loop.stage_steps(trainer)
 
-  def run(states, data, seeds, seed_index):
-    """`steps_per_call` steps of the members in `states` (with a sharded stack: this device's)."""
-    n = config.steps_per_call
+  def run(states, device_data, seeds, seed_index, num_steps, stage):
+    """`num_steps` steps of the members in `states` (with a sharded stack: this device's)."""
+    step_fn = step_of_stage(stage)
     # Members advance together; each device reads the step of its own first member, so the
     # devices of a sharded stack never wait for each other.
     first = states.step[0]
     # Per data order (seed): the call's batches, (n, B, ...), stacked on axis 1.
     orders = jax.tree.map(lambda *b: jnp.stack(b, 1),
-                          *[sample(data, first, n) for _, sample in samplers])
+                          *[sample(device_data, first, num_steps) for _, sample in samplers])
 
     def one_step(states, xs):
       step, batches = xs
-      rngs = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(s), step))(seeds)
+      rngs = jax.vmap(lambda s: key_streams.step_key(jax.random.key(s), step))(seeds)
       if len(samplers) == 1:  # One data order for all: shared, not copied per member.
         batch = jax.tree.map(lambda b: b[0], batches)
         member_step = lambda args: step_fn(args[0], batch, args[2])
@@ -222,37 +183,22 @@ def build_group(group, dataset, devices=None):
         member_step = lambda args: step_fn(args[0], jax.tree.map(lambda b: b[args[1]], batches),
                                            args[2])
       return jax.vmap(member_step)((states, seed_index, rngs))
-    one_member = jax.tree.map(lambda x: x[0], (states.g_params, states.d_params))
-    return train.scan_steps(one_step, n, states, (first + jnp.arange(n), orders),
-                            unroll=train_step_lib.unroll_on_cpu(one_member))
+    one_member = jax.tree.map(lambda x: x[0], states.params())
+    return loop.scan_steps(one_step, num_steps, states, (first + jnp.arange(num_steps), orders),
+                           unroll=parallel.unroll_on_cpu(one_member))
 
-  if sharded:
-    run = jax.shard_map(run, mesh=mesh, out_specs=(P(parallel.DATA_AXIS),) * 2,
-                        in_specs=(P(parallel.DATA_AXIS), P(), P(parallel.DATA_AXIS),
-                                  P(parallel.DATA_AXIS)))
-  train_fn = jax.jit(lambda states, data: run(states, data, seeds, seed_index.astype(np.int32)),
-                     donate_argnums=0, out_shardings=(sharding, sharding))
-  return dict(generator=generator, discriminator=discriminator, state=state, mesh=mesh,
-              sharded=sharded, train=train_fn, device_data=device_data)
-
-
-def _logged_metrics(workdir, num_members):
-  """The latest value of every metric per member in metrics.jsonl."""
-  final = [dict() for _ in range(num_members)]
-  path = os.path.join(workdir, "metrics.jsonl")
-  if os.path.exists(path):
-    with open(path) as f:
-      for line in f:
-        record = json.loads(line)
-        i = record.pop("member", None)
-        record.pop("step", None)
-        if i is not None and 0 <= i < num_members:
-          final[i].update(record)
-  return final
-
-
-def _member(tree, i):
-  return jax.tree.map(lambda x: x[i], tree)
+  def call(states, device_data, num_steps, stage):
+    fn = functools.partial(run, num_steps=num_steps, stage=stage)
+    if sharded:
+      fn = jax.shard_map(fn, mesh=mesh, out_specs=(P(parallel.DATA_AXIS),) * 2,
+                         in_specs=(P(parallel.DATA_AXIS), P(), P(parallel.DATA_AXIS),
+                                   P(parallel.DATA_AXIS)))
+    return fn(states, device_data, seeds, seed_index)
+  train = jax.jit(call, static_argnums=(2, 3), donate_argnums=0,
+                  out_shardings=(sharding, sharding))
+  return loop.Program(trainer=trainer, state=state, train=train,
+                      feeder=lambda start_step: lambda num_steps: device_data, mesh=mesh,
+                      members=m, sharded=sharded)
 
 
 def _check_workdir(workdir, group):
@@ -269,102 +215,21 @@ def _check_workdir(workdir, group):
 
 
 def train_group(group, dataset, workdir, metric=""):
-  """Trains (or resumes) one group's stack; returns the final metrics per member."""
-  config = group.config
-  info = dataset.info
+  """Trains (or resumes) one group's stack with the loop; returns (state, final metrics per
+  member)."""
   os.makedirs(workdir, exist_ok=True)
-  is_main = jax.process_index() == 0
   _check_workdir(workdir, group)
-  if is_main:
-    train.write_config(workdir, config)
-  parts = build_group(group, dataset)
-  state, train_fn = parts["state"], parts["train"]
-  if is_main:
-    devices = parts["mesh"].devices.ravel()
-    print(f"  members {'sharded' if parts['sharded'] else 'replicated'} over {len(devices)} "
+  program = build_stack(group, dataset)
+  if jax.process_index() == 0:
+    devices = program.mesh.devices.ravel()
+    print(f"  members {'sharded' if program.sharded else 'replicated'} over {len(devices)} "
           f"{devices[0].platform} device(s)", flush=True)
-  manager = checkpointing.make_manager(workdir, config.get("keep_checkpoints", 3))
-  restored = checkpointing.restore_latest(manager, state)
-  if restored is not None:
-    state = restored
-    print(f"Resumed the {len(group.members)} members from step "
-          f"{int(parallel.host_copy(state.step)[0])}", flush=True)
-  step = int(parallel.host_copy(state.step)[0])
-  m = len(group.members)
   names = _member_names(group)
-  writers = [outputs.MetricWriter(workdir, enabled=is_main, member=i, start_step=step)
-             for i in range(m)]
-  progress = outputs.Progress(step, config.num_train_steps)
-  generator = parts["generator"]
-  use_ema = config.ema.decay > 0
-  sample_fn = jax.jit(jax.vmap(train_step_lib.make_sample_fn(generator, config, use_ema)))
-  grids = _stack([train.fixed_latents(c, generator.num_classes, config.num_grid_samples)
-                  for c in group.member_configs])
-  eval_every = config.get("eval_every_steps", 0)
-  eval_config = config
-  if not eval_every and info.kind == "points":
-    # Toy members are compared by mode coverage at the end even with in-loop evaluation off.
-    eval_every = config.num_train_steps
-    eval_config = config.copy_and_resolve_references()
-    with eval_config.unlocked():
-      eval_config.eval_every_steps = eval_every
-  # pylint: disable-next=protected-access
-  evaluate = train._make_in_loop_evaluator(eval_config, dataset, generator, workdir)
-  final = _logged_metrics(workdir, m)  # A resumed (or finished) sweep's earlier numbers.
-  sums, sum_steps = None, 0
-  with train.sigterm_flag() as stop:
-    try:
-      while step < config.num_train_steps and stop["signal"] is None:
-        state, call_sums = train_fn(state, parts["device_data"])
-        step += config.steps_per_call
-        sums = call_sums if sums is None else jax.tree.map(jnp.add, sums, call_sums)
-        sum_steps += config.steps_per_call
-        done = step >= config.num_train_steps
-        if train.due(step, config.log_every_steps, done):
-          host = parallel.host_copy(sums)  # The member axis may span processes.
-          sums, sum_steps, scalars = None, 0, {k: v / sum_steps for k, v in host.items()}
-          for i in range(m):
-            final[i].update({k: float(v[i]) for k, v in scalars.items()})
-            writers[i].write(step, {k: v[i] for k, v in scalars.items()})
-          if is_main:
-            bad = [i for i in range(m) if not all(map(math.isfinite, final[i].values()))]
-            shown = {k: float(np.nanmean(v)) for k, v in scalars.items()}
-            print(f"[mean of {m}] " + progress.line(step, shown)
-                  + (f" | diverged: {len(bad)}/{m}" if bad else ""), flush=True)
-        if train.due(step, config.sample_every_steps, done):
-          host_state = parallel.host_copy(state)  # A collective: on every process.
-          samples = jax.device_get(sample_fn(host_state, *grids)) if is_main else ()
-          for i in range(len(samples)):
-            os.makedirs(os.path.join(workdir, f"member_{i}"), exist_ok=True)
-            train.save_samples(os.path.join(workdir, f"member_{i}", f"samples_{step:07d}.png"),
-                               samples[i], info, f"{names[i]} step {step}")
-        if evaluate and train.due(step, eval_every, done):
-          # Every process evaluates the same host copy, so they agree.
-          local = parallel.host_copy(state)
-          for i in range(m):
-            eval_metrics = evaluate(_member(local, i), step)
-            final[i].update(eval_metrics)
-            writers[i].write(step, eval_metrics)
-        if done or train.due(step, config.checkpoint_every_steps, done):
-          # Diverged members are kept (and reported); the others are still worth resuming.
-          _save(manager, state, step)
-      if stop["signal"] is not None:
-        logging.warning("Received signal %d: saving a checkpoint at step %d and exiting.",
-                        stop["signal"], step)
-        _save(manager, state, step)
-    finally:
-      manager.wait_until_finished()
-      for w in writers:
-        w.close()
-  if is_main and all(final) and stop["signal"] is None:
+  state, final = loop.run(group.config, workdir, program, dataset, names)
+  finished = int(parallel.host_copy(state.step)[0]) >= group.config.num_train_steps
+  if jax.process_index() == 0 and all(final) and finished:  # Not after a SIGTERM.
     write_summary(workdir, names, final, metric)
   return state, final
-
-
-def _save(manager, state, step):
-  # The whole stack in one checkpoint, named by the step its members share.
-  if manager.latest_step() != step:
-    manager.save(step, args=ocp.args.StandardSave(state))
 
 
 def _short_names(keys):
@@ -438,14 +303,14 @@ def load_spec(config_path):
 
 def run_sweep(config, spec, workdir, metric=""):
   """Trains every group of the sweep; returns [(group, workdir, final metrics per member)]."""
-  groups = plan(config, spec, input_pipeline.load_dataset(config.dataset).info)
+  groups = plan(config, spec)
   results = []
   for k, group in enumerate(groups):
     run_dir = workdir if len(groups) == 1 else os.path.join(workdir, f"run_{k:02d}")
     what = " ".join(f"{key}={v}" for key, v in group.structural.items()) or "(none)"
     print(f"Run {k + 1}/{len(groups)}: {len(group.members)} members vmapped, structural {what}, "
           f"into {run_dir}", flush=True)
-    dataset = input_pipeline.load_dataset(group.config.dataset)
+    dataset = _family(group.config).load_data(group.config)
     _, final = train_group(group, dataset, run_dir, metric)
     results.append((group, run_dir, final))
   if len(groups) > 1 and jax.process_index() == 0:

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from configs import mode_collapse
-from gan_jax import input_pipeline
-from gan_jax import mode_metrics
-from gan_jax import models
+from gan_jax import data
+from gan_jax.families.latent import mode_metrics
+from gan_jax.families.latent import models
 from gan_jax import toy_data
-from gan_jax import train_step as train_step_lib
+from gan_jax.families.latent import step as train_step_lib
 
 GRID = toy_data.modes("grid25")
 STD = toy_data.mode_std("grid25")
@@ -59,7 +59,7 @@ def test_in_loop_evaluator_returns_python_floats():
   config = mode_collapse.get_config("ring8,nonsat")
   config.model.g_hidden, config.model.d_hidden = (8,), (8,)
   config.mode_eval_samples = 100
-  info = input_pipeline.load_dataset(config.dataset).info
+  info = data.load(config.dataset).info
   generator, discriminator = models.get_models(config.model, info.shape, 0)
   state = train_step_lib.create_train_state(config, generator, discriminator, jax.random.key(0),
                                             jnp.zeros((2, 2)))

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import ml_collections
 import pytest
 
-from gan_jax import models
+from gan_jax.families.latent import models
 from gan_jax.errors import UserError
 
 

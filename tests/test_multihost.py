@@ -20,7 +20,7 @@ def _worker(process_id, num_processes, port, out):
   import jax  # pylint: disable=g-import-not-at-top
   from configs import gan_mlp  # pylint: disable=g-import-not-at-top
   # pylint: disable=g-import-not-at-top
-  from gan_jax import checkpointing, distributed, input_pipeline, parallel, sweep, train
+  from gan_jax import checkpointing, data, distributed, loop, parallel, sweep
   from gan_jax import sweep_spec as h
   # pylint: enable=g-import-not-at-top
   config = gan_mlp.get_config("ring8")
@@ -35,12 +35,12 @@ def _worker(process_id, num_processes, port, out):
     config.parallel.process_id = process_id
     distributed.initialize(config)
   assert jax.process_count() == num_processes and jax.device_count() == 4, jax.devices()
-  parts = train.build(config, input_pipeline.load_dataset(config.dataset))
-  state = parts["state"]
+  parts = loop.build(config, data.load(config.dataset))
+  state = parts.state
   for _ in range(NUM_STEPS):
-    state, _ = parts["train"](state, parts["device_data"])
+    state, _ = parts.call(state, config.steps_per_call)
     jax.block_until_ready(state)
-  params = jax.device_get(parallel.local_copy((state.g_params, state.d_params)))
+  params = jax.device_get(parallel.local_copy((state.nets["g"].params, state.nets["d"].params)))
   # A sweep of 4 members, one per device (two on each process), written collectively.
   config.num_train_steps = NUM_STEPS
   config.log_every_steps = config.sample_every_steps = config.checkpoint_every_steps = 1
@@ -50,9 +50,8 @@ def _worker(process_id, num_processes, port, out):
   assert all("modes" in f for f in final), final
   states = checkpointing.restore_latest(
       checkpointing.make_manager(out + ".sweep"),
-      sweep.build_group(sweep.plan(config, spec)[0], input_pipeline.load_dataset(config.dataset))[
-          "state"])
-  params = (params, parallel.host_copy((states.g_params, states.d_params)))
+      sweep.build_stack(sweep.plan(config, spec)[0], data.load(config.dataset)).state)
+  params = (params, parallel.host_copy((states.nets["g"].params, states.nets["d"].params)))
   if jax.process_index() == 0:
     np.savez(out, *jax.tree.leaves(params))
 

@@ -36,33 +36,33 @@ def _config(mode, batch_size=32, sgd=False):
 
 def _train(mode, devices, sgd=False):
   import jax  # pylint: disable=g-import-not-at-top
-  from gan_jax import input_pipeline, train  # pylint: disable=g-import-not-at-top
+  from gan_jax import data, loop  # pylint: disable=g-import-not-at-top
   config = _config(mode, sgd=sgd)
-  parts = train.build(config, input_pipeline.load_dataset(config.dataset), devices=devices)
-  state = parts["state"]
+  parts = loop.build(config, data.load(config.dataset), devices=devices)
+  state = parts.state
   for _ in range(NUM_STEPS):
-    state, _ = parts["train"](state, parts["device_data"])
+    state, _ = parts.call(state, config.steps_per_call)
     jax.block_until_ready(state)
-  return jax.device_get((state.g_params, state.d_params))
+  return jax.device_get((state.nets["g"].params, state.nets["d"].params))
 
 
 def _sweep(devices):
   """8 members (learning rate x seed): sharded one per device, or all on one device."""
   import jax  # pylint: disable=g-import-not-at-top
-  from gan_jax import input_pipeline, sweep, sweep_spec as h  # pylint: disable=g-import-not-at-top
+  from gan_jax import data, sweep, sweep_spec as h  # pylint: disable=g-import-not-at-top
   config = _config("jit")
   spec = h.product([h.sweep("g_optimizer.learning_rate", [1e-3, 3e-3, 1e-2, 3e-2]),
                     h.sweep("seed", [0, 1])])
-  dataset = input_pipeline.load_dataset(config.dataset)
+  dataset = data.load(config.dataset)
   (group,) = sweep.plan(config, spec)
-  parts = sweep.build_group(group, dataset, devices=devices)
-  states = parts["state"]
-  assert len(states.g_params["Dense_0"]["kernel"].sharding.device_set) == len(devices or
+  parts = sweep.build_stack(group, dataset, devices=devices)
+  states = parts.state
+  assert len(states.nets["g"].params["Dense_0"]["kernel"].sharding.device_set) == len(devices or
                                                                               jax.devices())
   for _ in range(NUM_STEPS):
-    states, _ = parts["train"](states, parts["device_data"])
+    states, _ = parts.call(states, config.steps_per_call)
     jax.block_until_ready(states)
-  return jax.device_get((states.g_params, states.d_params))
+  return jax.device_get((states.nets["g"].params, states.nets["d"].params))
 
 
 def _max_diff(a, b):
@@ -73,7 +73,7 @@ def _max_diff(a, b):
 
 def _worker():
   import jax  # pylint: disable=g-import-not-at-top
-  from gan_jax import input_pipeline, train  # pylint: disable=g-import-not-at-top
+  from gan_jax import data, loop  # pylint: disable=g-import-not-at-top
   from gan_jax.errors import UserError  # pylint: disable=g-import-not-at-top
   assert jax.device_count() == 8, jax.devices()
   one = _train("jit", jax.devices()[:1])
@@ -84,16 +84,16 @@ def _worker():
   result["sweep8"] = _max_diff(_sweep(jax.devices()[:1]), _sweep(None))
   config = _config("jit", batch_size=36)
   try:
-    train.build(config, input_pipeline.load_dataset(config.dataset))
+    loop.build(config, data.load(config.dataset))
   except UserError as e:
     result["error"] = str(e)
   # Per-device state (each device's fakes in a replay buffer) cannot stay replicated under pmap.
   import ml_collections  # pylint: disable=g-import-not-at-top
   config = _config("pmap")
   config.replay = ml_collections.ConfigDict(dict(size=64, fraction=0.5))
-  parts = train.build(config, input_pipeline.load_dataset(config.dataset))
+  parts = loop.build(config, data.load(config.dataset))
   try:
-    parts["train"](parts["state"], parts["device_data"])
+    parts.call(parts.state, config.steps_per_call)
   except UserError as e:
     result["replay_error"] = str(e)
   print("RESULT " + json.dumps(result), flush=True)

@@ -17,10 +17,10 @@ import pytest
 
 from configs import cgan_mnist, dcgan_mnist, gan_mlp, wgan_gp
 from gan_jax import checkpointing
-from gan_jax import input_pipeline
+from gan_jax import data
+from gan_jax import loop
 from gan_jax import sweep
 from gan_jax import sweep_spec
-from gan_jax import train
 
 RECORD = bool(os.environ.get("GAN_JAX_RECORD"))
 
@@ -56,6 +56,12 @@ def _configs():
           "gan_mlp_ring8_ema": ring}
 
 
+def _params(state):
+  """G's, D's and G's averaged parameters (G's own when it is not averaged)."""
+  g = state.nets["g"].params
+  return g, state.nets["d"].params, state.ema["g"]["params"] if state.ema else g
+
+
 def _digest(param_trees, losses):
   h = hashlib.sha256()
   for leaf in jax.tree.leaves(param_trees):
@@ -81,8 +87,8 @@ def _check(name, digest):
 @pytest.mark.parametrize("name", list(_configs()))
 def test_run_is_bit_identical_to_the_recorded_one(name, tmp_path):
   config = _configs()[name]
-  state = train.train_and_evaluate(config, str(tmp_path))
-  params = (state.g_params, state.d_params, state.ema_g_params)
+  state = loop.train_and_evaluate(config, str(tmp_path))
+  params = _params(state)
   _check(name, _digest(params, _losses(str(tmp_path))))
 
 
@@ -93,7 +99,7 @@ def test_sweep_is_bit_identical_to_the_recorded_one(tmp_path):
   (group, run_dir, _), = sweep.run_sweep(config, spec, str(tmp_path))
   losses = [_losses(run_dir, member=i) for i in range(4)]
   # The final stack is the group's latest checkpoint.
-  parts = sweep.build_group(group, input_pipeline.load_dataset(config.dataset))
-  state = checkpointing.restore_latest(checkpointing.make_manager(run_dir), parts["state"])
-  params = (state.g_params, state.d_params, state.ema_g_params)
+  program = sweep.build_stack(group, data.load(config.dataset))
+  state = checkpointing.restore_latest(checkpointing.make_manager(run_dir), program.state)
+  params = _params(state)
   _check("sweep_gan_mlp_ring8", _digest(params, losses))

@@ -9,10 +9,10 @@ import pytest
 from configs import gan_mlp
 from configs import stability
 from gan_jax import losses
-from gan_jax import models
+from gan_jax.families.latent import models
 from gan_jax import regularizers
 from gan_jax import replay
-from gan_jax import train_step as train_step_lib
+from gan_jax.families.latent import step as train_step_lib
 
 W = jnp.array([3.0, 4.0])  # Linear critic D(x) = w . x: ||grad|| = 5 everywhere.
 
@@ -66,7 +66,7 @@ def test_weight_clipping_bounds_every_critic_weight():
   _, state, step, batch = _setup(**{"loss.name": "wasserstein", "loss.clip_value": 0.01,
                                     "n_critic": 2, "d_optimizer.learning_rate": 1.0})
   state, _ = step(state, batch, jax.random.key(0))
-  leaves = jax.tree.leaves(state.d_params)
+  leaves = jax.tree.leaves(state.nets["d"].params)
   assert max(float(jnp.abs(p).max()) for p in leaves) == pytest.approx(0.01)
 
 
@@ -158,22 +158,22 @@ def test_unrolled_zero_equals_plain_step_and_unrolling_changes_g():
   a, _ = step_plain(plain, batch, rng)
   b, _ = step_zero(zero, batch, rng)
   c, metrics = step_unrolled(unrolled, batch, rng)
-  assert jax.tree.all(jax.tree.map(jnp.array_equal, a.g_params, b.g_params))
-  assert jax.tree.all(jax.tree.map(jnp.array_equal, a.d_params, b.d_params))
+  assert jax.tree.all(jax.tree.map(jnp.array_equal, a.nets["g"].params, b.nets["g"].params))
+  assert jax.tree.all(jax.tree.map(jnp.array_equal, a.nets["d"].params, b.nets["d"].params))
   # D's own update is the same; only G's gradient sees the unrolled D.
-  assert jax.tree.all(jax.tree.map(jnp.array_equal, a.d_params, c.d_params))
-  assert not jax.tree.all(jax.tree.map(jnp.array_equal, a.g_params, c.g_params))
+  assert jax.tree.all(jax.tree.map(jnp.array_equal, a.nets["d"].params, c.nets["d"].params))
+  assert not jax.tree.all(jax.tree.map(jnp.array_equal, a.nets["g"].params, c.nets["g"].params))
   assert np.isfinite(float(metrics["g_loss"]))
 
 
 def test_ema_update_rule():
   _, state, step, batch = _setup(**{"ema.decay": 0.9, "ema.start_step": 1})
   s1, _ = step(state, batch, jax.random.key(0))  # step 0 < start_step: EMA copies G.
-  assert jax.tree.all(jax.tree.map(jnp.array_equal, s1.ema_g_params, s1.g_params))
+  assert jax.tree.all(jax.tree.map(jnp.array_equal, s1.ema["g"]["params"], s1.nets["g"].params))
   s2, _ = step(s1, batch, jax.random.key(1))
-  expected = jax.tree.map(lambda e, p: 0.9 * e + 0.1 * p, s1.ema_g_params, s2.g_params)
+  expected = jax.tree.map(lambda e, p: 0.9 * e + 0.1 * p, s1.ema["g"]["params"], s2.nets["g"].params)
   assert jax.tree.all(jax.tree.map(lambda x, y: jnp.allclose(x, y, atol=1e-7),
-                                   s2.ema_g_params, expected))
+                                   s2.ema["g"]["params"], expected))
 
 
 def test_ema_averages_batch_norm_statistics_and_samples_with_them():
@@ -181,16 +181,16 @@ def test_ema_averages_batch_norm_statistics_and_samples_with_them():
   generator, _ = models.get_models(config.model, (2,), 0)
   s1, _ = step(state, batch, jax.random.key(0))
   s2, _ = step(s1, batch, jax.random.key(1))
-  live = s2.g_collections["batch_stats"]
-  expected = jax.tree.map(lambda e, p: 0.9 * e + 0.1 * p, s1.ema_g_batch_stats, live)
+  live = s2.nets["g"].collections["batch_stats"]
+  expected = jax.tree.map(lambda e, p: 0.9 * e + 0.1 * p, s1.ema["g"]["batch_stats"], live)
   assert jax.tree.all(jax.tree.map(lambda x, y: jnp.allclose(x, y, atol=1e-7),
-                                   s2.ema_g_batch_stats, expected))
-  assert not jax.tree.all(jax.tree.map(jnp.allclose, s2.ema_g_batch_stats, live))
+                                   s2.ema["g"]["batch_stats"], expected))
+  assert not jax.tree.all(jax.tree.map(jnp.allclose, s2.ema["g"]["batch_stats"], live))
   z, labels = jax.random.normal(jax.random.key(2), (8, 2)), jnp.zeros(8, jnp.int32)
-  sample = train_step_lib.make_sample_fn(generator, config, use_ema=True)(s2, z, labels)
-  averaged = {"params": s2.ema_g_params, "batch_stats": s2.ema_g_batch_stats}
+  sample = train_step_lib.make_sample_fn(generator)(s2, z, labels)
+  averaged = {"params": s2.ema["g"]["params"], "batch_stats": s2.ema["g"]["batch_stats"]}
   np.testing.assert_allclose(sample, generator.apply(averaged, z, labels, train=False))
-  with_live = generator.apply({"params": s2.ema_g_params, "batch_stats": live}, z, labels,
+  with_live = generator.apply({"params": s2.ema["g"]["params"], "batch_stats": live}, z, labels,
                               train=False)
   assert not np.allclose(sample, with_live)
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from configs import gan_mlp
-from gan_jax import input_pipeline
+from gan_jax import data
 from gan_jax import sweep
 from gan_jax import sweep_spec as h
-from gan_jax import train
+from gan_jax import loop
 from gan_jax.errors import UserError
 
 
@@ -59,15 +59,15 @@ def test_example_sweep_is_one_group():
 
 
 def test_structural_keys_fan_out():
-  config, info = _config(), input_pipeline.load_dataset(_config().dataset).info
+  config, info = _config(), data.load(_config().dataset).info
   spec = h.product([h.sweep("n_critic", [1, 2]), h.sweep("g_optimizer.learning_rate", [1e-4, 1e-3]),
                     h.sweep("loss.label_smoothing", [0.0, 0.1])])
-  groups = sweep.plan(config, spec, info)
+  groups = sweep.plan(config, spec)
   # n_critic is structural; a label smoothing of 0 runs the same program as 0.1.
   assert [g.structural for g in groups] == [{"n_critic": 1}, {"n_critic": 2}]
   assert [len(g.members) for g in groups] == [4, 4]
   # gp_weight=0 turns the penalty off at trace time: its own group.
-  groups = sweep.plan(config, h.sweep("loss.gp_weight", [0.0, 1.0, 10.0]), info)
+  groups = sweep.plan(config, h.sweep("loss.gp_weight", [0.0, 1.0, 10.0]))
   assert [len(g.members) for g in groups] == [1, 2]
 
 
@@ -95,21 +95,21 @@ def test_member_equals_single_run():
                              h.sweep("d_optimizer.b1", [0.5, 0.0])]),
                     h.sweep("seed", [0, 3]),
                     h.sweep("loss.gp_weight", [1.0, 5.0])])
-  dataset = input_pipeline.load_dataset(config.dataset)
-  (group,) = sweep.plan(config, spec, dataset.info)
-  parts = sweep.build_group(group, dataset)
-  states = parts["state"]
+  dataset = data.load(config.dataset)
+  (group,) = sweep.plan(config, spec)
+  parts = sweep.build_stack(group, dataset)
+  states = parts.state
   for _ in range(3):
-    states, sums = parts["train"](states, parts["device_data"])
+    states, sums = parts.call(states, config.steps_per_call)
   assert sums["g_loss"].shape == (len(spec),)
   for i in (0, 7):  # Every swept value differs between these two.
-    single = train.build(group.member_configs[i], dataset)
-    state = single["state"]
+    single = loop.build(group.member_configs[i], dataset)
+    state = single.state
     for _ in range(3):
-      state, _ = single["train"](state, single["device_data"])
-    expected = jax.device_get((state.g_params, state.d_params, state.d_opt_state))
-    got = jax.device_get(jax.tree.map(lambda x: x[i], (states.g_params, states.d_params,
-                                                      states.d_opt_state)))
+      state, _ = single.call(state, config.steps_per_call)
+    expected = jax.device_get((state.nets["g"].params, state.nets["d"].params, state.nets["d"].opt_state))
+    got = jax.device_get(jax.tree.map(lambda x: x[i], (states.nets["g"].params, states.nets["d"].params,
+                                                      states.nets["d"].opt_state)))
     for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(got)):
       np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 

@@ -5,7 +5,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax import input_pipeline
+from gan_jax import data
 from gan_jax import toy_data
 from gan_jax.errors import UserError
 
@@ -65,24 +65,24 @@ def _config(**kw):
 
 
 def test_stream_sampler_is_pure_in_seed_and_step():
-  ds = input_pipeline.load_dataset(_config())
+  ds = data.load(_config())
   assert ds.arrays is None and ds.info.kind == 'points'
   assert ds.info.num_examples == 0 and ds.info.modes.shape == (8, 2)
-  data, sample = input_pipeline.make_device_sampler(ds, 16, seed=1)
+  device_data, sample = data.feed.make_device_sampler(ds, 16, seed=1)
   sample = jax.jit(sample)
-  a, b = sample(data, 5), sample(data, 5)
+  a, b = sample(device_data, 5), sample(device_data, 5)
   np.testing.assert_array_equal(a['x'], b['x'])
-  assert not np.array_equal(a['x'], sample(data, 6)['x'])
-  _, sample2 = input_pipeline.make_device_sampler(ds, 16, seed=2)
-  assert not np.array_equal(a['x'], jax.jit(sample2)(data, 5)['x'])
+  assert not np.array_equal(a['x'], sample(device_data, 6)['x'])
+  _, sample2 = data.feed.make_device_sampler(ds, 16, seed=2)
+  assert not np.array_equal(a['x'], jax.jit(sample2)(device_data, 5)['x'])
   assert a['x'].shape == (16, 2) and a['label'].dtype == np.int32
 
 
 def test_fixed_training_set_sampler():
-  ds = input_pipeline.load_dataset(_config(name='grid25', num_examples=100))
+  ds = data.load(_config(name='grid25', num_examples=100))
   assert ds.info.num_examples == 100 and ds.arrays['x'].shape == (100, 2)
-  data, sample = input_pipeline.make_device_sampler(ds, 10, seed=0)
-  xs = np.concatenate([np.asarray(jax.jit(sample)(data, s)['x'])
+  device_data, sample = data.feed.make_device_sampler(ds, 10, seed=0)
+  xs = np.concatenate([np.asarray(jax.jit(sample)(device_data, s)['x'])
                        for s in range(10)])
   # One epoch visits the fixed points exactly once, unscaled.
   ref = ds.arrays['x']

