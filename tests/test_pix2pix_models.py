@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from experiments import torch_pix2pix
+from pix2pix_testing import random_variables
 from gan_jax.errors import UserError
 from gan_jax.families.pix2pix import models
 
@@ -42,7 +43,7 @@ def test_unet_matches_pytorch(norm, train):
   # Dropout is random in both: compare without it in training, with it switched off at test time.
   blocks = 0 if train else 3
   g = models.UNetGenerator(out_channels=2, width=width, norm=norm, dropout_blocks=blocks)
-  variables = g.init(jax.random.key(0), x, train=False)
+  variables = random_variables(g, x)
   if norm == "batch":  # Running statistics other than the initial 0 / 1.
     stats = jax.tree.map(lambda v: jax.random.uniform(jax.random.key(2), v.shape, minval=0.5,
                                                       maxval=1.5), variables["batch_stats"])
@@ -69,7 +70,7 @@ def test_patch_discriminator_matches_pytorch(norm, n_layers):
   source = jax.random.uniform(jax.random.key(1), (2, size, size, 1), minval=-1, maxval=1)
   image = jax.random.uniform(jax.random.key(2), (2, size, size, 3), minval=-1, maxval=1)
   d = models.PatchDiscriminator(width=4, n_layers=n_layers, norm=norm)
-  variables = d.init(jax.random.key(0), image, source, train=False)
+  variables = random_variables(d, image, source)
   ref = torch_pix2pix.PatchGAN(4, 4, n_layers, norm)
   torch_pix2pix.load_flax_weights(ref, variables)
   ours, _ = d.apply(variables, image, source, train=True, mutable=["batch_stats"])
@@ -89,7 +90,7 @@ def test_receptive_field_is_the_support_of_a_logits_input_gradient(n_layers, siz
   """The input pixels one (central) logit depends on span exactly receptive_field(n) pixels."""
   d = models.PatchDiscriminator(width=2, n_layers=n_layers, norm="none")
   x = jnp.zeros((1, size, size, 1))
-  variables = d.init(jax.random.key(0), x, train=False)
+  variables = random_variables(d, x)
   # Positive weights and a non-zero input: no gradient cancels by chance inside the field.
   variables = jax.tree.map(lambda v: jnp.abs(v) + 0.01, variables)
   c = models.patch_grid(size, n_layers) // 2
@@ -102,7 +103,7 @@ def test_receptive_field_is_the_support_of_a_logits_input_gradient(n_layers, siz
 def test_unconditional_discriminator_scores_the_image_alone():
   image = jnp.ones((2, 32, 32, 3))
   d = models.PatchDiscriminator(width=4, n_layers=2)
-  variables = d.init(jax.random.key(0), image, train=False)
+  variables = random_variables(d, image)
   assert variables["params"]["conv0"]["kernel"].shape == (4, 4, 3, 4)
   assert d.apply(variables, image, train=False).shape == (2, 6, 6)
 
@@ -120,7 +121,7 @@ def test_instance_norm_normalises_each_image_and_channel():
 def test_dropout_is_the_noise_in_training_and_optional_at_test_time():
   x = jax.random.uniform(jax.random.key(1), (2, 32, 32, 1), minval=-1, maxval=1)
   g = models.UNetGenerator(out_channels=2, width=4, norm="instance")
-  variables = g.init(jax.random.key(0), x, train=False)
+  variables = random_variables(g, x)
   run = lambda seed, **kw: g.apply(variables, x, rngs={"dropout": jax.random.key(seed)}, **kw)
   assert not np.allclose(run(0, train=True), run(1, train=True))
   np.testing.assert_array_equal(run(0, train=False), run(1, train=False))
@@ -135,15 +136,15 @@ def test_dropout_is_the_noise_in_training_and_optional_at_test_time():
 def test_unet_refuses_sizes_it_cannot_take_to_1x1(shape):
   g = models.UNetGenerator(out_channels=1, width=2)
   with pytest.raises(UserError, match="power of two"):
-    g.init(jax.random.key(0), jnp.zeros(shape), train=False)
+    jax.eval_shape(lambda: g.init(jax.random.key(0), jnp.zeros(shape), train=False))
 
 
 def test_bad_structure_options_are_user_errors():
   x = jnp.zeros((1, 32, 32, 1))
+  init = lambda module: jax.eval_shape(lambda: module.init(jax.random.key(0), x, train=False))
   with pytest.raises(UserError, match="dropout_blocks=4"):
-    models.UNetGenerator(out_channels=1, width=2, dropout_blocks=4).init(
-        jax.random.key(0), x, train=False)
+    init(models.UNetGenerator(out_channels=1, width=2, dropout_blocks=4))
   with pytest.raises(UserError, match="too deep"):
-    models.PatchDiscriminator(width=2, n_layers=4).init(jax.random.key(0), x, train=False)
+    init(models.PatchDiscriminator(width=2, n_layers=4))
   with pytest.raises(UserError, match="norm='layer'"):
-    models.PatchDiscriminator(width=2, norm="layer").init(jax.random.key(0), x, train=False)
+    init(models.PatchDiscriminator(width=2, norm="layer"))
