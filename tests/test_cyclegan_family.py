@@ -2,6 +2,7 @@
 exactly, the step's fields are the two domains only, bad input ends as one line."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -21,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def make_folder(root, n, mode, size=8, seed=0, classes=("0", "1")):
   rs = np.random.RandomState(seed)
   for c in classes:
-    os.makedirs(os.path.join(root, c))
+    os.makedirs(os.path.join(root, c), exist_ok=True)
     for i in range(n):
       shape = (size, size, 3) if mode == "RGB" else (size, size)
       Image.fromarray(rs.randint(0, 256, shape).astype(np.uint8), mode).save(
@@ -65,25 +66,72 @@ def test_the_dataset_feeds_two_domains_with_their_own_orders_and_keeps_labels_as
   assert trainer.fields == ("a", "b") and trainer.batch_rows == 2
 
 
-@pytest.mark.slow  # Three compilations of the step (~1 min on 2 cores).
-def test_a_tiny_run_trains_and_resumes_exactly(tmp_path, monkeypatch):
-  monkeypatch.setenv("GAN_JAX_CACHE", str(tmp_path / "cache"))
-  straight = loop.train_and_evaluate(tiny_config(tmp_path / "one"), str(tmp_path / "straight"))
-  resumed_dir = str(tmp_path / "resumed")
-  loop.train_and_evaluate(tiny_config(tmp_path / "two", steps=2), resumed_dir)
-  resumed = loop.train_and_evaluate(tiny_config(tmp_path / "two", steps=4), resumed_dir)
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """A tiny run of 4 steps: (its config, workdir, final state, a scratch folder)."""
+  root = tmp_path_factory.mktemp("trained")
+  os.environ["GAN_JAX_CACHE"] = str(root / "cache")
+  config = tiny_config(root / "data")
+  workdir = str(root / "run")
+  state = loop.train_and_evaluate(config, workdir)
+  return config, workdir, state, root
+
+
+@pytest.mark.slow  # Two runs of a tiny model (~1 min on 2 cores).
+def test_a_tiny_run_trains_and_resumes_exactly(trained):
+  config, workdir, straight, root = trained
+  # The same run, interrupted after its step-2 checkpoint, then resumed.
+  resumed_dir = str(root / "resumed")
+  shutil.copytree(workdir, resumed_dir)
+  shutil.rmtree(os.path.join(resumed_dir, "checkpoints", "4"))
+  resumed = loop.train_and_evaluate(config, resumed_dir)
   assert int(straight.step) == int(resumed.step) == 4
   # The four networks, their optimizer states and both image pools, bit for bit.
-  jax.tree.map(np.testing.assert_array_equal, jax.device_get(straight.nets),
-               jax.device_get(resumed.nets))
+  trained_values = lambda s: {n: (net.params, net.opt_state) for n, net in s.nets.items()}
+  jax.tree.map(np.testing.assert_array_equal, jax.device_get(trained_values(straight)),
+               jax.device_get(trained_values(resumed)))
   jax.tree.map(np.testing.assert_array_equal, jax.device_get(straight.extras),
                jax.device_get(resumed.extras))
-  assert os.path.exists(os.path.join(resumed_dir, "samples_0000004.png"))
-  with open(os.path.join(resumed_dir, "metrics.jsonl")) as f:
+  assert int(straight.extras["pool_a"]["count"]) == 3  # Full: 4 steps of 2 fakes, pool of 3.
+  assert os.path.exists(os.path.join(workdir, "samples_0000004.png"))
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
     records = [json.loads(line) for line in f]
   evaluated = [r for r in records if "cycle_l1_a" in r]
   assert evaluated and all(np.isfinite(r["cycle_l1_a"]) for r in evaluated)
-  assert os.listdir(os.path.join(resumed_dir, "best_checkpoint"))
+  assert os.listdir(os.path.join(workdir, "best_checkpoint"))
+
+
+@pytest.mark.slow  # Restores the tiny run in a subprocess (~30 s).
+def test_translate_cli_round_trip(trained, tmp_path):
+  _, workdir, _, _ = trained
+  inputs = tmp_path / "mine"
+  inputs.mkdir()
+  rs = np.random.RandomState(3)
+  for i in range(3):  # Colour images of another size than the run's 8 px.
+    Image.fromarray(rs.randint(0, 256, (10, 12, 3)).astype(np.uint8)).save(inputs / f"p{i}.png")
+  out, grid = tmp_path / "out.npz", tmp_path / "grid.png"
+  result = run_cli("gan_jax.translate", f"--workdir={workdir}", f"--input={inputs}",
+                   f"--output={out}", f"--grid={grid}", "--direction=b2a", "--batch_size=2")
+  assert result.returncode == 0, result.stderr
+  with np.load(out) as z:
+    images, names = z["images"], list(z["names"])
+  assert images.shape == (3, 8, 8, 3) and images.dtype == np.uint8
+  assert names == ["p0", "p1", "p2"]
+  # The same translations in process, from the restored run.
+  restored = loop.restore(workdir)
+  decoded = [np.asarray(Image.open(inputs / f"p{i}.png")) for i in range(3)]
+  mine = family.translate(restored, decoded, "b2a", None)
+  np.testing.assert_array_equal(images, mine)
+  columns = family.translation_columns(restored, decoded[:2], mine[:2], "b2a", None)
+  assert [c.shape for c in columns] == [(2, 8, 8, 3)] * 3
+  assert Image.open(grid).size[0] > Image.open(grid).size[1] / 2  # Three columns, three rows.
+  # An unknown direction: one line, exit 2, nothing written.
+  bad = run_cli("gan_jax.translate", f"--workdir={workdir}", f"--input={inputs}",
+                f"--output={tmp_path / 'bad.npz'}", "--direction=a2c")
+  assert bad.returncode == 2
+  assert bad.stderr.strip().splitlines() == [
+      "error: --direction='a2c' is unknown; allowed: a2b, b2a"]
+  assert not (tmp_path / "bad.npz").exists()
 
 
 def test_one_folder_for_both_domains_is_one_line_and_writes_nothing(tmp_path):

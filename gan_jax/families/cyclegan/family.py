@@ -5,7 +5,8 @@ image alone), trained by step.py's pure step on the fields 'a' and 'b' of data.p
 each shuffled on its own. The sample grid shows held-out images of both directions as
 input | translation | reconstruction rows; metrics.py measures label preservation (CyCADA's
 protocol), the cycle error and FID/KID against the target domain; `python -m gan_jax.translate
---direction=a2b|b2a` translates a user's own images with a trained run.
+--direction=a2b|b2a` translates a user's own images with a trained run (`translate`,
+`translation_columns`).
 
 Config fields (configs/cyclegan_digits.py, configs/cyclegan_cifar.py):
   dataset.*            data.py: a task, or two sources dataset.a / dataset.b
@@ -21,6 +22,7 @@ Config fields (configs/cyclegan_digits.py, configs/cyclegan_cifar.py):
 import hashlib
 
 import numpy as np
+from PIL import Image
 
 from gan_jax import data
 from gan_jax import families
@@ -140,20 +142,44 @@ def best_metric(config, dataset):
   return "cycle_l1"
 
 
-def translate(restored, images_uint8, direction, batch_size=250):
-  """A trained run's translations and reconstructions of `images_uint8` (N, H, W, C) in
-  `direction` ('a2b' or 'b2a'): two uint8 arrays. Grey images are repeated to the run's channels."""
-  source, _, _, _ = metrics.check_direction(direction)
-  shape = tuple(restored.dataset.info.shapes[source])
-  images = np.asarray(images_uint8)
-  if images.shape[-1] == 1 and shape[-1] == 3:
-    images = np.repeat(images, 3, axis=-1)
-  if images.shape[1:] != shape:
-    raise UserError(f"the images are {'x'.join(map(str, images.shape[1:]))} but this run's "
-                    f"domain {source.upper()} is {'x'.join(map(str, shape))} (height x width x "
-                    "channels); resize them, or pick the other --direction")
-  return metrics.translate_all(restored.trainer.info["translate"], restored.state.nets, images,
-                               direction, batch_size)
+def prepare(restored, images, direction):
+  """A user's images (uint8 HWC, any sizes, grey or colour) as the run's source domain holds them:
+  resized as its data were (to the domain's side, inside its margin), grey repeated to RGB or
+  colour made grey to match its channels."""
+  source = metrics.check_direction(direction)[0]
+  height, width, channels = restored.dataset.info.shapes[source]
+  margin = max(0, int(cyclegan_data.domain_configs(restored.config.dataset)["ab".index(source)]
+                      .get("margin", 0)))
+  out = []
+  for image in images:
+    img = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+    img = img.convert("L" if channels == 1 else "RGB")
+    inner = (width - 2 * margin, height - 2 * margin)
+    if img.size != inner:
+      img = img.resize(inner, Image.BICUBIC)
+    x = np.asarray(img, np.uint8).reshape(inner[1], inner[0], channels)
+    out.append(np.pad(x, ((margin, margin), (margin, margin), (0, 0))))
+  return np.stack(out)
+
+
+def _translate_prepared(restored, images, direction):
+  return metrics.translate_all(restored.trainer.info["translate"], restored.state.nets,
+                               prepare(restored, images, direction), direction)
+
+
+def translate(restored, images, direction, rng):
+  """python -m gan_jax.translate's hook: uint8 HWC images -> their translations (uint8 NHWC) by
+  G_AB ('a2b') or G_BA ('b2a'). CycleGAN's generators are deterministic: `rng` is unused."""
+  del rng
+  return _translate_prepared(restored, images, direction)[0]
+
+
+def translation_columns(restored, images, translations, direction, rng):
+  """The translate tool's grid columns: input (as the generator sees it) | translation |
+  reconstruction (the other generator applied to the translation)."""
+  del translations, rng
+  y, r = _translate_prepared(restored, images, direction)
+  return [prepare(restored, images, direction), y, r]
 
 
 def make_evaluator(config, dataset, translate_fn):
