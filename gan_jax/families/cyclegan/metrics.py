@@ -4,6 +4,10 @@
                    classifier trained on the target domain's labelled training images classifies the
                    translations of held-out source images; the fraction given the source's label
   real_acc_<t>     the same classifier on held-out real images of its domain <t>: the ceiling
+  recon_acc_<d>    the source domain's classifier on the reconstructions
+  hidden_<d>       translations given a wrong class whose reconstructions get the right one back:
+                   the class is hidden in the translation (Chu et al. 2017), which the cycle loss
+                   rewards
   cycle_l1_<s>     |G_back(G(x)) - x| on held-out source images, in [-1, 1] units (the cycle loss)
   fid_<d>, kid_<d> the translations against the target domain's training images (Inception features,
                    gan_jax.fid), with KID's unbiased estimate for the small held-out sets
@@ -72,9 +76,14 @@ def cycle_l1(images_uint8, reconstructions_uint8):
   return float(np.abs(r - x).mean())
 
 
+def predictions(predict, images_uint8):
+  """Class ids of uint8 images from `predict` (uint8 images -> class ids)."""
+  return np.asarray(predict(images_uint8))
+
+
 def label_accuracy(predict, images_uint8, labels):
-  """The fraction of images `predict` (uint8 images -> class ids) gives their label."""
-  return float(np.mean(np.asarray(predict(images_uint8)) == np.asarray(labels)))
+  """The fraction of images `predict` gives their label."""
+  return float(np.mean(predictions(predict, images_uint8) == np.asarray(labels)))
 
 
 def translation_grid(images, translations, reconstructions, per_row=8):
