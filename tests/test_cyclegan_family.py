@@ -163,3 +163,38 @@ def test_an_empty_domain_is_one_line_and_writes_nothing(tmp_path):
 
 def test_the_family_is_registered():
   assert families.get("cyclegan") is family
+
+
+def test_label_metrics_count_flips_and_hidden_labels(tmp_path, monkeypatch):
+  """The evaluator's bookkeeping on known predictions: each image's class is written in its first
+  pixel, the 'classifiers' read it back, and the 'generators' are replaced by known outputs."""
+  config = tiny_config(tmp_path)
+  config.dataset.heldout = 4
+  config.eval.classifier = True
+  dataset = family.load_data(config)
+  held = dataset.heldout
+  assert len(held["a"]) == len(held["b"]) == 4
+  for w in "ab":
+    held[w][:, 0, 0, 0] = held[f"{w}_label"]
+  read = lambda x: np.asarray(x)[:, 0, 0, 0].astype(int)
+  monkeypatch.setattr(family, "domain_classifier", lambda dataset, which: read)
+  monkeypatch.setattr(family, "labelled", lambda dataset: True)
+
+  def fake_translate_all(translate, nets, images, direction, batch_size=250):
+    labels = read(images)
+    y, r = images.copy(), images.copy()
+    if direction == "a2b":  # Translations: 1st wrong; reconstructions: 1st right again.
+      y[0, 0, 0, 0] = 1 - labels[0]
+    else:  # 1st and 2nd translations wrong, 2nd also wrong when reconstructed.
+      y[:2, 0, 0, 0] = 1 - labels[:2]
+      r[1, 0, 0, 0] = 1 - labels[1]
+    return y, r
+  monkeypatch.setattr(family.metrics, "translate_all", fake_translate_all)
+  evaluate = family.make_evaluator(config, dataset, translate_fn=None)
+  out = evaluate(state=type("S", (), {"nets": None})(), step=0)
+  assert out["label_acc_a2b"] == 0.75 and out["recon_acc_a2b"] == 1.0
+  assert out["hidden_a2b"] == 0.25
+  assert out["label_acc_b2a"] == 0.5 and out["recon_acc_b2a"] == 0.75
+  assert out["hidden_b2a"] == 0.25
+  assert out["real_acc_a"] == out["real_acc_b"] == 1.0
+  assert out["label_error"] == pytest.approx(1 - (0.75 + 0.5) / 2)
