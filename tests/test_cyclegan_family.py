@@ -198,3 +198,18 @@ def test_label_metrics_count_flips_and_hidden_labels(tmp_path, monkeypatch):
   assert out["hidden_b2a"] == 0.25
   assert out["real_acc_a"] == out["real_acc_b"] == 1.0
   assert out["label_error"] == pytest.approx(1 - (0.75 + 0.5) / 2)
+
+
+def test_every_weight_is_sweepable_and_switches_split_the_sweep():
+  from gan_jax import sweep  # pylint: disable=g-import-not-at-top
+  from gan_jax import sweep_spec  # pylint: disable=g-import-not-at-top
+  config = cyclegan_digits.get_config()
+  numeric = ["loss.cycle_weight_a", "loss.cycle_weight_b", "loss.identity_weight",
+             "loss.d_loss_weight", "pool_swap_prob", "g_optimizer.learning_rate",
+             "d_optimizer.b1", "seed"]
+  spec = sweep_spec.zipit([sweep_spec.sweep(k, [0.25, 0.5] if k != "seed" else [0, 1])
+                           for k in numeric])
+  assert sorted(sweep.vmapped_keys(config, spec)) == sorted(numeric)
+  assert len(sweep.plan(config, spec)) == 1  # One program for both members.
+  switches = sweep_spec.sweep("loss.identity", [True, False])
+  assert len(sweep.plan(config, switches)) == 2  # The identity terms change the program.
