@@ -51,6 +51,5 @@ def get_config(task="horse2deer"):
   config.g_optimizer = default.optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   config.d_optimizer = default.optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   config.eval = ml_collections.ConfigDict(dict(classifier=False, fid=True))
-  config.fid.batch_size = 250
-  config.fid.compute_is = False
+  config.fid.update(batch_size=250, num_samples=500, ref_num_samples=0, compute_is=False)
   return config

@@ -48,7 +48,9 @@ def get_config(task="digits2mnist"):
   config.decay_steps = -1  # The learning rate decays linearly over the last steps; -1: half.
   config.g_optimizer = default.optimizer("adam", 2e-4, b1=0.5, b2=0.999)
   config.d_optimizer = default.optimizer("adam", 2e-4, b1=0.5, b2=0.999)
-  config.eval = ml_collections.ConfigDict(dict(classifier=True, fid=True))
-  config.fid.batch_size = 250
-  config.fid.compute_is = False
+  # Label preservation (a classifier per domain, trained once and cached) and the cycle error at
+  # the end; FID/KID with --config.eval.fid=True (Inception on a 2-core CPU: ~3 min per evaluation
+  # of 2 x 250 translations, and ~6 min once per target domain for 1,000 reference images).
+  config.eval = ml_collections.ConfigDict(dict(classifier=True, fid=False))
+  config.fid.update(batch_size=250, num_samples=250, ref_num_samples=1000, compute_is=False)
   return config

@@ -46,15 +46,16 @@ VARIANTS = {
 GRID = 8
 
 
-def variant_config(task, variant, steps, fid):
+def variant_config(task, variant, steps):
+  """The config's run with the variant's switches ('full' is the config itself: a run of
+  configs/cyclegan_digits.py in the same workdir is reused)."""
   config = cyclegan_digits.get_config(task)
   config.loss.update(VARIANTS[variant])
   if steps:
     config.num_train_steps = steps
-  config.eval_every_steps = 0  # Measured below, once, on the final state.
-  config.checkpoint_every_steps = min(config.checkpoint_every_steps, config.num_train_steps)
-  config.sample_every_steps = min(config.sample_every_steps, config.num_train_steps)
-  config.eval.update(classifier=True, fid=fid)
+    config.checkpoint_every_steps = min(config.checkpoint_every_steps, steps)
+    config.sample_every_steps = min(config.sample_every_steps, steps)
+    config.eval_every_steps = steps
   return config
 
 
@@ -72,9 +73,10 @@ def is_grey(images):
   return images.shape[-1] == 1 or not (images[..., :1] != images[..., 1:]).any()
 
 
-def measure(workdir, config):
+def measure(workdir, fid):
   restored = loop.restore(workdir)
-  dataset, state = restored.dataset, restored.state
+  dataset, state, config = restored.dataset, restored.state, restored.config
+  config.eval.update(classifier=True, fid=fid)
   translate = restored.trainer.info["translate"]
   result = family.make_evaluator(config, dataset, translate)(state, int(state.step))
   held = dataset.heldout
@@ -107,14 +109,14 @@ def main():
       if variant not in VARIANTS:
         raise SystemExit(f"error: --variants: {variant!r} is unknown; allowed: "
                          f"{', '.join(VARIANTS)}")
-      config = variant_config(task, variant, args.steps, args.fid)
+      config = variant_config(task, variant, args.steps)
       workdir = os.path.join(args.root, task, variant)
       print(f"== {task} / {variant}: {workdir}", flush=True)
       start = time.time()
       loop.train_and_evaluate(config, workdir)
       trained = time.time() - start
       start = time.time()
-      result, grid = measure(workdir, config)
+      result, grid = measure(workdir, args.fid)
       result.update(train_seconds=round(trained), measure_seconds=round(time.time() - start),
                     steps=config.num_train_steps, batch_size=config.batch_size)
       results.setdefault(task, {})[variant] = result

@@ -244,8 +244,10 @@ def _content_key(images):
 
 
 def _make_fid(config, dataset):
-  """fid(target, translations_uint8) -> {'fid', 'kid'} against the target domain's training
-  images (their Inception statistics computed once and cached)."""
+  """fid(target, translations_uint8) -> {'fid', 'kid'} of the first fid.num_samples translations
+  against the first fid.ref_num_samples training images of the target domain (their Inception
+  statistics computed once and cached). KID (unbiased) suits the small held-out sets; FID's bias
+  grows as the sets shrink, so compare FIDs at equal sizes only."""
   from gan_jax.fid import distance  # pylint: disable=g-import-not-at-top
   from gan_jax.fid import evaluator  # pylint: disable=g-import-not-at-top
   from gan_jax.fid import statistics  # pylint: disable=g-import-not-at-top
@@ -255,12 +257,13 @@ def _make_fid(config, dataset):
                                                       fid_config.get("precision", "auto"))
   kwargs = dict(model=model, variables=variables, batch_size=fid_config.get("batch_size", 250),
                 resize=fid_config.get("resize", "tf1"))
-  kid_features = int(fid_config.get("kid_num_features", 2000))
+  num_ref = int(fid_config.get("ref_num_samples", 0)) or None  # 0: every training image.
+  num_fake = int(fid_config.get("num_samples", 0)) or None      # 0: every held-out image.
   references = {}
 
   def reference(target):
     if target not in references:
-      images = dataset.arrays[target]
+      images = dataset.arrays[target][:num_ref]
       path = statistics.reference_cache_path(
           f"cyclegan-{target}-{_content_key(images)}", len(images), kwargs["resize"], weights_id,
           weights.cache_dir())
@@ -269,12 +272,13 @@ def _make_fid(config, dataset):
       else:
         print(f"FID reference statistics of domain {target.upper()} ({len(images)} images, "
               f"cached as {path})", flush=True)
-        mu, sigma, extra = evaluator.compute_stats(images, keep_features=kid_features, **kwargs)
+        mu, sigma, extra = evaluator.compute_stats(images, keep_features=len(images), **kwargs)
         statistics.save_stats(path, mu, sigma, **extra)
       references[target] = (mu, sigma, extra["features"])
     return references[target]
 
   def fid(target, translations):
+    translations = translations[:num_fake]
     mu_r, sigma_r, feats_r = reference(target)
     mu, sigma, extra = evaluator.compute_stats(translations, keep_features=len(translations),
                                                **kwargs)
