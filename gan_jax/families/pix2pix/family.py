@@ -75,8 +75,9 @@ def make_models(config, shapes, axis_name=None):
   return generator, discriminator
 
 
-def _check(config, shapes):
+def check_config(config, shapes):
   """Bad settings as one line before anything compiles."""
+  models.check_norm(config.model.norm)
   if config.loss.l1_weight < 0 or config.loss.gan_weight < 0:
     raise UserError(f"loss.l1_weight={config.loss.l1_weight} and loss.gan_weight="
                     f"{config.loss.gan_weight} must be >= 0")
@@ -99,7 +100,7 @@ def _check(config, shapes):
 
 def build(config, dataset, axis_name=None):
   shapes = dataset.info.shapes
-  _check(config, shapes)
+  check_config(config, shapes)
   generator, discriminator = make_models(config, shapes, axis_name)
   conditional = config.model.d_conditional
   txs = optimizers(config)
@@ -117,7 +118,7 @@ def build(config, dataset, axis_name=None):
   step = step_lib.make_step(generator, discriminator, loss_name=config.loss.name,
                             use_gan=config.loss.gan_weight > 0, conditional_d=conditional,
                             axis_name=axis_name)
-  task = config.dataset.task
+  task = config.dataset.name
   apply = make_apply(generator, config.model.test_dropout)
   grid_pairs = _grid_pairs(config, dataset.heldout)
 
@@ -190,7 +191,7 @@ def make_evaluator(config, dataset, apply):
   heldout = dataset.heldout
   n = min(len(heldout["source"]), int(config.eval.num_images) or len(heldout["source"]))
   sources, images = heldout["source"][:n], heldout["image"][:n]
-  task = config.dataset.task
+  task = config.dataset.name
   constant = {}
   if task == "colorize":
     grey = data.to_images(task, sources, np.zeros(heldout["target"][:n].shape, np.float32))
@@ -229,7 +230,8 @@ def make_evaluator(config, dataset, apply):
 
 # --------------------------------------------------------------------- gan_jax.translate --
 
-def _check_direction(restored, direction):
+def check_translation(config, direction):
+  del config
   if direction != "a2b":
     raise UserError(f"--direction={direction}: a Pix2Pix run translates one way, source -> target "
                     "(a2b); train with dataset.direction=b2a for the other way")
@@ -239,23 +241,23 @@ def prepare_sources(restored, images):
   """A user's images (uint8 HWC, any sizes) -> the source field the generator was trained on."""
   config = restored.config
   shape = restored.dataset.info.shapes["source"]
-  return data.prepare_sources(config.dataset.task, images, shape, config.dataset)
+  return data.prepare_sources(config.dataset.name, images, shape, config.dataset)
 
 
 def translate(restored, images, direction, rng):
   """uint8 HWC images -> G's translations as images (uint8 NHWC)."""
-  _check_direction(restored, direction)
+  check_translation(restored.config, direction)
   sources = prepare_sources(restored, images)
   apply = restored.trainer.info["apply"]
   out = generate(apply, restored.state.nets["g"].variables(), sources, rng)
-  return data.to_images(restored.config.dataset.task, sources, out)
+  return data.to_images(restored.config.dataset.name, sources, out)
 
 
 def translation_columns(restored, images, translations, direction, rng):
   """The before/after grid's columns: what G sees (e.g. the lightness, the edge map) | its output."""
   del rng
-  _check_direction(restored, direction)
-  task = restored.config.dataset.task
+  check_translation(restored.config, direction)
+  task = restored.config.dataset.name
   sources = data.source_images(task, prepare_sources(restored, images))
   channels = max(sources.shape[-1], translations.shape[-1])
   return [_rgb_like(sources, channels), _rgb_like(translations, channels)]
