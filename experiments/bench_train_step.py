@@ -9,6 +9,13 @@ compiles them (unrolled on CPU for conv models: XLA:CPU computes convolution wei
 slowly inside a loop, jax#12868). Then the same seed-003 DCGAN-CIFAR (dcgan32: G 4x4x512 ->
 32x32x3, D conv 64/128/256) trained the usual PyTorch way (eager, D step then G step with
 BCE-with-logits and Adam), at the same batch size, in the same run.
+
+`--pix2pix=colorize32,facades256`: the Pix2Pix step (the family's, as the loop builds it) next to
+the same U-Net + PatchGAN trained the usual PyTorch way (experiments/torch_pix2pix.py: eager, G
+forward once, D then G with Adam), at the same sizes, in the same run. colorize32 is
+configs/pix2pix_colorize.py (32 px, L -> ab, U-Net width 32, 2-layer PatchGAN, batch 32);
+facades256 the paper's networks (256 px, RGB -> RGB, unet_256 width 64, 70x70 PatchGAN, batch 1);
+facades256b16 the same at batch 16. '' skips it.
 """
 import argparse
 import importlib
@@ -135,19 +142,65 @@ def bench_torch_dcgan32(batch_size, seconds):
   return 1 / ((time.perf_counter() - start) / n)
 
 
+PIX2PIX = {  # preset -> (config module, config argument, image size, source / target channels, batch)
+    "colorize32": ("pix2pix_colorize", None, 32, 1, 2, 32),
+    "facades256": ("pix2pix", "aligned", 256, 3, 3, 1),
+    "facades256b16": ("pix2pix", "aligned", 256, 3, 3, 16),
+}
+
+
+def bench_pix2pix(preset, seconds, k):
+  """(batch, JAX steps/s one step per call, as the loop runs k per call, PyTorch eager steps/s)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from experiments import torch_pix2pix  # pylint: disable=g-import-not-at-top
+  from gan_jax import data  # pylint: disable=g-import-not-at-top
+  from gan_jax.families.pix2pix import family  # pylint: disable=g-import-not-at-top
+  name, arg, size, cin, cout, batch_size = PIX2PIX[preset]
+  module = importlib.import_module(f"configs.{name}")
+  config = module.get_config(arg) if arg else module.get_config()
+  config.batch_size = batch_size
+  shapes = {"source": (size, size, cin), "target": (size, size, cout)}
+  rng = np.random.default_rng(0)
+  fields = {k_: rng.integers(0, 256, (8,) + s_, np.uint8) for k_, s_ in shapes.items()}
+  heldout = dict(fields, image=fields["target"] if cout != 2 else
+                 rng.integers(0, 256, (8, size, size, 3), np.uint8))
+  info = data.DatasetInfo(name=preset, kind="image", shape=shapes["target"], num_classes=0,
+                          num_examples=8, shapes=shapes)
+  trainer = family.build(config, data.Dataset(info, fields, heldout=heldout))
+  batch = {k_: jax.random.uniform(jax.random.key(i), (batch_size,) + s_, minval=-1, maxval=1)
+           for i, (k_, s_) in enumerate(shapes.items())}
+  new_state = lambda: jax.jit(trainer.init)(jax.random.key(0))
+  one_step = lambda s_, b: trainer.step(s_, b, jax.random.fold_in(jax.random.key(0), s_.step))
+  single = jax.jit(one_step, donate_argnums=0)
+  t1 = time_calls(single, new_state(), 2, batch)
+  calls = max(3, int(seconds / t1))
+  t1 = time_calls(single, new_state(), calls, batch)
+  state = new_state()
+  unroll = parallel.unroll_on_cpu(state.params())
+  k_steps = jax.jit(lambda s_, b: loop.scan_steps(lambda s_, _: one_step(s_, b), k, s_,
+                                                  unroll=unroll), donate_argnums=0)
+  t_loop = time_calls(k_steps, state, max(1, calls // k), batch) / k
+  m = config.model
+  theirs = torch_pix2pix.steps_per_second(size, cin, cout, batch_size, m.g_width, m.d_width,
+                                          m.d_layers, m.norm, m.dropout_blocks, seconds)
+  return batch_size, 1 / t1, 1 / t_loop, theirs
+
+
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument("--configs", default="gan_mlp,dcgan_mnist,cgan_mnist,dcgan_cifar10,wgan_gp")
   parser.add_argument("--batch_size", type=int, default=0, help="0 = each config's own")
   parser.add_argument("--steps_per_call", type=int, default=10)
   parser.add_argument("--seconds", type=float, default=3.0, help="Timed seconds per measurement.")
+  parser.add_argument("--pix2pix", default="colorize32",
+                      help=f"Pix2Pix presets ({', '.join(PIX2PIX)}) next to PyTorch; '' = none.")
   args = parser.parse_args()
   k = args.steps_per_call
   print(f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind}), jax {jax.__version__}")
   print("steps/s: one step per call | k per call in a lax.scan | k per call as the training loop "
         f"runs them (unrolled on CPU for conv models); k = {k}")
   print(f"{'config':<16}{'batch':>7}{'1/call':>10}{'scan':>10}{'loop':>10}{'img/s (loop)':>14}")
-  for name in args.configs.split(","):
+  for name in filter(None, args.configs.split(",")):
     b, sps, sps_scan, sps_loop = bench_jax(name, args.batch_size, args.seconds, k)
     print(f"{name:<16}{b:>7}{sps:>10.2f}{sps_scan:>10.2f}{sps_loop:>10.2f}{sps_loop * b:>14.0f}",
           flush=True)
@@ -155,6 +208,13 @@ def main():
     import torch  # pylint: disable=g-import-not-at-top,unused-import
   except ImportError:
     print("PyTorch is not installed: no reference row.")
+    return
+  for preset in filter(None, args.pix2pix.split(",")):
+    b, ours, ours_loop, theirs = bench_pix2pix(preset, args.seconds, k)
+    print(f"\nPix2Pix {preset} at batch {b}: JAX {ours:.2f} steps/s ({ours_loop:.2f} as the loop "
+          f"runs it), PyTorch eager {theirs:.2f} steps/s -> {ours / theirs:.2f}x "
+          f"({ours_loop / theirs:.2f}x as the loop runs it)", flush=True)
+  if not args.configs:
     return
   b = args.batch_size or 256
   _, ours, _, ours_loop = bench_jax("dcgan_cifar10", b, args.seconds, k)
