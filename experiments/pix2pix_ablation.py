@@ -83,7 +83,7 @@ def save_task_grid(path, task, heldout, arm_images):
   rows = [as_shown(data.source_images(task, heldout["source"][pick]))]
   rows += [as_shown(images[pick]) for images in arm_images.values()]
   rows.append(as_shown(heldout["image"][pick]))
-  outputs.save_image_grid(path, np.concatenate(rows), ncols=GRID_EXAMPLES)
+  family.save_enlarged(path, np.concatenate(rows), GRID_EXAMPLES)
 
 
 def _fmt(value, digits=3):

@@ -79,9 +79,9 @@ def test_tiny_run_and_translate_round_trip(tmp_path, monkeypatch):
   assert os.path.isdir(os.path.join(workdir, "best_checkpoint"))
   grid = Image.open(os.path.join(workdir, "samples_0000004.png"))
   # 4 held-out pairs: one block of rows of sources, outputs and targets, 8 columns of 16+1 px,
-  # enlarged to about 512 px (outputs.save_image_grid).
+  # enlarged to about 1,024 px.
   width, height = 8 * 17 + 1, 3 * 17 + 1
-  assert grid.size == (width * (512 // width), height * (512 // width))
+  assert grid.size == (width * (1024 // width), height * (1024 // width))
 
   # Translate a folder of the user's images: colour and grey, other sizes.
   inputs = tmp_path / "mine"

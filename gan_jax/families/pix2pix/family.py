@@ -181,7 +181,13 @@ def save_grid(path, task, sources, outputs_, targets, ncols=8):
     if pad:
       block = [np.concatenate([b, np.zeros((pad,) + b.shape[1:], np.uint8)]) for b in block]
     blocks.extend(block)
-  outputs.save_image_grid(path, np.concatenate(blocks), ncols=ncols)
+  save_enlarged(path, np.concatenate(blocks), ncols)
+
+
+def save_enlarged(path, images, ncols):
+  """An image grid enlarged (nearest neighbour) to about 1,024 px wide: small images stay legible."""
+  width = ncols * (images.shape[2] + 1) + 1
+  outputs.save_image_grid(path, images, ncols=ncols, scale=max(1, 1024 // width))
 
 
 def make_evaluator(config, dataset, apply):
