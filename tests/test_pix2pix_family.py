@@ -164,3 +164,22 @@ def test_bad_settings_are_user_errors(change, message):
   change(config)
   with pytest.raises(UserError, match=message):
     family.check_config(config, {"source": (32, 32, 1), "target": (32, 32, 2)})
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("model.dropout_blocks", -1, "model.dropout_blocks=-1 is out of range; allowed: an integer >= 0"),
+    ("model.dropout_rate", 1.0, "model.dropout_rate=1.0 is out of range; allowed: a number in [0, 1)"),
+    ("model.g_width", 0, "model.g_width=0 is out of range"),
+    ("dataset.hole", 1.0, "dataset.hole=1.0 is out of range; allowed: a number in (0, 1)"),
+    ("lr_schedule.decay_steps", -2, "lr_schedule.decay_steps=-2 is out of range"),
+    ("loss.l1_weight", -1.0, "loss.l1_weight=-1.0 is out of range"),
+])
+def test_value_ranges_are_checked_before_anything_runs(key, value, message):
+  """The family's CONFIG_CHECKS and the shared table, as the loop applies them (a count named
+  dropout_blocks is not taken for a dropout rate)."""
+  config = _config("pix2pix_colorize")
+  section, name = key.split(".")
+  config[section][name] = value
+  with pytest.raises(UserError) as error:
+    loop.validate_config(config)
+  assert str(error.value).startswith(message), str(error.value)

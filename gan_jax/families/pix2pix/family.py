@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax import config_checks
 from gan_jax import data as data_lib
 from gan_jax import families
 from gan_jax import image_metrics
@@ -26,6 +27,23 @@ from gan_jax.families.pix2pix import step as step_lib
 
 FIELDS = ("source", "target")
 BEST_METRICS = ("l1", "fid", "neg_psnr")
+
+# Value ranges of the family's own fields (the shared table covers the optimizers, the loss weights,
+# dropout_rate and the loop's counts); what depends on the image size is checked in check_config.
+CONFIG_CHECKS = (
+    ("model.g_width", config_checks.count(1)),
+    ("model.d_width", config_checks.count(1)),
+    ("model.d_layers", config_checks.count(1)),
+    ("model.dropout_blocks", config_checks.count(0, "0 = no dropout")),
+    ("lr_schedule.constant_steps", config_checks.count(-1, "-1 = half of num_train_steps")),
+    ("lr_schedule.decay_steps", config_checks.count(-1, "-1 = half of num_train_steps")),
+    ("dataset.num_heldout", config_checks.count(0)),
+    ("dataset.max_images", config_checks.count(0, "0 = all")),
+    ("dataset.canny_sigma", config_checks.above(0.0)),
+    ("dataset.scale", config_checks.count(1)),
+    ("dataset.hole", config_checks.Range(low=0.0, high=1.0, low_open=True, high_open=True)),
+    ("eval.num_images", config_checks.count(0, "0 = all")),
+)
 
 
 def load_data(config):
