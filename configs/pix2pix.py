@@ -40,8 +40,7 @@ def get_config(task="aligned"):
   config.num_grid_samples = 24   # 8 held-out pairs: rows of sources, outputs and targets.
 
   d = config.dataset
-  d.name = "paired"
-  d.task = task
+  d.name = task                  # How pairs are made (gan_jax/families/pix2pix/data.py).
   d.path = default.CIFAR10_FOLDER if task in ("colorize", "super_resolution", "inpaint") else ""
   d.path_a = ""                  # task folders: two folders of same-named images.
   d.path_b = ""

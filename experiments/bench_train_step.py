@@ -8,9 +8,7 @@ For each config: the jitted, donated train step on a device-resident batch, one 
 compiles them (unrolled on CPU for conv models: XLA:CPU computes convolution weight gradients
 slowly inside a loop, jax#12868). Then the same seed-003 DCGAN-CIFAR (dcgan32: G 4x4x512 ->
 32x32x3, D conv 64/128/256) trained the usual PyTorch way (eager, D step then G step with
-BCE-with-logits and Adam), at the same batch size, in the same run; and CycleGAN's step
-(`--cyclegan` configs: four networks, pools, the authors' losses) next to the same networks and
-step in PyTorch eager (experiments/torch_cyclegan.py).
+BCE-with-logits and Adam), at the same batch size, in the same run.
 """
 import argparse
 import importlib
@@ -137,47 +135,12 @@ def bench_torch_dcgan32(batch_size, seconds):
   return 1 / ((time.perf_counter() - start) / n)
 
 
-def bench_cyclegan(config_name, batch_size, seconds):
-  """Steps/s of CycleGAN's jitted, donated step (one per call, as the loop runs it on CPU) on
-  random images of the config's domains, and of the same networks and step trained the usual
-  PyTorch way (experiments/torch_cyclegan.py): (batch, channels, size, ours, theirs)."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from gan_jax import data  # pylint: disable=g-import-not-at-top
-  from gan_jax.families.cyclegan import family  # pylint: disable=g-import-not-at-top
-  import torch_cyclegan  # pylint: disable=g-import-not-at-top
-  module, _, task = config_name.partition(":")
-  config = importlib.import_module(f"configs.{module}").get_config(*([task] if task else []))
-  if batch_size:
-    config.batch_size = batch_size
-  b, size = config.batch_size, config.dataset.image_size
-  # digits2mnist is grey in both domains, the others RGB (grey matched to RGB).
-  channels = 1 if config.dataset.name == "digits2mnist" else 3
-  shape = (size, size, channels)
-  rs = np.random.RandomState(0)
-  arrays = {k: rs.randint(0, 256, (64,) + shape).astype(np.uint8) for k in "ab"}
-  info = data.DatasetInfo(name="random", kind="image", shape=shape, num_classes=0,
-                          num_examples=128, shapes={"a": shape, "b": shape})
-  trainer = family.build(config, data.Dataset(info, arrays, groups=(("a",), ("b",))))
-  batch = {k: jax.random.uniform(jax.random.key(i), (b,) + shape, minval=-1, maxval=1)
-           for i, k in enumerate("ab")}
-  step = jax.jit(lambda s, x: trainer.step(s, x, jax.random.fold_in(jax.random.key(0), s.step)),
-                 donate_argnums=0)
-  t1 = time_calls(step, trainer.init(jax.random.key(0)), 3, batch)
-  ours = 1 / time_calls(step, trainer.init(jax.random.key(0)), max(3, int(seconds / t1)), batch)
-  m = config.model
-  theirs = torch_cyclegan.bench(b, size, channels, m.g_width, m.g_blocks, m.d_width, m.d_layers,
-                                seconds)
-  return b, channels, size, ours, theirs
-
-
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument("--configs", default="gan_mlp,dcgan_mnist,cgan_mnist,dcgan_cifar10,wgan_gp")
   parser.add_argument("--batch_size", type=int, default=0, help="0 = each config's own")
   parser.add_argument("--steps_per_call", type=int, default=10)
   parser.add_argument("--seconds", type=float, default=3.0, help="Timed seconds per measurement.")
-  parser.add_argument("--cyclegan", default="cyclegan_digits",
-                      help="CycleGAN configs (comma-separated; '' = none), against PyTorch eager.")
   args = parser.parse_args()
   k = args.steps_per_call
   print(f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind}), jax {jax.__version__}")
@@ -193,10 +156,6 @@ def main():
   except ImportError:
     print("PyTorch is not installed: no reference row.")
     return
-  for name in filter(None, args.cyclegan.split(",")):
-    b, c, size, ours, theirs = bench_cyclegan(name, args.batch_size, args.seconds)
-    print(f"\nCycleGAN ({name}, {size}x{size}x{c}) at batch {b}: JAX {ours:.2f} steps/s, PyTorch "
-          f"eager {theirs:.2f} steps/s -> {ours / theirs:.2f}x", flush=True)
   b = args.batch_size or 256
   _, ours, _, ours_loop = bench_jax("dcgan_cifar10", b, args.seconds, k)
   theirs = bench_torch_dcgan32(b, args.seconds)

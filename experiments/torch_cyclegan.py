@@ -1,5 +1,5 @@
 """CycleGAN trained the usual PyTorch way (eager): the reference next to our step in
-experiments/bench_train_step.py.
+experiments/bench_cyclegan.py.
 
 The same networks as gan_jax.families.cyclegan (ResNet generators with reflection padding and
 instance norm, PatchGAN discriminators with instance norm), the authors' training step (both

@@ -1,6 +1,6 @@
 """Pix2Pix in plain PyTorch, the usual way: the reference our JAX networks and step are checked
 against (tests/test_pix2pix_models.py, test_pix2pix_step.py) and timed against
-(experiments/bench_train_step.py).
+(experiments/bench_pix2pix.py).
 
 The same U-Net and PatchGAN as gan_jax/families/pix2pix/models.py (the authors' architecture), an
 eager training step as the authors' Pix2PixModel.optimize_parameters runs it (G forward once; D

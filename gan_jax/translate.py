@@ -19,23 +19,21 @@ Bad input (no such path, no images, an undecodable file, a direction the run can
 prints one line and exits 2.
 
 A family supports this tool with
+    check_translation(config, direction)      # bad requests refused before the run is restored
     translate(restored, images, direction, rng) -> uint8 NHWC   # images: list of uint8 HWC arrays
     translation_columns(restored, images, outputs, direction, rng) -> [uint8 NHWC, ...]
 where `restored` is `loop.restore(workdir)` and `rng` a key for any test-time randomness (each
 batch its own: fold_in(key(--seed), batch index)).
 """
-import os
-import pathlib
-import shutil
 import sys
-import tempfile
 import time
 
 from absl import flags
+from absl import logging
 import numpy as np
-from PIL import Image
 
 from gan_jax import cli
+from gan_jax import image_files
 from gan_jax import outputs as outputs_lib
 from gan_jax.errors import UserError
 
@@ -49,92 +47,7 @@ flags.DEFINE_integer("batch_size", 64, "Images per generator call.")
 flags.DEFINE_integer("grid_rows", 16, "Inputs shown in --grid.")
 flags.DEFINE_integer("seed", 0, "Key of test-time randomness (e.g. Pix2Pix's test dropout).")
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 DIRECTIONS = ("a2b", "b2a")
-
-
-def _decode(path):
-  try:
-    with Image.open(path) as img:
-      if img.mode.startswith("I") or img.mode == "F":
-        raise UserError(f"--input: {str(path)!r} is a {img.mode} image; 8-bit grey or colour "
-                        "images are supported")
-      img = img.convert("L" if img.mode in ("1", "L", "LA") else "RGB")
-      array = np.asarray(img, np.uint8)
-  except (OSError, ValueError) as e:
-    raise UserError(f"--input: cannot decode {str(path)!r}: {e}") from e
-  return array[..., None] if array.ndim == 2 else array
-
-
-def read_images(path):
-  """--input -> (list of uint8 HWC images, names)."""
-  p = pathlib.Path(os.path.expanduser(path))
-  if p.is_dir():
-    files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
-    if not files:
-      raise UserError(f"--input={path!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
-    return [_decode(f) for f in files], [f.stem for f in files]
-  if not p.is_file():
-    raise UserError(f"--input={path!r} does not exist; give a folder of images, an image file or "
-                    "an .npz of uint8 images")
-  if p.suffix.lower() == ".npz":
-    return _read_npz(p)
-  if p.suffix.lower() not in IMAGE_EXTENSIONS:
-    raise UserError(f"--input={path!r}: unknown file type {p.suffix!r}; allowed: a folder, .npz, "
-                    f"{', '.join(IMAGE_EXTENSIONS)}")
-  return [_decode(p)], [p.stem]
-
-
-def _read_npz(p):
-  try:
-    with np.load(p) as z:
-      keys = list(z.keys())
-      key = "images" if "images" in keys else (keys[0] if len(keys) == 1 else None)
-      if key is None:
-        raise UserError(f"--input={str(p)!r} holds {keys}; put the images under 'images'")
-      images = z[key]
-  except (OSError, ValueError) as e:
-    raise UserError(f"--input={str(p)!r} is not a readable .npz: {e}") from e
-  if images.dtype != np.uint8 or images.ndim not in (3, 4) or (
-      images.ndim == 4 and images.shape[-1] not in (1, 3)):
-    raise UserError(f"--input={str(p)!r}: '{key}' is {images.dtype} {images.shape}; expected uint8 "
-                    "images (N, H, W) or (N, H, W, 1 or 3)")
-  if not len(images):
-    raise UserError(f"--input={str(p)!r}: '{key}' holds no images")
-  images = images[..., None] if images.ndim == 3 else images
-  return list(images), [f"{i:06d}" for i in range(len(images))]
-
-
-def check_output(path):
-  p = pathlib.Path(os.path.expanduser(path))
-  if p.exists():
-    raise UserError(f"--output={path!r} exists already; give a new .npz file or folder")
-  if not p.parent.is_dir():
-    raise UserError(f"--output={path!r}: its folder {str(p.parent)!r} does not exist")
-  return p
-
-
-def write_output(p, images, names):
-  """Writes to a temporary sibling, then renames it into place."""
-  if p.suffix.lower() == ".npz":
-    fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".npz.tmp")
-    try:
-      with os.fdopen(fd, "wb") as f:
-        np.savez(f, images=images, names=np.asarray(names))
-      os.replace(tmp, p)
-    except BaseException:
-      os.unlink(tmp)
-      raise
-    return
-  tmp = tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.tmp")
-  try:
-    for image, name in zip(images, names):
-      Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
-          os.path.join(tmp, f"{name}.png"))
-    os.rename(tmp, p)
-  except BaseException:
-    shutil.rmtree(tmp, ignore_errors=True)
-    raise
 
 
 def _progress(done, total, start):
@@ -167,16 +80,20 @@ def main(argv):
     raise UserError(f"--direction={FLAGS.direction!r} is unknown; allowed: a2b, b2a")
   if FLAGS.batch_size < 1:
     raise UserError(f"--batch_size={FLAGS.batch_size} must be >= 1")
-  output = check_output(FLAGS.output)
+  output = image_files.check_output(FLAGS.output, "--output")
   if FLAGS.grid:
-    check_output(FLAGS.grid)
-  images, names = read_images(FLAGS.input)
+    image_files.check_output(FLAGS.grid, "--grid")
+  images, names = image_files.read_images(FLAGS.input, "--input")
+  logging.set_verbosity(logging.WARNING)  # Orbax logs every restore at INFO.
+  from gan_jax import families  # pylint: disable=g-import-not-at-top
   from gan_jax import loop  # pylint: disable=g-import-not-at-top
-  restored = loop.restore(FLAGS.workdir)
-  family = restored.family
+  config = loop.load_config(FLAGS.workdir)
+  family = families.get(config.get("family", "latent"))
   if not hasattr(family, "translate"):
-    raise UserError(f"--workdir={FLAGS.workdir!r} holds a {restored.config.family!r} run, which "
-                    "does not translate images")
+    raise UserError(f"--workdir={FLAGS.workdir} holds a {config.get('family', 'latent')!r} run, "
+                    "which does not translate images")
+  family.check_translation(config, FLAGS.direction)
+  restored = loop.restore(FLAGS.workdir)
   print(f"translating {len(images)} images ({FLAGS.direction}) with {FLAGS.workdir}", flush=True)
   outputs = translate_all(family, restored, images, FLAGS.direction, FLAGS.batch_size, FLAGS.seed)
   grid = None
@@ -186,7 +103,7 @@ def main(argv):
     columns = family.translation_columns(restored, images[:rows], outputs[:rows],
                                          FLAGS.direction, jax.random.key(FLAGS.seed))
     grid = np.stack(columns, axis=1).reshape((-1,) + columns[0].shape[1:])
-  write_output(output, outputs, names)
+  image_files.write_output(output, outputs, names)
   if grid is not None:
     outputs_lib.save_image_grid(FLAGS.grid, grid, ncols=len(columns))
   print(f"wrote {len(outputs)} images to {FLAGS.output}" +

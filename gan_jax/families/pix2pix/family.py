@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax import config_checks
 from gan_jax import data as data_lib
 from gan_jax import families
 from gan_jax import image_metrics
@@ -26,6 +27,23 @@ from gan_jax.families.pix2pix import step as step_lib
 
 FIELDS = ("source", "target")
 BEST_METRICS = ("l1", "fid", "neg_psnr")
+
+# Value ranges of the family's own fields (the shared table covers the optimizers, the loss weights,
+# dropout_rate and the loop's counts); what depends on the image size is checked in check_config.
+CONFIG_CHECKS = (
+    ("model.g_width", config_checks.count(1)),
+    ("model.d_width", config_checks.count(1)),
+    ("model.d_layers", config_checks.count(1)),
+    ("model.dropout_blocks", config_checks.count(0, "0 = no dropout")),
+    ("lr_schedule.constant_steps", config_checks.count(-1, "-1 = half of num_train_steps")),
+    ("lr_schedule.decay_steps", config_checks.count(-1, "-1 = half of num_train_steps")),
+    ("dataset.num_heldout", config_checks.count(0)),
+    ("dataset.max_images", config_checks.count(0, "0 = all")),
+    ("dataset.canny_sigma", config_checks.above(0.0)),
+    ("dataset.scale", config_checks.count(1)),
+    ("dataset.hole", config_checks.Range(low=0.0, high=1.0, low_open=True, high_open=True)),
+    ("eval.num_images", config_checks.count(0, "0 = all")),
+)
 
 
 def load_data(config):
@@ -75,8 +93,9 @@ def make_models(config, shapes, axis_name=None):
   return generator, discriminator
 
 
-def _check(config, shapes):
+def check_config(config, shapes):
   """Bad settings as one line before anything compiles."""
+  models.check_norm(config.model.norm)
   if config.loss.l1_weight < 0 or config.loss.gan_weight < 0:
     raise UserError(f"loss.l1_weight={config.loss.l1_weight} and loss.gan_weight="
                     f"{config.loss.gan_weight} must be >= 0")
@@ -99,7 +118,7 @@ def _check(config, shapes):
 
 def build(config, dataset, axis_name=None):
   shapes = dataset.info.shapes
-  _check(config, shapes)
+  check_config(config, shapes)
   generator, discriminator = make_models(config, shapes, axis_name)
   conditional = config.model.d_conditional
   txs = optimizers(config)
@@ -117,7 +136,7 @@ def build(config, dataset, axis_name=None):
   step = step_lib.make_step(generator, discriminator, loss_name=config.loss.name,
                             use_gan=config.loss.gan_weight > 0, conditional_d=conditional,
                             axis_name=axis_name)
-  task = config.dataset.task
+  task = config.dataset.name
   apply = make_apply(generator, config.model.test_dropout)
   grid_pairs = _grid_pairs(config, dataset.heldout)
 
@@ -180,7 +199,13 @@ def save_grid(path, task, sources, outputs_, targets, ncols=8):
     if pad:
       block = [np.concatenate([b, np.zeros((pad,) + b.shape[1:], np.uint8)]) for b in block]
     blocks.extend(block)
-  outputs.save_image_grid(path, np.concatenate(blocks), ncols=ncols)
+  save_enlarged(path, np.concatenate(blocks), ncols)
+
+
+def save_enlarged(path, images, ncols):
+  """An image grid enlarged (nearest neighbour) to about 1,024 px wide: small images stay legible."""
+  width = ncols * (images.shape[2] + 1) + 1
+  outputs.save_image_grid(path, images, ncols=ncols, scale=max(1, 1024 // width))
 
 
 def make_evaluator(config, dataset, apply):
@@ -190,7 +215,7 @@ def make_evaluator(config, dataset, apply):
   heldout = dataset.heldout
   n = min(len(heldout["source"]), int(config.eval.num_images) or len(heldout["source"]))
   sources, images = heldout["source"][:n], heldout["image"][:n]
-  task = config.dataset.task
+  task = config.dataset.name
   constant = {}
   if task == "colorize":
     grey = data.to_images(task, sources, np.zeros(heldout["target"][:n].shape, np.float32))
@@ -229,7 +254,8 @@ def make_evaluator(config, dataset, apply):
 
 # --------------------------------------------------------------------- gan_jax.translate --
 
-def _check_direction(restored, direction):
+def check_translation(config, direction):
+  del config
   if direction != "a2b":
     raise UserError(f"--direction={direction}: a Pix2Pix run translates one way, source -> target "
                     "(a2b); train with dataset.direction=b2a for the other way")
@@ -239,23 +265,23 @@ def prepare_sources(restored, images):
   """A user's images (uint8 HWC, any sizes) -> the source field the generator was trained on."""
   config = restored.config
   shape = restored.dataset.info.shapes["source"]
-  return data.prepare_sources(config.dataset.task, images, shape, config.dataset)
+  return data.prepare_sources(config.dataset.name, images, shape, config.dataset)
 
 
 def translate(restored, images, direction, rng):
   """uint8 HWC images -> G's translations as images (uint8 NHWC)."""
-  _check_direction(restored, direction)
+  check_translation(restored.config, direction)
   sources = prepare_sources(restored, images)
   apply = restored.trainer.info["apply"]
   out = generate(apply, restored.state.nets["g"].variables(), sources, rng)
-  return data.to_images(restored.config.dataset.task, sources, out)
+  return data.to_images(restored.config.dataset.name, sources, out)
 
 
 def translation_columns(restored, images, translations, direction, rng):
   """The before/after grid's columns: what G sees (e.g. the lightness, the edge map) | its output."""
   del rng
-  _check_direction(restored, direction)
-  task = restored.config.dataset.task
+  check_translation(restored.config, direction)
+  task = restored.config.dataset.name
   sources = data.source_images(task, prepare_sources(restored, images))
   channels = max(sources.shape[-1], translations.shape[-1])
   return [_rgb_like(sources, channels), _rgb_like(translations, channels)]

@@ -71,11 +71,51 @@ def _down(features, use_bias, name=None):
                  kernel_init=conv_init, name=name)
 
 
+def upsample_conv(x, kernel, method="auto"):
+  """The 4x4 stride-2 transposed convolution that doubles the height and width: torch's
+  ConvTranspose2d(k=4, s=2, p=1), i.e. `lax.conv_transpose` with padding k - 1 - p = 2 on each
+  side of the dilated input (flax's ConvTranspose layout: kernel (4, 4, in, out), not flipped).
+
+  'phases' computes it as four 2x2 convolutions of the input, one per output phase: output pixel
+  (2i + a, 2j + b) sees input rows i - 1 + a, i + a and columns j - 1 + b, j + b through kernel
+  taps [a::2, b::2]. Same numbers, no multiplications by the dilation's zeros, and on XLA:CPU a
+  weight gradient ~10x faster than conv_transpose's (1.5 s -> 0.14 s for 32x8x8x256 -> 128 on 2
+  cores). 'auto' takes the phases on CPUs and conv_transpose elsewhere.
+  """
+  if method == "auto":
+    method = "phases" if jax.default_backend() == "cpu" else "transpose"
+  dims = ("NHWC", "HWIO", "NHWC")
+  if method == "transpose":
+    return jax.lax.conv_transpose(x, kernel, (2, 2), ((2, 2), (2, 2)), dimension_numbers=dims)
+  n, h, w, _ = x.shape
+  padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  rows = []
+  for a in (0, 1):
+    row = [jax.lax.conv_general_dilated(padded[:, a:a + h + 1, b:b + w + 1], kernel[a::2, b::2],
+                                        (1, 1), "VALID", dimension_numbers=dims)
+           for b in (0, 1)]
+    rows.append(jnp.stack(row, axis=3))        # (n, h, w, 2 [b], out)
+  out = jnp.stack(rows, axis=2)                # (n, h, 2 [a], w, 2 [b], out)
+  return out.reshape(n, 2 * h, 2 * w, kernel.shape[-1])
+
+
+class UpConv(nn.Module):
+  """4x4 stride-2 transposed convolution (`upsample_conv`) with flax ConvTranspose's parameters."""
+  features: int
+  use_bias: bool = True
+  method: str = "auto"
+
+  @nn.compact
+  def __call__(self, x):
+    kernel = self.param("kernel", conv_init, (4, 4, x.shape[-1], self.features))
+    y = upsample_conv(x, kernel.astype(x.dtype), self.method)
+    if self.use_bias:
+      y = y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(x.dtype)
+    return y
+
+
 def _up(features, use_bias, name=None):
-  """4x4 stride-2 transposed convolution that doubles the height and width (torch's
-  ConvTranspose2d(k=4, s=2, p=1): the padding of the dilated input is k - 1 - p = 2)."""
-  return nn.ConvTranspose(features, (4, 4), (2, 2), padding=((2, 2), (2, 2)), use_bias=use_bias,
-                          kernel_init=conv_init, name=name)
+  return UpConv(features, use_bias, name=name)
 
 
 def unet_depth(height, width):

@@ -30,17 +30,10 @@ import jax.numpy as jnp
 import optax
 
 from gan_jax import losses
+from gan_jax.parallel import mean_over
+from gan_jax.parallel import per_device
 
 HPARAMS = ("l1_weight", "gan_weight", "lr_constant_steps", "lr_decay_steps")
-
-
-def _mean_over(axis_name, tree):
-  return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
-
-
-def _per_device(axis_name, params):
-  """Per-device copy to differentiate under shard_map (see gan_jax.train_step)."""
-  return params if axis_name is None else jax.lax.pcast(params, axis_name, to="varying")
 
 
 def lr_factor(step, constant_steps, decay_steps):
@@ -69,7 +62,7 @@ def make_step(generator, discriminator, *, loss_name="non_saturating", use_gan=T
     logits, updates = discriminator.apply(
         {"params": params, **collections}, image, source if conditional_d else None,
         train=True, mutable=list(collections))
-    return logits, _mean_over(axis_name, dict(updates))
+    return logits, mean_over(axis_name, dict(updates))
 
   def step(state, batch, rng):
     source, target = batch["source"], batch["target"]
@@ -80,9 +73,9 @@ def make_step(generator, discriminator, *, loss_name="non_saturating", use_gan=T
     def generate(params):
       output, updates = generator.apply(g.variables(params), source, train=True,
                                         rngs={"dropout": dropout_rng}, mutable=list(g.collections))
-      return output, _mean_over(axis_name, dict(updates))
+      return output, mean_over(axis_name, dict(updates))
 
-    fake, g_vjp, g_collections = jax.vjp(generate, _per_device(axis_name, g.params), has_aux=True)
+    fake, g_vjp, g_collections = jax.vjp(generate, per_device(axis_name, g.params), has_aux=True)
     metrics = {"lr_factor": scale}
 
     if use_gan:
@@ -96,8 +89,8 @@ def make_step(generator, discriminator, *, loss_name="non_saturating", use_gan=T
         return loss, (collections, real_logits, fake_logits)
 
       (d_loss, (d_collections, real_logits, fake_logits)), d_grads = jax.value_and_grad(
-          d_loss_fn, has_aux=True)(_per_device(axis_name, d.params))
-      d_grads = _mean_over(axis_name, d_grads)
+          d_loss_fn, has_aux=True)(per_device(axis_name, d.params))
+      d_grads = mean_over(axis_name, d_grads)
       d = d.apply_gradients(d_grads, scale=scale).replace(collections=d_collections)
       score = jax.nn.sigmoid if probabilistic else (lambda v: v)
       metrics.update(d_loss=d_loss, d_real=score(real_logits).mean(),
@@ -115,10 +108,10 @@ def make_step(generator, discriminator, *, loss_name="non_saturating", use_gan=T
 
     (g_loss, terms), fake_grad = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
     (g_grads,) = g_vjp(fake_grad)
-    g_grads = _mean_over(axis_name, g_grads)
+    g_grads = mean_over(axis_name, g_grads)
     g = g.apply_gradients(g_grads, scale=scale).replace(collections=g_collections)
     metrics.update(terms, g_loss=g_loss, g_grad_norm=optax.tree.norm(g_grads))
     state = state.replace(step=state.step + 1, nets={**state.nets, "g": g, "d": d})
-    return state, _mean_over(axis_name, metrics)
+    return state, mean_over(axis_name, metrics)
 
   return step
