@@ -158,6 +158,13 @@ def best_metric(config, dataset):
   return "cycle_l1"
 
 
+def check_translation(config, direction):
+  """python -m gan_jax.translate's check before the run is restored: a CycleGAN run translates
+  both ways (G_AB for 'a2b', G_BA for 'b2a'); anything else is one line."""
+  del config
+  metrics.check_direction(direction)
+
+
 def prepare(restored, images, direction):
   """A user's images (uint8 HWC, any sizes, grey or colour) as the run's source domain holds them:
   resized as its data were (to the domain's side, inside its margin), grey repeated to RGB or
