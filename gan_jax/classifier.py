@@ -68,11 +68,13 @@ class DigitClassifier:
   heldout_accuracy: float   # On real digits it did not train on.
   heldout_count: int
   trained_on: str           # Where the training digits came from.
+  channels: int = 1         # What it sees: 1, grey (colour averaged), or 3, colour.
 
   def probs(self, images, batch_size=1_000):
     """Class probabilities of `images`: uint8 NHWC (any size, 1 or 3 channels; resized to 28x28
-    grey), or floats in [-1, 1] (a generator's output range)."""
-    x = preprocess(images)
+    and made grey or colour as the classifier was trained), or floats in [-1, 1] (a generator's
+    output range)."""
+    x = preprocess(images, self.channels)
     out = [np.asarray(_probs(self.model, self.params, jnp.asarray(x[i:i + batch_size])))
            for i in range(0, len(x), batch_size)]
     return np.concatenate(out) if out else np.zeros((0, NUM_CLASSES), np.float32)
@@ -83,8 +85,9 @@ def _probs(model, params, x):
   return jax.nn.softmax(model.apply({"params": params}, x))
 
 
-def preprocess(images):
-  """uint8 (or [-1, 1] float) NHWC / NHW images -> float32 (N, 28, 28, 1) in [-1, 1]."""
+def preprocess(images, channels=1):
+  """uint8 (or [-1, 1] float) NHWC / NHW images -> float32 (N, 28, 28, channels) in [-1, 1]: colour
+  averaged to grey for channels=1, grey repeated for channels=3."""
   images = np.asarray(images)
   if images.ndim == 3:
     images = images[..., None]
@@ -92,10 +95,12 @@ def preprocess(images):
     raise ValueError(f"expected NHWC images with 1 or 3 channels, got shape {images.shape}")
   x = (images.astype(np.float32) - 127.5) / 127.5 if images.dtype == np.uint8 else (
       images.astype(np.float32))
-  if x.shape[-1] == 3:
+  if x.shape[-1] == 3 and channels == 1:
     x = x.mean(-1, keepdims=True)
+  elif x.shape[-1] == 1 and channels == 3:
+    x = np.repeat(x, 3, axis=-1)
   if x.shape[1:3] != (28, 28):
-    x = np.asarray(jax.image.resize(x, (len(x), 28, 28, 1), "linear", antialias=True))
+    x = np.asarray(jax.image.resize(x, (len(x), 28, 28, channels), "linear", antialias=True))
   return x
 
 
@@ -178,7 +183,8 @@ def train(images, labels, recipe=None, log=print):
   """Trains DigitCNN on uint8 `images` with integer `labels`; returns (params, held-out accuracy,
   held-out count), the held-out rows being a fixed `heldout_fraction` of the data."""
   recipe = dict(RECIPE, **(recipe or {}))
-  x = preprocess(images)
+  channels = recipe.get("channels", 1)
+  x = preprocess(images, channels)
   y = np.asarray(labels, np.int32)
   train_idx, held_idx = split_heldout(len(x), recipe["heldout_fraction"], recipe["seed"])
   x_train, y_train = jnp.asarray(x[train_idx]), jnp.asarray(y[train_idx])
@@ -214,7 +220,7 @@ def train(images, labels, recipe=None, log=print):
     params, opt_state, loss = step(params, opt_state, i, x_train, y_train)
     if log and (i + 1) % 500 == 0:
       log(f"digit classifier: step {i + 1}/{steps}, loss {float(loss):.4f}")
-  held = DigitClassifier(model, params, 0.0, 0, "")
+  held = DigitClassifier(model, params, 0.0, 0, "", channels)
   acc = accuracy(held.probs(x[held_idx]), y[held_idx]) if len(held_idx) else float("nan")
   return params, acc, len(held_idx)
 
@@ -237,20 +243,29 @@ def cache_key(images, labels, recipe):
 
 def load_digit_classifier(data_dir=None, recipe=None, log=print):
   """The classifier trained on `real_training_digits(data_dir)`, from the cache or trained now."""
-  recipe = dict(RECIPE, **(recipe or {}))
   images, labels, source = real_training_digits(data_dir)
+  return load_or_train(images, labels, source, recipe, log)
+
+
+def load_or_train(images, labels, source, recipe=None, log=print):
+  """A classifier of any labelled digit images (uint8 NHWC, labels 0-9), e.g. one domain of an
+  image-to-image task, from the cache or trained now. `source` says what the images are. Recipe
+  `channels=3` keeps colour (e.g. digits over coloured photos); the default is grey."""
+  recipe = dict(RECIPE, **(recipe or {}))
+  channels = recipe.get("channels", 1)
   path = _cache_root() / "digit_classifier" / f"{cache_key(images, labels, recipe)}.npz"
   n_train = len(images) - int(round(len(images) * recipe["heldout_fraction"]))
   trained_on = f"{n_train:,} digits of {source}"
   model = model_from(recipe)
-  template = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 28, 28, 1)))["params"]
+  template = jax.eval_shape(model.init, jax.random.key(0),
+                            jnp.zeros((1, 28, 28, channels)))["params"]
   leaves, treedef = jax.tree.flatten(template)
   if path.is_file():
     with np.load(path) as f:
       stored = [f[f"p{i}"] for i in range(len(leaves))]
       acc, count = float(f["heldout_accuracy"]), int(f["heldout_count"])
     params = jax.tree.unflatten(treedef, [jnp.asarray(a) for a in stored])
-    return DigitClassifier(model, params, acc, count, trained_on)
+    return DigitClassifier(model, params, acc, count, trained_on, channels)
   if log:
     log(f"digit classifier: training on {trained_on} (once; cached in {path.parent})")
   params, acc, count = train(images, labels, recipe, log)
@@ -261,4 +276,4 @@ def load_digit_classifier(data_dir=None, recipe=None, log=print):
     np.savez(f, heldout_accuracy=acc, heldout_count=count,
              **{f"p{i}": np.asarray(a) for i, a in enumerate(jax.tree.leaves(params))})
   os.replace(f.name, path)
-  return DigitClassifier(model, params, acc, count, trained_on)
+  return DigitClassifier(model, params, acc, count, trained_on, channels)

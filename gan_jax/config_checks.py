@@ -84,7 +84,8 @@ RULES = (
     ("ema.decay", unit(note="0 = no EMA")),
     ("ema.start_step", count(0)),
     # Regularization rates and penalty weights.
-    ("*dropout*", unit()),
+    ("*dropout", unit()),       # Rates (model.d_dropout); not counts such as dropout_blocks.
+    ("*dropout_rate", unit()),
     ("loss.label_smoothing", unit()),
     ("loss.label_noise", unit(high_open=False)),
     ("loss.label_flip_prob", unit(high_open=False)),

@@ -1,7 +1,8 @@
 """Experience replay for the discriminator (Shrivastava et al. 2017): a fixed-size, device-resident
-ring buffer of past generated samples, a fraction of each fake batch drawn from it.
+buffer of past generated samples. Two ways to use it: `push` + `mix` (a ring of the latest fakes, a
+fraction of each fake batch drawn from it) and `pool_query` (CycleGAN's image pool).
 
-The buffer is a pytree of arrays (it lives in `GANState.extras["replay"]`), so it is jitted, vmapped
+The buffer is a pytree of arrays (it lives in the train state's `extras`), so it is jitted, vmapped
 and checkpointed with the rest of the state.
 """
 import jax
@@ -41,3 +42,39 @@ def mix(buffer, fake, labels, rng, fraction):
   mixed = jnp.where(use.reshape((b,) + (1,) * (fake.ndim - 1)),
                     buffer["samples"][idx].astype(fake.dtype), fake)
   return mixed, jnp.where(use, buffer["labels"][idx], labels)
+
+
+def pool_query(buffer, images, rng, swap_prob=0.5):
+  """CycleGAN's image pool (Zhu et al. 2017, sec. 4; the authors' `ImagePool.query`): the fakes
+  each discriminator update sees, and the buffer after it. Returns (images_for_d, buffer).
+
+  Images are taken one at a time, in batch order, as the authors' loop does. While the buffer is not
+  full the image is stored and returned itself. Once full, with probability `swap_prob` (0.5 in the
+  paper) it replaces a uniformly drawn stored image, which is returned in its place; otherwise it is
+  returned and not stored. A later image of the same batch may thus swap out an earlier one.
+
+  `buffer` is `init(size, image_shape)`; its labels are unused. Store the images without gradient
+  (`jax.lax.stop_gradient`): the pool returns past fakes, not functions of the current G.
+  """
+  size = buffer["samples"].shape[0]
+  if size == 0:  # The authors' pool_size=0: no pool.
+    return images, buffer
+  b = images.shape[0]
+  swap_rng, slot_rng = jax.random.split(rng)
+  swap = jax.random.uniform(swap_rng, (b,)) < swap_prob
+  slot = jax.random.randint(slot_rng, (b,), 0, size)
+
+  def one(carry, row):
+    samples, count = carry
+    image, swap_i, slot_i = row
+    filling = count < size
+    idx = jnp.where(filling, count, slot_i)
+    stored = samples[idx]
+    returned = jnp.where(filling | ~swap_i, image, stored)
+    samples = samples.at[idx].set(jnp.where(filling | swap_i, image, stored))
+    return (samples, jnp.minimum(count + 1, size)), returned  # A full pool's count stays at size.
+
+  # A scan over a handful of rows holds no convolution: nothing to unroll on CPU.
+  rows = (images.astype(buffer["samples"].dtype), swap, slot)
+  (samples, count), out = jax.lax.scan(one, (buffer["samples"], buffer["count"]), rows)
+  return out.astype(images.dtype), {**buffer, "samples": samples, "count": count}

@@ -1,0 +1,34 @@
+"""Pix2Pix colourisation on CIFAR-10 (CPU-sized): grey -> colour in CIE Lab, the lightness L in, the
+chrominance ab out, as the authors' colorization mode.
+
+    python -m gan_jax.main --config=configs/pix2pix_colorize.py --workdir=/tmp/p2p_colorize
+
+Trains on 49,000 images of the CIFAR-10 folder (../shared/data/cifar10-jpg/train; any colour image
+folder with --config.dataset.path=...) and measures 1,000 held-out ones.
+
+What to expect: TODO (measured).
+
+Then colourise your own photos (colour or grey, any size; taken to 32x32):
+
+    python -m gan_jax.translate --workdir=/tmp/p2p_colorize --input=PHOTOS --output=colour \\
+        --grid=before_after.png
+
+GPU-sized: --config.model.g_width=64 --config.model.d_width=64 --config.batch_size=64
+--config.num_train_steps=100000.
+"""
+from configs import pix2pix
+
+
+def get_config():
+  config = pix2pix.get_config("colorize")
+  config.num_train_steps = 2_000
+  config.batch_size = 32
+  config.steps_per_call = 10
+  config.log_every_steps = 100
+  config.sample_every_steps = 500
+  config.checkpoint_every_steps = 500
+  config.eval_every_steps = 500
+  config.model.g_width = 32
+  config.model.d_width = 32
+  config.model.d_layers = 2          # 34x34 patches: the whole 32x32 image and its border.
+  return config

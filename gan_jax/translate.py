@@ -1,0 +1,114 @@
+"""Translate your own images with a trained image-to-image run (Pix2Pix, CycleGAN).
+
+    python -m gan_jax.translate --workdir=DIR --input=FOLDER|FILE.npz|IMAGE --output=OUT.npz|FOLDER
+        [--grid=before_after.png] [--direction=a2b|b2a] [--batch_size=64] [--seed=0]
+
+`--input`: a folder of images (.png, .jpg, .jpeg, .bmp, .webp; any sizes, grey or colour), one image
+file, or an .npz holding uint8 images (N, H, W[, C]) under `images` (or its only array). The family
+prepares each image as its generator needs it (resized to the trained size; for colourisation the
+lightness of a colour or grey image; for edges2digits an edge map as it is).
+
+`--output`: an .npz (`images`: uint8 NHWC, `names`: the input names) or a folder of PNGs named after
+the inputs. Nothing is written until every image is translated; the output appears whole (a
+temporary file or folder renamed into place) or not at all. An existing output is an error.
+
+`--grid`: a PNG of the first `--grid_rows` inputs, one row each: the columns the family chooses
+(Pix2Pix: the generator's input | its output; CycleGAN: input | translation | reconstruction).
+
+Bad input (no such path, no images, an undecodable file, a direction the run cannot translate)
+prints one line and exits 2.
+
+A family supports this tool with
+    check_translation(config, direction)      # bad requests refused before the run is restored
+    translate(restored, images, direction, rng) -> uint8 NHWC   # images: list of uint8 HWC arrays
+    translation_columns(restored, images, outputs, direction, rng) -> [uint8 NHWC, ...]
+where `restored` is `loop.restore(workdir)` and `rng` a key for any test-time randomness (each
+batch its own: fold_in(key(--seed), batch index)).
+"""
+import sys
+import time
+
+from absl import flags
+from absl import logging
+import numpy as np
+
+from gan_jax import cli
+from gan_jax import image_files
+from gan_jax import outputs as outputs_lib
+from gan_jax.errors import UserError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "The training run's workdir.")
+flags.DEFINE_string("input", None, "A folder of images, an image file or an .npz of images.")
+flags.DEFINE_string("output", None, "An .npz file or a folder (PNGs), not existing yet.")
+flags.DEFINE_string("grid", None, "Optional PNG: the family's before/after columns.")
+flags.DEFINE_string("direction", "a2b", "a2b or b2a (Pix2Pix runs translate their own way only).")
+flags.DEFINE_integer("batch_size", 64, "Images per generator call.")
+flags.DEFINE_integer("grid_rows", 16, "Inputs shown in --grid.")
+flags.DEFINE_integer("seed", 0, "Key of test-time randomness (e.g. Pix2Pix's test dropout).")
+
+DIRECTIONS = ("a2b", "b2a")
+
+
+def _progress(done, total, start):
+  elapsed = time.perf_counter() - start
+  rate = done / max(elapsed, 1e-9)
+  eta = (total - done) / max(rate, 1e-9)
+  print(f"translated {done}/{total} images ({rate:.1f} img/s, ETA {eta:.0f} s)", flush=True)
+
+
+def translate_all(family, restored, images, direction, batch_size, seed, progress=True):
+  """All images through `family.translate`, batch by batch, with progress lines on long inputs."""
+  import jax  # pylint: disable=g-import-not-at-top
+  out, start, last = [], time.perf_counter(), time.perf_counter()
+  for i in range(0, len(images), batch_size):
+    rng = jax.random.fold_in(jax.random.key(seed), i // batch_size)
+    out.append(np.asarray(family.translate(restored, images[i:i + batch_size], direction, rng)))
+    done = min(i + batch_size, len(images))
+    if progress and (time.perf_counter() - last > 10 or (done == len(images) and i)):
+      _progress(done, len(images), start)
+      last = time.perf_counter()
+  return np.concatenate(out)
+
+
+def main(argv):
+  del argv
+  for name in ("workdir", "input", "output"):
+    if not getattr(FLAGS, name):
+      raise UserError(f"--{name} is required")
+  if FLAGS.direction not in DIRECTIONS:
+    raise UserError(f"--direction={FLAGS.direction!r} is unknown; allowed: a2b, b2a")
+  if FLAGS.batch_size < 1:
+    raise UserError(f"--batch_size={FLAGS.batch_size} must be >= 1")
+  output = image_files.check_output(FLAGS.output, "--output")
+  if FLAGS.grid:
+    image_files.check_output(FLAGS.grid, "--grid")
+  images, names = image_files.read_images(FLAGS.input, "--input")
+  logging.set_verbosity(logging.WARNING)  # Orbax logs every restore at INFO.
+  from gan_jax import families  # pylint: disable=g-import-not-at-top
+  from gan_jax import loop  # pylint: disable=g-import-not-at-top
+  config = loop.load_config(FLAGS.workdir)
+  family = families.get(config.get("family", "latent"))
+  if not hasattr(family, "translate"):
+    raise UserError(f"--workdir={FLAGS.workdir} holds a {config.get('family', 'latent')!r} run, "
+                    "which does not translate images")
+  family.check_translation(config, FLAGS.direction)
+  restored = loop.restore(FLAGS.workdir)
+  print(f"translating {len(images)} images ({FLAGS.direction}) with {FLAGS.workdir}", flush=True)
+  outputs = translate_all(family, restored, images, FLAGS.direction, FLAGS.batch_size, FLAGS.seed)
+  grid = None
+  if FLAGS.grid:
+    import jax  # pylint: disable=g-import-not-at-top
+    rows = min(FLAGS.grid_rows, len(images))
+    columns = family.translation_columns(restored, images[:rows], outputs[:rows],
+                                         FLAGS.direction, jax.random.key(FLAGS.seed))
+    grid = np.stack(columns, axis=1).reshape((-1,) + columns[0].shape[1:])
+  image_files.write_output(output, outputs, names)
+  if grid is not None:
+    outputs_lib.save_image_grid(FLAGS.grid, grid, ncols=len(columns))
+  print(f"wrote {len(outputs)} images to {FLAGS.output}" +
+        (f" and the grid {FLAGS.grid}" if FLAGS.grid else ""), flush=True)
+
+
+if __name__ == "__main__":
+  sys.exit(cli.run(main))
