@@ -6,7 +6,10 @@ chrominance ab out, as the authors' colorization mode.
 Trains on 49,000 images of the CIFAR-10 folder (../shared/data/cifar10-jpg/train; any colour image
 folder with --config.dataset.path=...) and measures 1,000 held-out ones.
 
-What to expect: TODO (measured).
+What to expect: not measured at the default length yet (experiments/pix2pix_ablation.py measures
+it). A 20-step check on 2 shared CPU cores ran at 4.8 steps/s (first call compiled in 47 s); its
+200 held-out images: PSNR 23.61 (the grey input: 26.72), SSIM 0.923, colourfulness 11.62 (real
+images 32.06), i.e. an untrained model, which is what 20 steps give.
 
 Then colourise your own photos (colour or grey, any size; taken to 32x32):
 
