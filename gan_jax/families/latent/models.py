@@ -220,21 +220,55 @@ class DCGANGenerator(nn.Module):
     return jnp.tanh(h)
 
 
+def stride2_patches(x, kernel):
+  """The k x k patches a stride-2 'SAME' convolution sees: (B, H, W, C) -> (B, H/2, W/2, k*k*C),
+  (row, column, channel) order; H and W even. Strided slices of the padded input, no convolution."""
+  b, h, w, c = x.shape
+  if h % 2 or w % 2:
+    raise ValueError(f"stride2_patches needs even heights and widths, got {h}x{w}")
+  lo = (kernel - 2) // 2  # 'SAME' pads kernel - 2 in total for even sizes, the extra one after.
+  hi = kernel - 2 - lo
+  x = jnp.pad(x, ((0, 0), (lo, hi + 1), (lo, hi + 1), (0, 0)))
+  return jnp.concatenate([x[:, i:i + h:2, j:j + w:2] for i in range(kernel) for j in range(kernel)],
+                         axis=-1)
+
+
+class PatchConv(nn.Module):
+  """`nn.Conv(features, (k, k), (2, 2), padding="SAME")` (same parameters, same function) computed
+  as one matrix product of the input's patches. XLA:CPU runs convolutions' weight gradients, and
+  most of all the double backward pass of an input-gradient penalty (WGAN-GP), many times slower
+  than matrix products: a DCGAN critic's update with the gradient penalty ran ~1.6-2.7x faster
+  this way on 2 CPU cores (experiments/results/main_job.md)."""
+  features: int
+  kernel: int
+
+  @nn.compact
+  def __call__(self, x):
+    k = self.kernel
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    return stride2_patches(x, k) @ kernel.reshape((-1, self.features)) + bias
+
+
 class DCGANDiscriminator(nn.Module):
   """DCGAN discriminator from a layer table: [Conv (features, kernel) s2, LeakyReLU, Dropout] per
-  `layers` entry -> Dense 1 (or the projection head)."""
+  `layers` entry -> Dense 1 (or the projection head). `patch_conv`: the convolutions as matrix
+  products of patches (PatchConv; faster on CPUs)."""
   layers: tuple = ()
   num_classes: int = 0
   dropout_rate: float = 0.3
   spectral_norm: bool = False
   conditioning: str = "concat"
+  patch_conv: bool = False
 
   @nn.compact
   def __call__(self, x, labels=None, train=True):
     _check_conditioning(self.conditioning)
     h = concat_label_to_image(x, labels, self.num_classes) if self.conditioning == "concat" else x
-    for features, kernel in self.layers:
-      conv = nn.Conv(features, (kernel, kernel), (2, 2), padding="SAME")
+    for i, (features, kernel) in enumerate(self.layers):
+      # Named as nn.Conv's default names: the two forms' weights are interchangeable.
+      conv = (PatchConv(features, kernel, name=f"Conv_{i}") if self.patch_conv else
+              nn.Conv(features, (kernel, kernel), (2, 2), padding="SAME"))
       h = leaky_relu(maybe_spectral_norm(conv, self.spectral_norm, train)(h))
       h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
     return discriminator_head(h.reshape((h.shape[0], -1)), labels, self.num_classes,
@@ -408,7 +442,7 @@ def get_models(model_config, data_shape, num_classes, axis_name=None):
     if name == "conv_mlp28":
       return g, d_mlp()
     return g, d_cls(tuple((width, 4) for width in get("d_hidden", (32, 64))), classes,
-                    get("d_dropout", 0.3), d_sn, conditioning)
+                    get("d_dropout", 0.3), d_sn, conditioning, patch_conv=True)
   default_dropout = 0.0 if name == "sngan32" else 0.3
   return (g_cls(channels=data_shape[2], num_classes=classes, axis_name=axis_name, **g_kwargs),
           d_cls(num_classes=classes, dropout_rate=get("d_dropout", default_dropout),

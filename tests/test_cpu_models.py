@@ -1,6 +1,6 @@
-"""The sub-pixel generator of the CPU configs (models.SubPixelGenerator28, model 'conv_mlp28'):
-depth-to-space against a loop reference, parameter counts, and that a 3x3 sub-pixel convolution
-spans a stride-2 transposed convolution (the layer it replaces)."""
+"""The CPU-sized models ('conv28', 'conv_mlp28'): the sub-pixel generator (depth-to-space against a
+loop reference, parameter counts, a 3x3 sub-pixel convolution spans the stride-2 transposed
+convolution it replaces) and the patch convolution (the same function as nn.Conv)."""
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -71,3 +71,41 @@ def test_subpixel_conv_spans_a_stride2_transposed_conv(kernel):
       conv1.apply({"params": {"kernel": w}}, x)).ravel())(w1)).reshape(target.size, -1)
   w, *_ = np.linalg.lstsq(a1.astype(np.float64), np.asarray(target, np.float64).ravel(), rcond=None)
   assert np.abs(a1 @ w - np.asarray(target).ravel()).max() > 0.1 * np.abs(target).max()
+
+
+@pytest.mark.parametrize("kernel", [3, 4, 5])
+@pytest.mark.parametrize("size", [28, 14, 6])
+def test_patch_conv_is_nn_conv(kernel, size):
+  x = jax.random.normal(jax.random.key(0), (2, size, size, 3))
+  conv = nn.Conv(5, (kernel, kernel), (2, 2), padding="SAME")
+  variables = conv.init(jax.random.key(1), x)
+  patch = models.PatchConv(5, kernel)
+  # Same parameter names and shapes: one's weights load into the other.
+  assert jax.tree.map(jnp.shape, patch.init(jax.random.key(1), x)) == jax.tree.map(jnp.shape,
+                                                                                   variables)
+  np.testing.assert_allclose(patch.apply(variables, x), conv.apply(variables, x), atol=1e-5)
+  # And the input gradients (what the gradient penalty differentiates again).
+  grad = lambda f: jax.grad(lambda v: jnp.sum(jnp.sin(f(v))))(x)
+  np.testing.assert_allclose(grad(lambda v: patch.apply(variables, v)),
+                             grad(lambda v: conv.apply(variables, v)), atol=1e-5)
+
+
+def test_stride2_patches_refuses_odd_sizes():
+  with pytest.raises(ValueError, match="even"):
+    models.stride2_patches(jnp.zeros((1, 7, 7, 1)), 4)
+
+
+def test_conv28_discriminator_uses_patch_convs():
+  config = ml_collections.ConfigDict(dict(name="conv28", latent_dim=8, g_hidden=(8, 4),
+                                          d_hidden=(4, 8), d_dropout=0.0))
+  g, d = models.get_models(config, (28, 28, 1), 10)
+  assert isinstance(d, models.DCGANDiscriminator) and d.patch_conv
+  assert d.layers == ((4, 4), (8, 4))
+  x = jax.random.normal(jax.random.key(0), (3, 28, 28, 1))
+  variables = d.init(jax.random.key(1), x, train=False)
+  # The same weights in the nn.Conv discriminator give the same logits.
+  reference = models.DCGANDiscriminator(d.layers, dropout_rate=0.0)
+  np.testing.assert_allclose(d.apply(variables, x, train=False),
+                             reference.apply(variables, x, train=False), rtol=1e-5, atol=1e-5)
+  assert g.apply(g.init(jax.random.key(0), jnp.zeros((2, 8)), train=False), jnp.zeros((2, 8)),
+                 train=False).shape == (2, 28, 28, 1)
