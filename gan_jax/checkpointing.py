@@ -1,48 +1,250 @@
-"""Orbax checkpoints of the GAN state.
+"""Orbax checkpoints of the training state.
 
 The state is everything a run needs to continue: the step RNG and the data order are functions of
 (seed, step), so restoring the state restores the data position too. `checkpoints/` keeps the latest
-few; `best_checkpoint/` keeps the one with the lowest FID when in-loop evaluation runs.
+few; `best_checkpoint/` keeps the one with the lowest value of the family's best metric (FID) when
+in-loop evaluation runs.
+
+Faults, and what they become:
+- A damaged checkpoint (a truncated or missing array file, a missing manifest, unreadable metadata,
+  an empty step folder left by a crash): `restore_latest` skips it with one warning line and
+  restores the newest intact one; with none intact, one error line says the files are damaged.
+  Nothing is deleted (`set_aside_damaged` renames a skipped folder to `<step>.damaged`, so that the
+  resumed run can save that step again).
+- A checkpoint of another model (other shapes or structure): one error line naming the config as
+  the likely cause; older checkpoints are not tried (they are of the same run).
+- An OSError while saving (permission denied, disk full): one error line naming the path and the
+  OS error; the earlier checkpoints are untouched (orbax writes a step into a temporary folder and
+  renames it when complete, so a failed save never looks like a checkpoint). Saving is synchronous
+  so that the error surfaces at the save that failed, not at some later step.
 """
+import contextlib
+import logging as py_logging
 import os
+import re
+import sys
 
 import jax
 import orbax.checkpoint as ocp
 
 from gan_jax.errors import UserError
 
+DAMAGED_SUFFIX = ".damaged"
 
-def make_manager(workdir, max_to_keep=3, best_metric=None):
+
+def make_manager(workdir, max_to_keep=3, best_metric=None, create=True):
   """checkpoints/ (the latest `max_to_keep`), or with `best_metric`, best_checkpoint/ (the one
-  with the lowest value of that metric)."""
+  with the lowest value of that metric). `create=False` (tools that only read, e.g. sample): read
+  only, and no folder is created when the run has no checkpoint yet."""
+  folder = "best_checkpoint" if best_metric else "checkpoints"
+  options = dict(enable_async_checkpointing=False)
+  if create:
+    options.update(create=True, max_to_keep=1 if best_metric else max_to_keep)
+  else:
+    options.update(create=False, read_only=True, save_interval_steps=0)
   if best_metric:
-    options = ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m[best_metric],
-                                           best_mode="min", create=True)
-    return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), "best_checkpoint"),
-                                 options=options)
-  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
-  return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), "checkpoints"),
-                               options=options)
+    options.update(best_fn=lambda m: m[best_metric], best_mode="min")
+  path = os.path.join(os.path.abspath(workdir), folder)
+  try:
+    with _quiet_orbax():  # It reads every step's metadata; a damaged one is reported on restore.
+      return ocp.CheckpointManager(path, options=ocp.CheckpointManagerOptions(**options))
+  except Exception as e:  # pylint: disable=broad-except
+    os_error = _os_error(e)
+    if os_error is None:
+      raise
+    raise UserError(f"cannot use the checkpoint folder {os_error.filename or path}: "
+                    f"{os_error.strerror}") from e
 
 
 def save(manager, state, step, metrics=None):
-  manager.save(step, args=ocp.args.StandardSave(state), metrics=metrics)
-
-
-def restore_latest(manager, target_state):
-  """Restores the newest checkpoint into the structure (and shardings) of `target_state`.
-
-  Returns None when there is none. A checkpoint that does not match the model (another config) or
-  cannot be read is a UserError, and nothing in the workdir is touched.
-  """
-  step = manager.latest_step()
-  if step is None:
-    return None
-  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target_state)
+  """Saves `state` as `step` and waits until it is on disk; a write error (permission denied,
+  disk full) is one UserError naming the path and the OS error."""
+  earlier = list(manager.all_steps())
   try:
-    return manager.restore(step, args=ocp.args.StandardRestore(abstract))
-  except Exception as e:  # pylint: disable=broad-except
-    first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    raise UserError(f"checkpoint {manager.directory}/{step} cannot be restored into this "
-                    f"config's model ({type(e).__name__}: {first_line[:300]}); use another "
-                    f"--workdir or the config that wrote it") from e
+    with _quiet_orbax():  # Orbax logs a failed write's traceback from each of its threads.
+      manager.save(step, args=ocp.args.StandardSave(state), metrics=metrics)
+      manager.wait_until_finished()
+  except Exception as e:  # pylint: disable=broad-except  # Orbax may wrap the OSError.
+    failure = _write_error(e)
+    if failure is None:
+      raise
+    path, reason = failure
+    kept = (f"the earlier checkpoints (steps {', '.join(map(str, earlier))}) are intact"
+            if earlier else "no earlier checkpoint exists")
+    raise UserError(f"cannot write checkpoint step {step} to "
+                    f"{path or os.path.join(str(manager.directory), str(step))}: {reason}; "
+                    f"{kept}") from e
+
+
+def _os_error(e):
+  """The OSError in an exception's cause/context chain, or None."""
+  seen = set()
+  while e is not None and id(e) not in seen:
+    if isinstance(e, OSError) and e.errno is not None:
+      return e
+    seen.add(id(e))
+    e = e.__cause__ or e.__context__
+  return None
+
+
+def _write_error(e):
+  """(path, OS error text) of a failed write, or None when `e` is not one. Python writes raise
+  OSError; tensorstore's (the array files) raise ValueError('... Failed writing: "PATH" ...
+  [os_error_code='28']')."""
+  os_error = _os_error(e)
+  if os_error is not None:
+    return os_error.filename, os_error.strerror or str(os_error)
+  text = str(e)
+  code = re.search(r"os_error_code='?(\d+)", text)
+  if code is None:
+    return None
+  path = re.search(r'Failed (?:writing|to create|to open)[^"]*"([^"]+)"', text)
+  return (path.group(1) if path else None), os.strerror(int(code.group(1)))
+
+
+def restore_latest(manager, target_state, set_aside_damaged=False, warn=None):
+  """Restores the newest intact checkpoint into the structure (and shardings) of `target_state`.
+
+  Returns None when there is none. Damaged checkpoints are skipped with one warning line (`warn`,
+  default: stderr); with `set_aside_damaged` (the training loop) their folders are renamed to
+  `<step>.damaged` so that the run can write those steps again. A checkpoint of another model, or
+  no intact checkpoint at all, is a UserError; nothing in the workdir is touched then.
+  """
+  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target_state)
+  damaged = []
+  restored = restored_step = None
+  with _quiet_orbax():
+    steps = sorted(manager.all_steps(), reverse=True)
+    for step in steps:
+      problem = _other_model(manager, step, abstract)
+      if problem is not None:
+        raise UserError(f"checkpoint {manager.directory}/{step} cannot be restored into this "
+                        f"config's model ({problem}); use another --workdir or the config that "
+                        "wrote it")
+      item = os.path.join(str(manager.directory), str(step), "default")
+      if not os.path.isdir(item) or not os.listdir(item):
+        # Restoring a step without its item also confuses the manager about later steps.
+        damaged.append((step, "the step folder holds no saved state"))
+        continue
+      try:
+        restored = manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        restored_step = step
+        break
+      except Exception as e:  # pylint: disable=broad-except  # Each file error has its own type.
+        damaged.append((step, _reason(e)))
+  if restored_step is None and damaged:
+    detail = "; ".join(f"step {s}: {why}" for s, why in damaged)
+    raise UserError(f"the checkpoint files in {manager.directory} are damaged and none can be "
+                    f"restored ({detail[:400]}); nothing was changed: move that folder aside to "
+                    "start over, or restore it from a copy")
+  if restored_step is None:  # No checkpoint at all.
+    return None
+  if damaged:
+    names = ", ".join(str(s) for s, _ in damaged)
+    note = ""
+    if set_aside_damaged:
+      moved = [_set_aside(manager, s) for s, _ in damaged]
+      manager.reload()
+      note = f"; kept as {', '.join(os.path.basename(m) for m in moved)}"
+    (warn or _stderr)(f"warning: skipped damaged checkpoint step {names} in {manager.directory} "
+                      f"({damaged[0][1]}){note}; restored step {restored_step}")
+  return restored
+
+
+def _other_model(manager, step, abstract):
+  """What differs between a checkpoint's saved tree and the model's, or None (same model, or the
+  saved tree is unreadable: then the files, not the config, are at fault)."""
+  try:
+    path = os.path.join(str(manager.directory), str(step), "default")
+    with ocp.StandardCheckpointer() as checkpointer:
+      tree = checkpointer.metadata(path).item_metadata
+    tree = getattr(tree, "tree", tree)
+  except Exception:  # pylint: disable=broad-except
+    return None
+  if tree is None:
+    return None
+  saved = _shapes(tree)
+  wanted = _shapes(abstract)
+  if saved == wanted:
+    return None
+  only_saved = sorted(set(saved) - set(wanted))
+  only_wanted = sorted(set(wanted) - set(saved))
+  if only_saved or only_wanted:
+    return (f"the checkpoint has {len(saved)} arrays, the model {len(wanted)}; e.g. "
+            f"{(only_saved or only_wanted)[0]!r} is only in the "
+            f"{'checkpoint' if only_saved else 'model'}")
+  key = next(k for k in wanted if saved[k] != wanted[k])
+  return f"{key} has shape {saved[key]} in the checkpoint, {wanted[key]} in the model"
+
+
+def _shapes(tree):
+  """{'a/b/c': shape} of a pytree (checkpoint metadata or abstract arrays)."""
+  out = {}
+  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+    names = []
+    for k in path:
+      for attr in ("key", "name", "idx"):
+        if hasattr(k, attr):
+          names.append(str(getattr(k, attr)))
+          break
+    out["/".join(names)] = tuple(getattr(leaf, "shape", ()) or ())
+  return out
+
+
+def _set_aside(manager, step):
+  """Renames a damaged step folder to `<step>.damaged` (or .damaged2, ...); orbax ignores it."""
+  src = os.path.join(str(manager.directory), str(step))
+  dst, n = src + DAMAGED_SUFFIX, 1
+  while os.path.exists(dst):
+    n += 1
+    dst = f"{src}{DAMAGED_SUFFIX}{n}"
+  try:
+    os.rename(src, dst)
+  except FileNotFoundError:  # Another process of a multi-host run moved it first.
+    pass
+  except OSError as e:
+    raise UserError(f"cannot set the damaged checkpoint {src} aside ({e.strerror}); move it "
+                    "out of the way by hand") from e
+  return dst
+
+
+def _reason(e):
+  """A short reason for a failed restore: tensorstore's status code says what is wrong with the
+  files; otherwise the exception's first line."""
+  text = " ".join(str(e).split())
+  for code, meaning in (("OUT_OF_RANGE", "an array file is truncated"),
+                        ("DATA_LOSS", "an array file is corrupt"),
+                        ("NOT_FOUND", "an array file or the manifest is missing"),
+                        ("FAILED_PRECONDITION", "an array file is corrupt")):
+    if code in text:
+      return meaning
+  if type(e).__name__ == "JSONDecodeError":
+    return "its metadata file is not valid JSON"
+  return f"{type(e).__name__}: {text[:160] or 'no message'}"
+
+
+def _stderr(message):
+  print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _quiet_orbax():
+  """Orbax logs each failed read or write at WARNING/ERROR through absl, and a failed tensorstore
+  read leaves callbacks that hit an already closed asyncio loop ('Event loop is closed', printed
+  as a traceback by Python's unraisable-exception hook): we say what happened in one line
+  instead."""
+  logger = py_logging.getLogger("absl")
+  level = logger.level
+  logger.setLevel(py_logging.CRITICAL)
+  previous_hook = sys.unraisablehook
+
+  def hook(unraisable):
+    if not (isinstance(unraisable.exc_value, RuntimeError)
+            and "Event loop is closed" in str(unraisable.exc_value)):
+      previous_hook(unraisable)
+  sys.unraisablehook = hook
+  try:
+    yield
+  finally:
+    logger.setLevel(level)
+    sys.unraisablehook = previous_hook

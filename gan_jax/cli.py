@@ -1,4 +1,13 @@
-"""Running absl programs so that user mistakes end as one line on stderr, not a traceback."""
+"""Running absl programs so that user mistakes end as one line on stderr, not a traceback.
+
+`run(main)` parses the flags (a bad flag, config file or override is one `error:` line, exit 2),
+then runs `main`: a UserError is one `error:` line and exit 2; a run stopped by a signal after
+saving (signals.Stopped) is one line and its status (130 for Ctrl-C); Ctrl-C elsewhere is one line
+and 130.
+"""
+import difflib
+import os
+import re
 import sys
 
 from absl import app
@@ -7,57 +16,151 @@ from gan_jax.errors import UserError
 
 EXIT_USER_ERROR = 2
 EXIT_TRAINING_FAILED = 3
+EXIT_INTERRUPTED = 130
 
 
 def run(main):
   """app.run(main), mapping UserError (and bad flags/config files) to 'error: ...' and exit 2."""
+  from gan_jax import signals  # pylint: disable=g-import-not-at-top
   try:
     app.run(main, flags_parser=_parse_flags)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_USER_ERROR
+  except signals.Stopped as e:
+    print(str(e), file=sys.stderr)
+    return e.exit_status
+  except KeyboardInterrupt:
+    print("interrupted (Ctrl-C); the last saved checkpoint, if any, is kept", file=sys.stderr)
+    return EXIT_INTERRUPTED
   except Exception as e:  # pylint: disable=broad-except
     from gan_jax.loop import NonFiniteLossError  # pylint: disable=g-import-not-at-top
     if isinstance(e, NonFiniteLossError):
       print(f"error: {e}", file=sys.stderr)
       return EXIT_TRAINING_FAILED
     if "Failed loading config file" in str(e):  # ml_collections defers this to first use.
-      print("error: " + " ".join(str(e).split()), file=sys.stderr)
+      print(f"error: {_config_load_error(e)}", file=sys.stderr)
       return EXIT_USER_ERROR
     raise
   return 0
 
 
+def _fail(message):
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(EXIT_USER_ERROR)
+
+
 def _parse_flags(argv):
-  """absl's parser, but a bad flag or config override is one line instead of a traceback."""
+  """absl's parser, but a bad flag, config file or override is one line instead of a traceback."""
   from absl import flags  # pylint: disable=g-import-not-at-top
+  _check_config_files(argv)
   _make_configs_importable(argv)
   try:
-    return flags.FLAGS(argv)
+    remaining = flags.FLAGS(argv)
   except flags.Error as e:
     message = str(e).strip().splitlines()
-    print(f"error: {message[-1] if message else e}", file=sys.stderr)
-    sys.exit(EXIT_USER_ERROR)
+    _fail(message[-1] if message else e)
   except (AttributeError, KeyError) as e:  # An override of a field the config does not have.
-    name = str(e).strip("\"'")
-    bad = [a.split("=", 1)[0] for a in argv
-           if a.startswith("--config.") and name in a.split("=", 1)[0].split(".")]
-    print(f"error: {bad[0] if bad else 'a --config.* override'}: the config has no field {name!r}",
-          file=sys.stderr)
-    sys.exit(EXIT_USER_ERROR)
-  except Exception as e:  # Config files that fail to load or overrides of the wrong type.
+    _fail(_unknown_field_message(e, argv))
+  except Exception as e:  # pylint: disable=broad-except  # Config files that fail to load.
     message = str(e).strip().splitlines()
-    print(f"error: {type(e).__name__}: {message[-1] if message else e}", file=sys.stderr)
-    sys.exit(EXIT_USER_ERROR)
+    _fail(f"{type(e).__name__}: {message[-1] if message else e}")
+  if len(remaining) > 1:
+    extra = " ".join(repr(a) for a in remaining[1:])
+    _fail(f"unexpected argument {extra}: every option is a --flag=value (see --help)")
+  _check_tuple_overrides(flags.FLAGS, argv)
+  return remaining
+
+
+def _config_arguments(argv):
+  """(flag text, file path) of each `--config=PATH[:ARG]` / `--config PATH[:ARG]` on the line."""
+  for i, arg in enumerate(argv):
+    if arg.startswith("--config="):
+      value = arg.split("=", 1)[1]
+    elif arg == "--config" and i + 1 < len(argv):
+      value = argv[i + 1]
+    else:
+      continue
+    yield f"--config={value}", value.split(":", 1)[0]
+
+
+def _check_config_files(argv):
+  """A config path that is not a file: one line naming it (and the nearest config file)."""
+  for text, path in _config_arguments(argv):
+    if os.path.isfile(path):
+      continue
+    folder = os.path.dirname(path) or "."
+    hint = ""
+    if os.path.isdir(folder):
+      near = difflib.get_close_matches(os.path.basename(path), sorted(
+          f for f in os.listdir(folder) if f.endswith(".py")), n=1)
+      if near:
+        hint = f"; did you mean {os.path.join(os.path.dirname(path), near[0])!r}?"
+    what = "is a directory, not a config file" if os.path.isdir(path) else "does not exist"
+    _fail(f"{text}: {path!r} {what}{hint}")
+
+
+def _config_load_error(e):
+  """One line from ml_collections' 'Failed loading config file ... Attempted [...]' chain."""
+  text = " ".join(str(e).split())
+  reason = re.search(r"\[Errno \d+\] ([^\[]+)$", text)
+  return (f"cannot load the config file: {reason.group(1).strip()}" if reason
+          else text.split("Attempted")[0].strip())
+
+
+def _unknown_field_message(e, argv):
+  """`--config.batchsize: no field 'batchsize'; did you mean 'batch_size'?` from the KeyError that
+  ml_collections raises (possibly wrapped in an AttributeError, its text escaped twice)."""
+  inner = e
+  while isinstance(inner, (AttributeError, KeyError)) and inner.args and isinstance(
+      inner.args[0], BaseException):
+    inner = inner.args[0]
+  text = str(inner.args[0]) if inner.args else str(inner)
+  quoted = re.findall(r"'([A-Za-z0-9_]+)'", text)
+  name = quoted[0] if quoted else text.strip("\"'")
+  suggestion = re.search(r'Did you mean "([A-Za-z0-9_]+)"', text)
+  flags_named = [a.split("=", 1)[0] for a in argv
+                 if a.startswith("--config.") and name in a.split("=", 1)[0].split(".")]
+  where = flags_named[0] if flags_named else "a --config.* override"
+  hint = f"; did you mean {suggestion.group(1)!r}?" if suggestion else ""
+  return f"{where}: no field {name!r}{hint}"
+
+
+def _number_kind(values):
+  """'integers', 'numbers' or None (not a tuple of numbers) for a tuple's default."""
+  if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+    return None
+  return "integers" if all(isinstance(v, int) for v in values) else "numbers"
+
+
+def _check_tuple_overrides(flag_values, argv):
+  """A tuple field of numbers (layer widths) overridden with a non-number (`abc`, `(64,abc)`):
+  ml_collections keeps it as a string; refuse it here, naming the entry."""
+  from ml_collections.config_flags import tuple_parser  # pylint: disable=g-import-not-at-top
+  for name in list(flag_values):
+    flag = flag_values[name]
+    if not (flag.present and isinstance(flag.parser, tuple_parser.TupleParser)):
+      continue
+    kind = _number_kind(tuple(flag.default or ()))
+    if kind is None:
+      continue
+    for entry in flag.value or ():
+      ok = (isinstance(entry, int) if kind == "integers" else isinstance(entry, (int, float)))
+      if not ok or isinstance(entry, bool):
+        given = [a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")]
+        shown = given[-1] if given else ",".join(map(str, flag.value))
+        example = "(" + ", ".join(map(str, flag.default)) + ")"
+        if isinstance(entry, str):  # Not Python literals at all: kept as one string.
+          _fail(f"--{name}={shown}: not a tuple of {kind}; expected e.g. {example}")
+        what = "an integer" if kind == "integers" else "a number"
+        _fail(f"--{name}={shown}: {entry!r} is not {what}; expected a tuple of {kind}, e.g. "
+              f"{example}")
 
 
 def _make_configs_importable(argv):
   """Config files say `from configs import default`: put the folder holding `configs/` on the path,
   so they load from any working directory."""
-  import os  # pylint: disable=g-import-not-at-top
-  for arg in argv:
-    if arg.startswith("--config="):
-      path = arg.split("=", 1)[1].split(":", 1)[0]
-      root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
-      if root not in sys.path:
-        sys.path.insert(0, root)
+  for _, path in _config_arguments(argv):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    if root not in sys.path:
+      sys.path.insert(0, root)

@@ -4,9 +4,9 @@
 
 `config.family` picks the family (gan_jax.families): its data, networks and pure step. The loop
 owns what every family shares: devices and the compiled program (`build`, or
-`gan_jax.sweep.build_stack` for sweeps), checkpoints and exact resume, SIGTERM, the non-finite
-stop, progress lines, metrics.jsonl/TensorBoard, sample grids, in-loop evaluation and the best
-checkpoint, multi-device and multi-host.
+`gan_jax.sweep.build_stack` for sweeps), checkpoints and exact resume, SIGTERM and Ctrl-C, the
+non-finite stop, progress lines, metrics.jsonl/TensorBoard, sample grids, in-loop evaluation and
+the best checkpoint, multi-device and multi-host.
 
 A call of the compiled program runs up to `steps_per_call` steps; calls end on multiples of
 `steps_per_call` and at the stages' first steps (progressive growing), so a run of any length
@@ -16,24 +16,27 @@ import contextlib
 import dataclasses
 import functools
 import json
+import numbers
 import os
-import signal
 import time
 from typing import Any, Callable
 
-from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from gan_jax import checkpointing
+from gan_jax import config_checks
 from gan_jax import data
 from gan_jax import distributed
 from gan_jax import families
 from gan_jax import key_streams
 from gan_jax import outputs
 from gan_jax import parallel
+from gan_jax import signals
+from gan_jax import state as state_lib
+from gan_jax import workdir as workdir_lib
 from gan_jax.errors import UserError
 
 # Keys that may change when a run is resumed (more steps, other logging cadence).
@@ -81,23 +84,105 @@ def validate_config(config):
               "eval_every_steps"):
     if config.get(key, 0) % k:
       raise UserError(f"{key}={config.get(key)} must be a multiple of steps_per_call={k}")
+  family = families.get(config.get("family", "latent"))
+  # Value ranges (learning rates, decays, rates, weights, sizes): the shared table and the family's.
+  config_checks.check(config, extra=getattr(family, "CONFIG_CHECKS", ()))
+  if "fid" in config:  # Names and paths; whether the weights exist is checked once data is known.
+    from gan_jax.fid import evaluator as fid_evaluator  # pylint: disable=g-import-not-at-top
+    fid_evaluator.check_config(config.fid, weights_needed=False)
 
 
-def write_config(workdir, config):
-  """Writes the resolved config; refuses to reuse a workdir that holds another experiment."""
+def check_before_writing(config, dataset, trainer):
+  """What needs the data or the family's trainer, checked before a run writes anything: the FID
+  weights when in-loop FID will run."""
+  if (config.get("eval_every_steps", 0) and trainer.make_evaluator is not None
+      and trainer.best_metric == "fid" and dataset.info.kind == "image" and "fid" in config):
+    from gan_jax.fid import evaluator as fid_evaluator  # pylint: disable=g-import-not-at-top
+    fid_evaluator.check_config(config.fid, weights_needed=True)
+
+
+def state_numbers(config):
+  """A config's numbers that live in the train state: the family's hparams and each network's
+  optimizer hyper-parameters (learning rate, betas, ...)."""
+  family = families.get(config.get("family", "latent"))
+  return family.hparams(config), state_lib.optimizer_numbers(family.optimizers(config))
+
+
+def _leaves(tree, prefix=""):
+  if isinstance(tree, dict):
+    for k, v in tree.items():
+      yield from _leaves(v, f"{prefix}{k}.")
+  else:
+    yield prefix[:-1], tree
+
+
+def _set(config, key, value):
+  *path, name = key.split(".")
+  node = config
+  for part in path:
+    node = node[part]
+  with node.ignore_type():
+    node[name] = value
+
+
+def _is_number(v):
+  return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _same_numbers(a, b):
+  flat = lambda t: [np.asarray(x).tolist() for x in jax.tree.leaves(t)]
+  return jax.tree.structure(a) == jax.tree.structure(b) and flat(a) == flat(b)
+
+
+def _state_number_keys(config, old, keys):
+  """The keys among `keys` (dotted, numbers in both configs) whose values live in the state and
+  whose change leaves the step's structure (the family's options) as it is: a resumed run may
+  change them (lower the learning rate after a non-finite stop)."""
+  family = families.get(config.get("family", "latent"))
+  reverted = ml_collections.ConfigDict(config.to_dict())
+  for key in keys:
+    _set(reverted, key, old[key])
+  if family.options(reverted) != family.options(config):
+    return []
+  now = state_numbers(config)
+  result = []
+  for key in keys:
+    single = ml_collections.ConfigDict(config.to_dict())
+    _set(single, key, old[key])
+    if not _same_numbers(state_numbers(single), now):
+      result.append(key)
+  return result
+
+
+def write_config(workdir, config, numbers_may_change=True):
+  """Writes the resolved config; refuses to reuse a workdir that holds another experiment.
+
+  Step counts and cadences may change on resume (RESUMABLE_KEYS), and so may the numbers that live
+  in the train state (learning rates, loss weights) when `numbers_may_change` (single runs: the
+  loop puts the new values into the restored state). Returns {key: (old, new)} of those numbers.
+  """
   path = os.path.join(workdir, "config.json")
   new = json.loads(config.to_json_best_effort())
-  if os.path.exists(path):
-    with open(path) as f:
-      old = json.load(f)
-    differing = sorted(k for k in set(old) | set(new)
-                       if k not in RESUMABLE_KEYS and old.get(k) != new.get(k))
-    if differing:
-      raise UserError(f"workdir {workdir} holds a run with another config (differs in "
-                      f"{', '.join(differing)}); use a new --workdir or the same config")
-    if old == new:  # A plain resume writes nothing.
-      return
-  outputs.write_json(path, new)
+  if not os.path.exists(path):
+    outputs.write_json(path, new)
+    return {}
+  with open(path) as f:
+    old = json.load(f)
+  old_leaves, new_leaves = dict(_leaves(old)), dict(_leaves(new))
+  differing = sorted(k for k in set(old_leaves) | set(new_leaves)
+                     if k.split(".")[0] not in RESUMABLE_KEYS
+                     and old_leaves.get(k) != new_leaves.get(k))
+  numeric = [k for k in differing if k in old_leaves and k in new_leaves
+             and _is_number(old_leaves[k]) and _is_number(new_leaves[k])]
+  changed = (_state_number_keys(config, old_leaves, numeric)
+             if numbers_may_change and numeric else [])
+  structural = [k for k in differing if k not in changed]
+  if structural:
+    raise UserError(f"workdir {workdir} holds a run with another config (differs in "
+                    f"{', '.join(structural)}); use a new --workdir or the same config")
+  if old != new:  # A plain resume writes nothing.
+    outputs.write_json(path, new)
+  return {k: (old_leaves[k], new_leaves[k]) for k in changed}
 
 
 def scan_steps(one_step, n, state, xs=None, unroll=False):
@@ -183,11 +268,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   """Trains (or resumes) the run described by `config`, writing everything into `workdir`."""
   validate_config(config)
   distributed.initialize(config)
+  if jax.process_index() == 0:  # The lock's holder: a second run on this workdir stops here.
+    workdir_lib.check_usable(workdir)
   family = families.get(config.get("family", "latent"))
   dataset = family.load_data(config)
   program = build(config, dataset)
-  state, _ = run(config, workdir, program, dataset)
+  check_before_writing(config, dataset, program.trainer)
+  with lock(workdir):
+    state, _ = run(config, workdir, program, dataset)
   return state
+
+
+def lock(workdir):
+  """The workdir's lock (gan_jax.workdir), held by process 0 for the whole run."""
+  return workdir_lib.lock(workdir) if jax.process_index() == 0 else contextlib.nullcontext()
 
 
 def _stage_of(step, stage_starts):
@@ -210,19 +304,25 @@ def run(config, workdir, program, dataset, member_names=()):
   trainer, members = program.trainer, program.members
   is_main = jax.process_index() == 0
   os.makedirs(workdir, exist_ok=True)
-  if is_main:
-    write_config(workdir, config)
+  changed = write_config(workdir, config, numbers_may_change=not members) if is_main else {}
   manager = checkpointing.make_manager(workdir, config.get("keep_checkpoints", 3))
   state = program.state
-  restored = checkpointing.restore_latest(manager, state)
+  restored = checkpointing.restore_latest(manager, state, set_aside_damaged=True)
   if restored is not None:
     state = restored
+    if not members:  # This config's learning rates and loss weights, not the checkpoint's.
+      hparams, opt_numbers = state_numbers(config)
+      state = jax.device_put(state_lib.with_numbers(state, hparams, opt_numbers),
+                             parallel.replicated(program.mesh))
   # Each process's view of the state: the replicated copy of one run, the whole stack of members.
   host_view = parallel.host_copy if members else (lambda t: parallel.local_copy(t))
   start_step = int(np.ravel(jax.device_get(host_view(state.step)))[0])
   if restored is not None:
     what = f" the {members} members" if members else ""
     print(f"Resumed{what} from step {start_step} in {workdir}", flush=True)
+  if changed and is_main:
+    print("With changed hyper-parameters: " + ", ".join(
+        f"{k} {old} -> {new}" for k, (old, new) in changed.items()), flush=True)
 
   n_members = members or 1
   writers = [outputs.MetricWriter(workdir, enabled=is_main, start_step=start_step,
@@ -236,9 +336,9 @@ def run(config, workdir, program, dataset, member_names=()):
   compiled = set()
   sums, sum_steps = None, 0
   step = start_step
-  with sigterm_flag() as stop:
+  with signals.stop_requests(announce=is_main) as stop:
     try:
-      while step < config.num_train_steps and stop["signal"] is None:
+      while step < config.num_train_steps and not stop:
         n = _steps_in_call(step, config.num_train_steps, config.steps_per_call,
                            trainer.stage_starts)
         stage = _stage_of(step, trainer.stage_starts)
@@ -277,10 +377,10 @@ def run(config, workdir, program, dataset, member_names=()):
 
         if done or due(step, config.checkpoint_every_steps, done):
           _save(manager, state, step, check_finite=not members)
-      if stop["signal"] is not None:
-        logging.warning("Received signal %d: saving a checkpoint at step %d and exiting.",
-                        stop["signal"], step)
+      if stop:
         _save(manager, state, step, check_finite=not members)
+        stop.exit(f"stopped by {stop.name} at step {step}: checkpoint saved in {workdir}/"
+                  "checkpoints; the same command resumes")
     finally:
       manager.wait_until_finished()
       if best_manager:
@@ -378,17 +478,6 @@ def _logged_metrics(workdir, n, members):
   return final
 
 
-@contextlib.contextmanager
-def sigterm_flag():
-  """Yields a dict whose 'signal' is set on SIGTERM (preemption): the loop then saves and exits."""
-  stop = {"signal": None}
-  previous = signal.signal(signal.SIGTERM, lambda signum, _: stop.update(signal=signum))
-  try:
-    yield stop
-  finally:
-    signal.signal(signal.SIGTERM, previous)
-
-
 def _last_good(manager):
   last = manager.latest_step()
   return (f"the last good checkpoint (step {last}) is kept" if last is not None
@@ -435,7 +524,7 @@ def restore(workdir):
   family = families.get(config.get("family", "latent"))
   dataset = family.load_data(config)
   program = build(config, dataset, devices=jax.devices()[:1])
-  manager = checkpointing.make_manager(workdir, config.get("keep_checkpoints", 3))
+  manager = checkpointing.make_manager(workdir, create=False)  # A tool writes nothing here.
   state = checkpointing.restore_latest(manager, program.state)
   if state is None:
     raise UserError(f"--workdir={workdir} has no checkpoint yet")

@@ -4,7 +4,6 @@
 """
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
@@ -19,8 +18,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Too many command-line arguments: {argv[1:]}")
+  del argv  # cli.run refuses positional arguments.
   # Orbax and JAX log every checkpoint step at INFO; the progress lines are printed instead.
   logging.set_verbosity(logging.WARNING)
   config = FLAGS.config

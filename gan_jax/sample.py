@@ -30,6 +30,9 @@ flags.DEFINE_integer("seed", 0, "Seed of the latent vectors.")
 flags.DEFINE_integer("batch_size", 500, "Samples generated per device call.")
 flags.mark_flags_as_required(["workdir", "output"])
 
+# What both the image grid (PIL) and the 2D scatter plot (matplotlib) can write.
+GRID_EXTENSIONS = (".png", ".jpg", ".jpeg")
+
 
 def generate(restored, num_samples, label=None, seed=0, batch_size=500):
   """(samples, labels) from a restored latent run (`loop.restore`); images as uint8."""
@@ -67,10 +70,16 @@ def main(argv):
       raise UserError(f"--{flag}={FLAGS[flag].value} must be >= 1")
   if not FLAGS.output.endswith(".npz"):
     raise UserError(f"--output={FLAGS.output} must end in .npz")
+  if FLAGS.grid and os.path.splitext(FLAGS.grid)[1].lower() not in GRID_EXTENSIONS:
+    raise UserError(f"--grid={FLAGS.grid}: unknown image extension "
+                    f"{os.path.splitext(FLAGS.grid)[1]!r}; allowed: {', '.join(GRID_EXTENSIONS)}")
   for flag in ("output", "grid"):
-    folder = os.path.dirname(os.path.abspath(FLAGS[flag].value or "."))
+    path = FLAGS[flag].value
+    if path and os.path.isdir(path):
+      raise UserError(f"--{flag}={path} is a directory; name a file in it")
+    folder = os.path.dirname(os.path.abspath(path or "."))
     if not os.path.isdir(folder):
-      raise UserError(f"--{flag}={FLAGS[flag].value}: the folder {folder} does not exist")
+      raise UserError(f"--{flag}={path}: the folder {folder} does not exist")
   restored = loop.restore(FLAGS.workdir)
   samples, labels = generate(restored, FLAGS.num_samples, FLAGS.label, FLAGS.seed,
                              FLAGS.batch_size)

@@ -15,6 +15,7 @@ tensorboard/member_<i>/, member_<i>/samples_*.png, one checkpoint of the whole s
 and summary.{md,csv,png}: the final metrics per member. The stack's member axis is sharded over the
 devices when the device count divides it.
 """
+import contextlib
 import csv
 import dataclasses
 import functools
@@ -41,6 +42,7 @@ from gan_jax import outputs
 from gan_jax import parallel
 from gan_jax import state as state_lib
 from gan_jax import sweep_spec
+from gan_jax import workdir as workdir_lib
 from gan_jax.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -74,8 +76,7 @@ def _family(config):
 def numbers(config):
   """A member's numbers that live in the state: the family's hparams and each network's
   optimizer hyper-parameters."""
-  family = _family(config)
-  return family.hparams(config), state_lib.optimizer_numbers(family.optimizers(config))
+  return loop.state_numbers(config)
 
 
 def vmapped_keys(config, spec):
@@ -214,12 +215,14 @@ def _check_workdir(workdir, group):
     outputs.write_json(path, new)
 
 
-def train_group(group, dataset, workdir, metric=""):
+def train_group(group, dataset, workdir, metric="", program=None):
   """Trains (or resumes) one group's stack with the loop; returns (state, final metrics per
   member)."""
+  if program is None:
+    program = build_stack(group, dataset)
+    loop.check_before_writing(group.config, dataset, program.trainer)
   os.makedirs(workdir, exist_ok=True)
   _check_workdir(workdir, group)
-  program = build_stack(group, dataset)
   if jax.process_index() == 0:
     devices = program.mesh.devices.ravel()
     print(f"  members {'sharded' if program.sharded else 'replicated'} over {len(devices)} "
@@ -303,16 +306,23 @@ def load_spec(config_path):
 
 def run_sweep(config, spec, workdir, metric=""):
   """Trains every group of the sweep; returns [(group, workdir, final metrics per member)]."""
-  groups = plan(config, spec)
+  groups = plan(config, spec)  # Every member's config is checked here.
+  if jax.process_index() == 0:  # The lock's holder: another run on this workdir stops here.
+    workdir_lib.check_usable(workdir)
   results = []
-  for k, group in enumerate(groups):
-    run_dir = workdir if len(groups) == 1 else os.path.join(workdir, f"run_{k:02d}")
-    what = " ".join(f"{key}={v}" for key, v in group.structural.items()) or "(none)"
-    print(f"Run {k + 1}/{len(groups)}: {len(group.members)} members vmapped, structural {what}, "
-          f"into {run_dir}", flush=True)
-    dataset = _family(group.config).load_data(group.config)
-    _, final = train_group(group, dataset, run_dir, metric)
-    results.append((group, run_dir, final))
+  with contextlib.ExitStack() as held:
+    for k, group in enumerate(groups):
+      run_dir = workdir if len(groups) == 1 else os.path.join(workdir, f"run_{k:02d}")
+      what = " ".join(f"{key}={v}" for key, v in group.structural.items()) or "(none)"
+      print(f"Run {k + 1}/{len(groups)}: {len(group.members)} members vmapped, structural "
+            f"{what}, into {run_dir}", flush=True)
+      dataset = _family(group.config).load_data(group.config)
+      program = build_stack(group, dataset)
+      loop.check_before_writing(group.config, dataset, program.trainer)
+      if k == 0:  # Refused before this point, a sweep writes nothing.
+        held.enter_context(loop.lock(workdir))
+      _, final = train_group(group, dataset, run_dir, metric, program)
+      results.append((group, run_dir, final))
   if len(groups) > 1 and jax.process_index() == 0:
     with open(os.path.join(workdir, "runs.md"), "w") as f:
       for k, (group, run_dir, _) in enumerate(results):

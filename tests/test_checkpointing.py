@@ -1,0 +1,230 @@
+"""Checkpoint faults on a small state: damaged checkpoints are skipped (one warning, nothing
+deleted), another model's checkpoint is refused as such, write errors are one line and keep the
+earlier checkpoints."""
+import errno
+import glob
+import os
+import resource
+import shutil
+import signal
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax import checkpointing
+from gan_jax.errors import UserError
+
+
+@flax.struct.dataclass
+class State:
+  step: jax.Array
+  params: dict
+
+
+def _state(step, width=3):
+  return State(step=jnp.array(step, jnp.int32),
+               params={"w": jnp.full((4, width), float(step)), "b": jnp.arange(5.0) * step})
+
+
+def _saved(tmp_path, steps=(10, 20, 30)):
+  workdir = str(tmp_path / "run")
+  manager = checkpointing.make_manager(workdir)
+  for step in steps:
+    checkpointing.save(manager, _state(step), step)
+  return workdir
+
+
+def _files(workdir):
+  return sorted(os.path.relpath(p, workdir) for p in glob.glob(
+      os.path.join(workdir, "**"), recursive=True) if os.path.isfile(p))
+
+
+def _step_files(workdir, step, pattern):
+  return glob.glob(os.path.join(workdir, "checkpoints", str(step), "default", "**", pattern),
+                   recursive=True)
+
+
+def _truncate_arrays(workdir, step):
+  for path in _step_files(workdir, step, "d/*"):
+    with open(path, "r+b") as f:
+      f.truncate(os.path.getsize(path) // 2)
+
+
+def _remove_arrays(workdir, step):
+  for path in _step_files(workdir, step, "d/*"):
+    os.remove(path)
+
+
+def _remove_manifest(workdir, step):
+  for path in _step_files(workdir, step, "manifest.ocdbt"):
+    os.remove(path)
+
+
+def _garbage_metadata(workdir, step):
+  with open(os.path.join(workdir, "checkpoints", str(step), "default", "_METADATA"), "w") as f:
+    f.write("{garbage")
+
+
+def _remove_state(workdir, step):
+  shutil.rmtree(os.path.join(workdir, "checkpoints", str(step), "default"))
+
+
+DAMAGES = {"truncated array file": (_truncate_arrays, "an array file is truncated"),
+           "missing array file": (_remove_arrays, "an array file or the manifest is missing"),
+           "missing manifest": (_remove_manifest, "an array file or the manifest is missing"),
+           "garbage metadata": (_garbage_metadata, "its metadata file is not valid JSON"),
+           "half-written step folder": (_remove_state, "the step folder holds no saved state")}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_damaged_latest_checkpoint_is_skipped_with_one_warning(damage, tmp_path):
+  workdir = _saved(tmp_path)
+  corrupt, reason = DAMAGES[damage]
+  corrupt(workdir, 30)
+  before = _files(workdir)
+  warnings = []
+  # A tool (sample): reads, changes nothing.
+  restored = checkpointing.restore_latest(checkpointing.make_manager(workdir), _state(0),
+                                          warn=warnings.append)
+  assert int(restored.step) == 20
+  np.testing.assert_array_equal(restored.params["w"], np.full((4, 3), 20.0))
+  assert warnings == [f"warning: skipped damaged checkpoint step 30 in {workdir}/checkpoints "
+                      f"({reason}); restored step 20"]
+  assert _files(workdir) == before
+  # The training loop: the damaged folder is renamed, so that step 30 can be written again.
+  manager = checkpointing.make_manager(workdir)
+  restored = checkpointing.restore_latest(manager, _state(0), set_aside_damaged=True,
+                                          warn=warnings.append)
+  assert int(restored.step) == 20 and warnings[-1].endswith("kept as 30.damaged; restored step 20")
+  assert sorted(p.replace("checkpoints/30/", "checkpoints/30.damaged/")
+                for p in before) == _files(workdir)  # Nothing deleted.
+  checkpointing.save(manager, _state(30), 30)
+  assert checkpointing.make_manager(workdir).all_steps() == [10, 20, 30]
+  restored = checkpointing.restore_latest(checkpointing.make_manager(workdir), _state(0))
+  assert int(restored.step) == 30
+
+
+def test_a_stray_empty_step_folder_is_skipped(tmp_path):
+  workdir = _saved(tmp_path, (10,))
+  os.makedirs(os.path.join(workdir, "checkpoints", "40"))
+  warnings = []
+  restored = checkpointing.restore_latest(checkpointing.make_manager(workdir), _state(0),
+                                          warn=warnings.append)
+  assert int(restored.step) == 10
+  assert warnings == [f"warning: skipped damaged checkpoint step 40 in {workdir}/checkpoints "
+                      "(the step folder holds no saved state); restored step 10"]
+
+
+def test_no_intact_checkpoint_is_one_error_that_blames_the_files(tmp_path):
+  workdir = _saved(tmp_path, (10, 20))
+  _remove_manifest(workdir, 10)
+  _truncate_arrays(workdir, 20)
+  before = _files(workdir)
+  with pytest.raises(UserError) as e:
+    checkpointing.restore_latest(checkpointing.make_manager(workdir), _state(0),
+                                 set_aside_damaged=True)
+  message = str(e.value)
+  assert message.startswith(f"the checkpoint files in {workdir}/checkpoints are damaged and none "
+                            "can be restored (step 20: an array file is truncated; step 10: ")
+  assert "config" not in message and "\n" not in message
+  assert _files(workdir) == before
+
+
+def test_another_models_checkpoint_is_refused_as_another_config(tmp_path):
+  workdir = _saved(tmp_path)
+  before = _files(workdir)
+  with pytest.raises(UserError, match=r"checkpoint .*/checkpoints/30 cannot be restored into this "
+                     r"config's model \(params/w has shape \(4, 3\) in the checkpoint, \(4, 5\) "
+                     r"in the model\); use another --workdir or the config that wrote it"):
+    checkpointing.restore_latest(checkpointing.make_manager(workdir), _state(0, width=5),
+                                 set_aside_damaged=True)
+  other = State(step=jnp.array(0), params={"w": jnp.zeros((4, 3))})
+  with pytest.raises(UserError, match=r"the checkpoint has 3 arrays, the model 2; e.g. "
+                     r"'params/b' is only in the checkpoint"):
+    checkpointing.restore_latest(checkpointing.make_manager(workdir), other)
+  assert _files(workdir) == before
+  assert checkpointing.restore_latest(checkpointing.make_manager(str(tmp_path / "new")),
+                                      _state(0)) is None
+
+
+def test_disk_full_while_saving_is_one_error_and_keeps_the_earlier_checkpoints(tmp_path,
+                                                                             monkeypatch):
+  workdir = _saved(tmp_path, (10,))
+  manager = checkpointing.make_manager(workdir)
+  real_mkdir = os.mkdir
+
+  def full(path, *args, **kwargs):
+    if "20" in os.path.basename(str(path)):
+      raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    return real_mkdir(path, *args, **kwargs)
+  monkeypatch.setattr(os, "mkdir", full)
+  with pytest.raises(UserError, match=rf"cannot write checkpoint step 20 to {workdir}/checkpoints/"
+                     r"20\S*: No space left on device; the earlier checkpoints \(steps 10\) are "
+                     r"intact"):
+    checkpointing.save(manager, _state(20), 20)
+  monkeypatch.undo()
+  assert checkpointing.make_manager(workdir).all_steps() == [10]
+  assert int(checkpointing.restore_latest(checkpointing.make_manager(workdir),
+                                          _state(0)).step) == 10
+
+
+def test_an_array_write_that_fails_is_one_error_and_keeps_the_earlier_checkpoints(tmp_path):
+  # The array files are written by tensorstore (C++), out of reach of a monkeypatch: a file size
+  # limit makes its write() fail with EFBIG, as a full disk fails it with ENOSPC.
+  workdir = _saved(tmp_path, (10,))
+  manager = checkpointing.make_manager(workdir)
+  big = State(step=jnp.array(20), params={"w": jax.random.normal(jax.random.key(0), (64, 64)),
+                                          "b": jnp.zeros(5)})
+  previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # Else the kernel kills the process.
+  soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+  resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+  try:
+    with pytest.raises(UserError) as e:
+      checkpointing.save(manager, big, 20)
+  finally:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    signal.signal(signal.SIGXFSZ, previous)
+  message = str(e.value)
+  assert message.startswith(f"cannot write checkpoint step 20 to {workdir}/checkpoints/20")
+  assert message.endswith(": File too large; the earlier checkpoints (steps 10) are intact")
+  assert "\n" not in message
+  manager = checkpointing.make_manager(workdir)
+  assert manager.all_steps() == [10]  # The half-written step does not look like a checkpoint.
+  checkpointing.save(manager, big, 20)  # Once there is room again, the same step saves.
+  assert checkpointing.make_manager(workdir).all_steps() == [10, 20]
+
+
+def test_a_checkpoint_folder_that_cannot_be_created_is_one_error(tmp_path, monkeypatch):
+  def denied(path, *unused_args, **unused_kwargs):
+    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+  monkeypatch.setattr(os, "mkdir", denied)
+  with pytest.raises(UserError, match=r"cannot use the checkpoint folder .*: Permission denied"):
+    checkpointing.make_manager(str(tmp_path / "run"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_checkpoint_folder_is_one_error(tmp_path):
+  workdir = _saved(tmp_path, (10,))
+  folder = os.path.join(workdir, "checkpoints")
+  os.chmod(folder, 0o500)
+  try:
+    with pytest.raises(UserError, match=r"cannot write checkpoint step 20 to .*: Permission "
+                       r"denied; the earlier checkpoints \(steps 10\) are intact"):
+      checkpointing.save(checkpointing.make_manager(workdir), _state(20), 20)
+  finally:
+    os.chmod(folder, 0o700)
+
+
+def test_a_reading_tool_creates_nothing(tmp_path):
+  workdir = str(tmp_path / "run")
+  os.makedirs(workdir)
+  manager = checkpointing.make_manager(workdir, create=False)
+  assert checkpointing.restore_latest(manager, _state(0)) is None
+  assert os.listdir(workdir) == []
+  _saved(tmp_path)
+  restored = checkpointing.restore_latest(checkpointing.make_manager(workdir, create=False),
+                                          _state(0))
+  assert int(restored.step) == 30
