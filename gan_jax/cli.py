@@ -164,3 +164,37 @@ def _make_configs_importable(argv):
     root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
     if root not in sys.path:
       sys.path.insert(0, root)
+
+
+def config_from_flag(config_flag):
+  """The config of `--config=FILE[:ARG] --config.a.b=v ...`, where `--config.dataset.name=X` means
+  the same model as `FILE:X`.
+
+  A config's argument picks defaults that depend on the data (gan_mlp's latent size and batch for
+  2D mixtures, for instance); overriding only the name would keep the other data set's defaults.
+  So when FILE builds a config for X, the config is rebuilt that way and every override reapplied.
+  """
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  config = config_flag.value
+  overrides = config_flags.get_override_values(config_flag)
+  name = overrides.get("dataset.name")
+  if name is None:
+    return config
+  path, _, arg = config_flags.get_config_filename(config_flag).partition(":")
+  spec = importlib.util.spec_from_file_location("_config_for_data", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  build = lambda a: module.get_config(a) if a else module.get_config()
+  try:
+    chosen = build(arg).dataset.name
+    parts = [p for p in arg.split(",") if p] if arg else []
+    parts = [name if p == chosen else p for p in parts] if chosen in parts else [name] + parts
+    rebuilt = build(",".join(parts))
+  except Exception:  # pylint: disable=broad-except
+    return config  # The file takes no data set argument: the plain override stands.
+  if rebuilt.get("dataset", {}).get("name") != name:
+    return config
+  rebuilt.update_from_flattened_dict(overrides)
+  rebuilt.lock()
+  return rebuilt

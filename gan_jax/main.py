@@ -21,7 +21,7 @@ def main(argv):
   del argv  # cli.run refuses positional arguments.
   # Orbax and JAX log every checkpoint step at INFO; the progress lines are printed instead.
   logging.set_verbosity(logging.WARNING)
-  config = FLAGS.config
+  config = cli.config_from_flag(FLAGS["config"])
   print(f"Training {config.get('family', 'latent')} GAN {config.model.get('name', '')} on "
         f"{config.dataset.name} into {FLAGS.workdir}", flush=True)
   loop.train_and_evaluate(config, FLAGS.workdir)

@@ -335,9 +335,10 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   parallel.one_cpu_device_per_core()
-  distributed.initialize(FLAGS.config)
+  config = cli.config_from_flag(FLAGS["config"])
+  distributed.initialize(config)
   spec = load_spec(config_flags.get_config_filename(FLAGS["config"]))
-  run_sweep(FLAGS.config, spec, FLAGS.workdir, FLAGS.metric)
+  run_sweep(config, spec, FLAGS.workdir, FLAGS.metric)
 
 
 if __name__ == "__main__":

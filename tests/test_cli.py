@@ -80,3 +80,34 @@ def test_a_stopped_run_and_ctrl_c_are_one_line_and_status_130():
   assert (r.returncode, r.stderr) == (130, "stopped by SIGINT at step 7: checkpoint saved\n")
   r = run("--config=configs/gan_mlp.py", "--then=ctrl-c")
   assert r.returncode == 130 and r.stderr.count("\n") == 1 and "interrupted" in r.stderr
+
+
+def parsed_config(monkeypatch, *args):
+  monkeypatch.setattr(sys, "argv", ["prog", *args])  # The config flag reads overrides from it.
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  from gan_jax import cli  # pylint: disable=g-import-not-at-top
+  flag_values = flags.FlagValues()
+  config_flags.DEFINE_config_file("config", None, "config", flag_values=flag_values,
+                                  lock_config=True)
+  flag_values(["prog", *args])
+  return cli.config_from_flag(flag_values["config"])
+
+
+def test_a_data_set_override_means_the_same_model_as_the_config_argument(monkeypatch):
+  monkeypatch.chdir(ROOT)
+  monkeypatch.syspath_prepend(ROOT)
+  from configs import gan_mlp, mode_collapse  # pylint: disable=g-import-not-at-top
+  by_name = parsed_config(monkeypatch, "--config=configs/gan_mlp.py", "--config.dataset.name=ring8",
+                          "--config.batch_size=7")
+  by_argument = gan_mlp.get_config("ring8")
+  by_argument.batch_size = 7
+  assert by_name.to_dict() == by_argument.to_dict()
+  assert by_name.model.latent_dim == 2  # Not the digits' 64.
+  # The data set inside a multi-part argument is replaced, the rest kept.
+  collapse = parsed_config(monkeypatch, "--config=configs/mode_collapse.py:grid25,nonsat",
+                           "--config.dataset.name=ring8")
+  assert collapse.to_dict() == mode_collapse.get_config("ring8,nonsat").to_dict()
+  # Without a data set override, the config is the file's.
+  plain = parsed_config(monkeypatch, "--config=configs/gan_mlp.py", "--config.batch_size=7")
+  assert plain.dataset.name == "digits" and plain.batch_size == 7
