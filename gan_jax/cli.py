@@ -6,6 +6,7 @@ saving (signals.Stopped) is one line and its status (130 for Ctrl-C); Ctrl-C els
 and 130.
 """
 import difflib
+import functools
 import os
 import re
 import sys
@@ -19,11 +20,14 @@ EXIT_TRAINING_FAILED = 3
 EXIT_INTERRUPTED = 130
 
 
-def run(main):
-  """app.run(main), mapping UserError (and bad flags/config files) to 'error: ...' and exit 2."""
+def run(main, positional=False):
+  """app.run(main), mapping UserError (and bad flags/config files) to 'error: ...' and exit 2.
+  `positional`: arguments other than flags reach `main` (a tool name, as `gan_jax.explore mix`);
+  without it they are refused."""
   from gan_jax import signals  # pylint: disable=g-import-not-at-top
+  parse = functools.partial(_parse_flags, positional=positional)
   try:
-    app.run(main, flags_parser=_parse_flags)
+    app.run(main, flags_parser=parse)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_USER_ERROR
@@ -50,7 +54,7 @@ def _fail(message):
   sys.exit(EXIT_USER_ERROR)
 
 
-def _parse_flags(argv):
+def _parse_flags(argv, positional=False):
   """absl's parser, but a bad flag, config file or override is one line instead of a traceback."""
   from absl import flags  # pylint: disable=g-import-not-at-top
   _check_config_files(argv)
@@ -65,7 +69,7 @@ def _parse_flags(argv):
   except Exception as e:  # pylint: disable=broad-except  # Config files that fail to load.
     message = str(e).strip().splitlines()
     _fail(f"{type(e).__name__}: {message[-1] if message else e}")
-  if len(remaining) > 1:
+  if len(remaining) > 1 and not positional:
     extra = " ".join(repr(a) for a in remaining[1:])
     _fail(f"unexpected argument {extra}: every option is a --flag=value (see --help)")
   _check_tuple_overrides(flags.FLAGS, argv)

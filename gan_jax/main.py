@@ -22,8 +22,9 @@ def main(argv):
   # Orbax and JAX log every checkpoint step at INFO; the progress lines are printed instead.
   logging.set_verbosity(logging.WARNING)
   config = cli.config_from_flag(FLAGS["config"])
-  print(f"Training {config.get('family', 'latent')} GAN {config.model.get('name', '')} on "
-        f"{config.dataset.name} into {FLAGS.workdir}", flush=True)
+  what = " ".join(filter(None, (config.get("family", "latent"), "GAN",
+                                 config.model.get("name", ""))))  # StyleGAN's model has no name.
+  print(f"Training {what} on {config.dataset.name} into {FLAGS.workdir}", flush=True)
   loop.train_and_evaluate(config, FLAGS.workdir)
 
 

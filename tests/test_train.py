@@ -35,6 +35,8 @@ def tiny(config, steps=2):
   config.checkpoint_every_steps = steps
   config.eval_every_steps = 0
   config.num_grid_samples = 4
+  if config.model.get("progressive", False):  # Growing is tested in tests/test_progressive_runs.py.
+    config.model.progressive = False
   return config
 
 

@@ -510,6 +510,26 @@ def reference_key(dataset_config, info):
           f"{os.path.abspath(os.path.expanduser(path)) if path else ''}-{shape}-n{info.num_examples}")
 
 
+def hold_out(dataset: Dataset, num_heldout: int) -> Dataset:
+  """`dataset` with `num_heldout` examples moved to `heldout` (never trained on): the last ones of
+  a fixed permutation (seed 0, whatever the run's seed), for FID against held-out real images."""
+  if not num_heldout:
+    return dataset
+  if dataset.arrays is None:
+    raise UserError("dataset.heldout_examples needs a data set held in memory "
+                    f"({dataset.info.name} streams from its source)")
+  n = dataset.info.num_examples
+  if not 0 < num_heldout < n:
+    raise UserError(f"dataset.heldout_examples={num_heldout} must be in [0, {n}) for "
+                    f"{dataset.info.name} ({n} examples)")
+  order = np.random.default_rng(0).permutation(n)
+  train, held = np.sort(order[:-num_heldout]), np.sort(order[-num_heldout:])
+  info = dataclasses.replace(dataset.info, num_examples=n - num_heldout)
+  return dataclasses.replace(dataset, info=info,
+                             arrays={k: v[train] for k, v in dataset.arrays.items()},
+                             heldout={k: v[held] for k, v in dataset.arrays.items()})
+
+
 def stack_examples(examples):
   """A list of {field: example} -> {field: (N, ...) array}; integer scalars (labels) as int32."""
   def stack(values):

@@ -389,6 +389,9 @@ _MODELS = {
     # The CPU DCGAN / cGAN (configs/dcgan_mnist.py:cpu, cgan_mnist.py:cpu): the same G and a DCGAN
     # discriminator with one 4x4 stride-2 conv per model.d_hidden width.
     "conv28": (SubPixelGenerator28, DCGANDiscriminator, 28),
+    # ProGAN's networks (progan.py), at the data's resolution (a power of two); they grow
+    # progressively with `model.progressive`.
+    "progan": (None, None, None),
 }
 MODEL_NAMES = tuple(_MODELS)
 
@@ -409,6 +412,11 @@ def get_models(model_config, data_shape, num_classes, axis_name=None):
   if model_config.get("conditional", False) and num_classes <= 0:
     raise UserError("model.conditional=True needs a labelled dataset; this dataset has no classes")
   get = model_config.get
+  if name == "progan":
+    return _progan(model_config, data_shape, classes)
+  if get("progressive", False):
+    raise UserError(f"model.progressive=True grows model.name='progan' (or the stylegan family), "
+                    f"not {name!r}")
   d_sn = get("spectral_norm", name == "sngan32")
   conditioning = get("d_conditioning", "concat")
   if get("pack", 1) > 1 and d_cls is not MLPDiscriminator:
@@ -447,3 +455,18 @@ def get_models(model_config, data_shape, num_classes, axis_name=None):
   return (g_cls(channels=data_shape[2], num_classes=classes, axis_name=axis_name, **g_kwargs),
           d_cls(num_classes=classes, dropout_rate=get("d_dropout", default_dropout),
                 spectral_norm=d_sn, conditioning=conditioning))
+
+
+def _progan(model_config, data_shape, classes):
+  """ProGAN's generator and discriminator for square images whose side is a power of two."""
+  from gan_jax.families.latent import progan  # pylint: disable=g-import-not-at-top
+  if len(data_shape) != 3 or data_shape[0] != data_shape[1] or data_shape[0] < 4 or (
+      data_shape[0] & (data_shape[0] - 1)):
+    raise UserError(f"model.name='progan' needs square images whose side is a power of two >= 4 "
+                    f"(4, 8, 16, 32, 64, 128, 256, ...); the data has shape {data_shape}: set "
+                    "dataset.image_size")
+  get = model_config.get
+  size = dict(resolution=data_shape[0], channel_base=get("channel_base", 4096),
+              channel_max=get("channel_max", 256), num_classes=classes)
+  return (progan.ProGANGenerator(channels=data_shape[2], **size),
+          progan.ProGANDiscriminator(mbstd_group_size=get("mbstd_group_size", 4), **size))

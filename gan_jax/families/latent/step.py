@@ -26,7 +26,12 @@ Stability tricks (all off by default; docs/variants.md has the table):
   replay.size / replay.fraction                           fakes replayed from a ring buffer (replay)
   unrolled_steps                                          G's loss against D unrolled k steps ahead
   ema.decay / ema.start_step                              EMA of G for sampling and evaluation
+  loss.drift_weight                                       ProGAN's drift term eps * E[D(x_real)^2]
   model.*                                                 SN, packing, minibatch features (models)
+
+Progressive growing (model.name='progan' with model.progressive, gan_jax.progressive): the step of
+`stage` trains at resolution 4 * 2**stage; the networks get `stage` and `alpha` (a function of the
+step) and the real images are resized and faded in as G's output is.
 """
 import dataclasses
 
@@ -37,7 +42,9 @@ import optax
 from gan_jax import key_streams
 from gan_jax import losses
 from gan_jax import parallel
+from gan_jax import progressive
 from gan_jax import regularizers
+from gan_jax import resample
 from gan_jax import replay
 from gan_jax import state as state_lib
 from gan_jax.errors import UserError
@@ -52,6 +59,7 @@ class Options:
   gradient_penalty: bool = False
   r1: bool = False
   dragan: bool = False
+  drift: bool = False
   clip_weights: bool = False
   instance_noise: bool = False
   replay_size: int = 0
@@ -72,11 +80,12 @@ class Options:
         loss=loss.name, n_critic=config.n_critic,
         gradient_penalty=loss.get("gp_weight", 0.0) > 0, r1=loss.get("r1_gamma", 0.0) > 0,
         dragan=loss.get("dragan_weight", 0.0) > 0, clip_weights=loss.get("clip_value", 0.0) > 0,
+        drift=loss.get("drift_weight", 0.0) > 0,
         instance_noise=loss.get("instance_noise", 0.0) > 0,
         replay_size=config.get("replay", {}).get("size", 0),
         unrolled_steps=config.get("unrolled_steps", 0),
         separate_d_calls=(model.get("minibatch_kernels", 0) > 0
-                          or model.get("minibatch_std", False)),
+                          or model.get("minibatch_std", False) or model.name == "progan"),
         ema=ema.get("decay", 0.0) > 0, ema_start_step=ema.get("start_step", 0))
 
 
@@ -90,6 +99,7 @@ def default_hparams(config):
       "gp_weight": loss.get("gp_weight", 0.0),
       "r1_gamma": loss.get("r1_gamma", 0.0),
       "dragan_weight": loss.get("dragan_weight", 0.0),
+      "drift_weight": loss.get("drift_weight", 0.0),
       "clip_value": loss.get("clip_value", 0.0),
       "instance_noise": loss.get("instance_noise", 0.0),
       "instance_noise_steps": loss.get("instance_noise_steps", 0),
@@ -113,19 +123,26 @@ def latent_and_labels(config, num_classes, rng, batch_size):
   return z, labels
 
 
-def create_train_state(config, generator, discriminator, rng, example_x):
+def create_train_state(config, generator, discriminator, rng, example_x, num_stages=None):
   """Initial state. `example_x` is one real batch's 'x' (any batch size) giving the data shape.
 
   `rng`: the run's root key; the weights come from its init stream (gan_jax.key_streams).
+  `num_stages`: progressive growing, with every stage's parameters from the start.
   """
   g_rng, d_rng, drop_rng = jax.random.split(key_streams.init_key(rng), 3)
   # A packing D (PacGAN) needs a multiple of `pack` examples.
   example_x = jnp.tile(example_x, (config.model.get("pack", 1),) + (1,) * (example_x.ndim - 1))
   n = example_x.shape[0]
   z, labels = latent_and_labels(config, generator.num_classes, g_rng, n)
-  g_vars = generator.init(g_rng, z, labels, train=False)
-  d_vars = discriminator.init({"params": d_rng, "dropout": drop_rng}, example_x, labels,
-                              train=False)
+  d_rngs = {"params": d_rng, "dropout": drop_rng}
+  if num_stages is None:
+    g_vars = generator.init(g_rng, z, labels, train=False)
+    d_vars = discriminator.init(d_rngs, example_x, labels, train=False)
+  else:
+    g_vars = progressive.init_all_stages(generator, g_rng, z, labels, train=False,
+                                         num_stages=num_stages)
+    d_vars = progressive.init_all_stages(discriminator, d_rngs, example_x, labels, train=False,
+                                         num_stages=num_stages)
   txs = make_optimizers(config)
   nets = {"g": state_lib.init_net(g_vars, txs["g"]), "d": state_lib.init_net(d_vars, txs["d"])}
   ema = {}
@@ -145,13 +162,17 @@ def init_extras(config, sample_shape):
   return {"replay": replay.init(size, sample_shape)} if size > 0 else {}
 
 
-def make_train_step(config, generator, discriminator, axis_name=None):
+def make_train_step(config, generator, discriminator, axis_name=None, stage=None, schedule=None):
   """Returns the pure `train_step(state, batch, rng) -> (state, metrics)`.
 
   `axis_name`: set when the step runs under `jax.pmap` (or `shard_map`) to average gradients, batch
   statistics and metrics over that axis. Under `jax.jit` with sharded arrays leave it None.
+  `schedule` (progressive.Schedule): the step of `stage` of progressive growing.
   """
   opts = Options.from_config(config)
+  if schedule is not None and opts.replay_size:
+    raise UserError("replay.size > 0 with progressive growing is not supported (the fakes' "
+                    "resolution changes); set replay.size=0 or model.progressive=False")
   n_critic = opts.n_critic
   probabilistic = losses.is_probabilistic(opts.loss)
   accuracy_threshold = 0.5 if opts.loss == "least_squares" else 0.0
@@ -159,14 +180,21 @@ def make_train_step(config, generator, discriminator, axis_name=None):
   mean_over = lambda tree: parallel.mean_over(axis_name, tree)
   per_device = lambda params: parallel.per_device(axis_name, params)
 
-  def generate(g, params, z, labels):
+  def growth(step):
+    """The networks' stage and fade-in at `step` (nothing without progressive growing)."""
+    if schedule is None:
+      return {}
+    return {"stage": stage, "alpha": schedule.alpha(stage, step)}
+
+  def generate(g, params, z, labels, step):
     out, updates = generator.apply(g.variables(params), z, labels, train=True,
-                                   mutable=list(g.collections))
+                                   mutable=list(g.collections), **growth(step))
     return out, mean_over(dict(updates))
 
-  def discriminate(d, params, x, labels, rng):
+  def discriminate(d, params, x, labels, rng, step):
     logits, updates = discriminator.apply(d.variables(params), x, labels, train=True,
-                                          rngs={"dropout": rng}, mutable=list(d.collections))
+                                          rngs={"dropout": rng}, mutable=list(d.collections),
+                                          **growth(step))
     return logits, mean_over(dict(updates))
 
   def noise_std(state):
@@ -175,17 +203,17 @@ def make_train_step(config, generator, discriminator, axis_name=None):
                                            h["instance_noise_steps"])
 
   def d_loss_and_logits(d, params, hparams, real, real_labels, fake, fake_labels, drop_rng,
-                        target_rng):
+                        target_rng, step):
     """D's loss (without penalties) on a real and a fake batch, its collections and logits."""
     if opts.separate_d_calls:
-      real_logits, _ = discriminate(d, params, real, real_labels, drop_rng)
+      real_logits, _ = discriminate(d, params, real, real_labels, drop_rng, step)
       fake_logits, d_collections = discriminate(d, params, fake, fake_labels,
-                                                jax.random.fold_in(drop_rng, 1))
+                                                jax.random.fold_in(drop_rng, 1), step)
     else:
       # Real and fake go through D in one call, so dropout and BN (if any) see both.
       logits, d_collections = discriminate(
           d, params, jnp.concatenate([real, fake]), jnp.concatenate([real_labels, fake_labels]),
-          drop_rng)
+          drop_rng, step)
       real_logits, fake_logits = jnp.split(logits, 2)
     real_target, fake_target = losses.discriminator_targets(
         target_rng, real_logits.shape, hparams["label_smoothing"], hparams["label_noise"],
@@ -212,9 +240,10 @@ def make_train_step(config, generator, discriminator, axis_name=None):
 
     def loss_fn(params):
       loss, (d_collections, real_logits, fake_logits) = d_loss_and_logits(
-          d, params, state.hparams, real, real_labels, fake, fake_labels, drop_rng, target_rng)
+          d, params, state.hparams, real, real_labels, fake, fake_labels, drop_rng, target_rng,
+          state.step)
       aux = {"d_loss": loss}
-      d_fn = lambda x: discriminate(d, params, x, real_labels, drop_rng)[0]
+      d_fn = lambda x: discriminate(d, params, x, real_labels, drop_rng, state.step)[0]
       if opts.gradient_penalty:
         penalty = regularizers.gradient_penalty(d_fn, real, fake, gp_rng)
         loss = loss + state.hparams["gp_weight"] * penalty
@@ -227,6 +256,10 @@ def make_train_step(config, generator, discriminator, axis_name=None):
         penalty = regularizers.dragan_penalty(d_fn, real, jax.random.fold_in(gp_rng, 1))
         loss = loss + state.hparams["dragan_weight"] * penalty
         aux["dragan_penalty"] = penalty
+      if opts.drift:  # ProGAN (sec. A.1): keeps the critic's outputs near 0.
+        drift = jnp.mean(jnp.square(real_logits))
+        loss = loss + state.hparams["drift_weight"] * drift
+        aux["drift"] = drift
       return loss, (d_collections, real_logits, fake_logits, aux)
 
     grads, (d_collections, real_logits, fake_logits, aux) = jax.grad(loss_fn, has_aux=True)(
@@ -257,7 +290,7 @@ def make_train_step(config, generator, discriminator, axis_name=None):
       drop_rng, target_rng = jax.random.split(jax.random.fold_in(rng, i))
       grads = jax.grad(lambda p: d_loss_and_logits(
           d, p, state.hparams, real, real_labels, fake, fake_labels, drop_rng,
-          target_rng)[0])(per_device(params))
+          target_rng, state.step)[0])(per_device(params))
       updates, opt_state = d.tx.update(mean_over(grads), opt_state, params)
       return (optax.apply_updates(params, updates), opt_state), None
     opt_state = d.opt_state
@@ -271,7 +304,11 @@ def make_train_step(config, generator, discriminator, axis_name=None):
     return params
 
   def train_step(state, batch, rng):
-    real_x = batch["x"].reshape((-1, n_critic) + batch["x"].shape[1:])
+    real_x = batch["x"]
+    if schedule is not None:  # The real images at this stage's resolution and fade-in.
+      real_x = progressive.real_images(real_x, stage, schedule.alpha(stage, state.step),
+                                       resample.upsample_nearest)
+    real_x = real_x.reshape((-1, n_critic) + real_x.shape[1:])
     real_y = batch["label"].reshape((-1, n_critic))
     b = real_x.shape[0]
     step_rngs = jax.random.split(rng, n_critic + 1)
@@ -298,7 +335,7 @@ def make_train_step(config, generator, discriminator, axis_name=None):
       z_rng, d_rng = jax.random.split(step_rngs[i])
       z, fake_y = fakes_input(z_rng)
       g = state.nets["g"]
-      fake, g_collections = generate(g, g.params, z, fake_y)
+      fake, g_collections = generate(g, g.params, z, fake_y, state.step)
       state = with_g_collections(state, g_collections)
       return d_update(state, real_x[:, i], real_y[:, i], fake, fake_y, device_rng(d_rng))
 
@@ -311,7 +348,7 @@ def make_train_step(config, generator, discriminator, axis_name=None):
     d_rng, g_drop_rng, g_noise_rng = map(device_rng, (d_rng, g_drop_rng, g_noise_rng))
     z, fake_y = fakes_input(z_rng)
     g = state.nets["g"]
-    fake, g_vjp, g_collections = jax.vjp(lambda p: generate(g, p, z, fake_y),
+    fake, g_vjp, g_collections = jax.vjp(lambda p: generate(g, p, z, fake_y, state.step),
                                          per_device(g.params), has_aux=True)
     state, metrics = d_update(state, real_x[:, -1], real_y[:, -1],
                               jax.lax.stop_gradient(fake), fake_y, d_rng)
@@ -324,7 +361,7 @@ def make_train_step(config, generator, discriminator, axis_name=None):
                                    jax.random.fold_in(g_drop_rng, 1))
       if opts.instance_noise:  # G is scored by the D it fools: one that sees noisy inputs.
         fake_x = regularizers.add_instance_noise(fake_x, noise_std(state), g_noise_rng)
-      logits, _ = discriminate(d, params, fake_x, fake_y, g_drop_rng)
+      logits, _ = discriminate(d, params, fake_x, fake_y, g_drop_rng, state.step)
       return losses.generator_loss(opts.loss, logits)
 
     g_loss, fake_grad = jax.value_and_grad(g_loss_fn)(fake)
@@ -340,6 +377,8 @@ def make_train_step(config, generator, discriminator, axis_name=None):
           state.ema["g"], {"params": g.params, "batch_stats": g.collections.get("batch_stats", {})},
           decay)}
     metrics.update(g_loss=g_loss, g_grad_norm=optax.tree.norm(g_grads))
+    if schedule is not None:
+      metrics["alpha"] = schedule.alpha(stage, state.step)
     state = state.replace(step=state.step + 1, nets={**state.nets, "g": g}, ema=ema)
     return state, mean_over(metrics)
 
@@ -358,9 +397,22 @@ def sample_variables(state, use_ema=True):
   return variables
 
 
-def make_sample_fn(generator, use_ema=True):
+def make_sample_fn(generator, use_ema=True, schedule=None):
   """sample(state, z, labels) -> generated data in eval mode (running BN statistics); with
-  use_ema, from the averaged weights and their averaged statistics."""
-  def sample(state, z, labels):
-    return generator.apply(sample_variables(state, use_ema), z, labels, train=False)
-  return sample
+  use_ema, from the averaged weights and their averaged statistics.
+
+  With a progressive `schedule`: at the stage and fade-in of the state's step, upsampled (nearest)
+  to the full resolution; the returned function is then compiled per stage, not to be jitted."""
+  def sample(state, z, labels, stage=None, alpha=1.0):
+    kwargs = {} if stage is None else {"stage": stage, "alpha": alpha}
+    return generator.apply(sample_variables(state, use_ema), z, labels, train=False, **kwargs)
+  if schedule is None:
+    return lambda state, z, labels: sample(state, z, labels)
+  compiled = jax.jit(sample, static_argnums=3)
+
+  def sample_at_stage(state, z, labels):
+    step = int(jax.device_get(state.step))
+    stage = schedule.stage_at(step)
+    images = compiled(state, z, labels, stage, schedule.alpha(stage, step))
+    return resample.upsample_nearest(images, generator.resolution // images.shape[1])
+  return sample_at_stage

@@ -1,0 +1,117 @@
+"""The text-to-image train step: one matching-aware D update, then one G update (DF-GAN).
+
+    step = make_step(options, generator, discriminator)
+    state, metrics = jax.jit(step)(state, batch, rng)
+
+`batch` holds `image` (B, H, W, C) in [-1, 1], `caption_embedding` (B, K, D) (each image's K
+caption embeddings) and `label` (B,) (which captions describe which images). Each row trains with
+one of its K captions, drawn per step. D sees three kinds of pairs: (real, its caption), (G(z,
+caption), caption) and (real, a caption of another class) (losses.py); G's forward pass is reused
+for its update (one `jax.vjp`), so G runs forward once per step, as DF-GAN's loop does.
+
+state.hparams: mismatch_weight (1/2), ma_gp_weight (k = 2; 0 with the penalty off), ma_gp_power
+(p = 6), ca_kl_weight (StackGAN's KL weight; with conditioning augmentation) and ema_decay.
+"""
+import math
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from gan_jax import parallel
+from gan_jax import regularizers
+from gan_jax.families.text2image import losses
+
+
+def pick_captions(captions, rng):
+  """One of each row's K caption embeddings (B, K, D) -> (B, D), uniformly."""
+  k = jax.random.randint(rng, captions.shape[:1], 0, captions.shape[1])
+  return jnp.take_along_axis(captions, k[:, None, None], axis=1)[:, 0]
+
+
+def make_step(options, generator, discriminator, axis_name=None):
+  """The pure step(state, batch, rng) -> (state, metrics) for a family.Options' switches."""
+  latent_dim = options.latent_dim
+  use_ma_gp = options.ma_gp
+  use_ca = options.conditioning_augmentation > 0
+  use_ema = options.ema
+  ema_start = options.ema_start_step
+
+  def step(state, batch, rng):
+    if axis_name is not None:  # Independent draws on each device.
+      rng = jax.random.fold_in(rng, jax.lax.axis_index(axis_name))
+    pick_rng, z_rng, mismatch_rng, augment_rng = jax.random.split(rng, 4)
+    images, labels = batch["image"], batch["label"]
+    sentence = pick_captions(batch["caption_embedding"], pick_rng)
+    partners, mismatch_valid = losses.mismatch_partners(labels, mismatch_rng)
+    mismatched = sentence[partners]
+    z = jax.random.normal(z_rng, (images.shape[0], latent_dim), images.dtype)
+    h = state.hparams
+    g_net, d_net = state.nets["g"], state.nets["d"]
+
+    def generate(g_params):
+      return generator.apply({"params": g_params}, z, sentence, train=True,
+                             rngs={"augment": augment_rng})
+
+    (fake, kl), g_vjp = jax.vjp(generate, parallel.per_device(axis_name, g_net.params))
+
+    def d_loss_fn(d_params):
+      variables = {"params": d_params}
+      features = discriminator.apply(variables, jnp.concatenate([images, fake]),
+                                     method="features")
+      real_features, fake_features = jnp.split(features, 2)
+      judge = lambda f, e: discriminator.apply(variables, f, e, method="judge")
+      real_logits = judge(real_features, sentence)
+      fake_logits = judge(fake_features, sentence)
+      mismatch_logits = judge(real_features, mismatched)
+      loss, metrics = losses.discriminator_hinge(real_logits, fake_logits, mismatch_logits,
+                                                 mismatch_valid, h["mismatch_weight"])
+      metrics.update(d_real=real_logits.mean(), d_fake=fake_logits.mean(),
+                     d_mismatch=losses.masked_mean(mismatch_logits, mismatch_valid))
+      if use_ma_gp:
+        # With respect to the sentence entries D's layers see (models.scale_sentence: unit scale),
+        # not the unit-length embedding, whose gradient is sqrt(dim) times larger.
+        scale = math.sqrt(sentence.shape[-1])
+        penalty = losses.matching_aware_gradient_penalty(
+            lambda x, e: discriminator.apply(variables, x, e / scale), images, sentence * scale,
+            h["ma_gp_power"])
+        loss = loss + h["ma_gp_weight"] * penalty
+        metrics["ma_gp"] = penalty
+      metrics["d_loss"] = loss
+      return loss, metrics
+
+    fake = jax.lax.stop_gradient(fake)
+    d_grads, metrics = jax.grad(d_loss_fn, has_aux=True)(
+        parallel.per_device(axis_name, d_net.params))
+    d_grads = parallel.mean_over(axis_name, d_grads)
+    d_net = d_net.apply_gradients(d_grads)
+
+    def g_loss_fn(fake_images):
+      features = discriminator.apply({"params": d_net.params}, fake_images, method="features")
+      logits = discriminator.apply({"params": d_net.params}, features, sentence, method="judge")
+      return losses.generator_hinge(logits)
+
+    g_adv, fake_cotangent = jax.value_and_grad(g_loss_fn)(fake)
+    kl_weight = h["ca_kl_weight"] if use_ca else jnp.zeros(())
+    (g_grads,) = g_vjp((fake_cotangent, kl_weight.astype(kl.dtype)))
+    g_grads = parallel.mean_over(axis_name, g_grads)
+    g_net = g_net.apply_gradients(g_grads)
+
+    ema = state.ema
+    if use_ema:
+      decay = jnp.where(state.step >= ema_start, h["ema_decay"], 0.0)
+      ema = {"g": {"params": regularizers.ema_update(ema["g"]["params"], g_net.params, decay)}}
+    metrics.update(g_loss=g_adv + kl_weight * kl, g_adversarial=g_adv, d_grad_norm=optax.tree.norm(
+        d_grads), g_grad_norm=optax.tree.norm(g_grads), mismatch_rows=mismatch_valid.mean())
+    if use_ca:
+      metrics["ca_kl"] = kl
+    state = state.replace(step=state.step + 1, nets={**state.nets, "g": g_net, "d": d_net},
+                          ema=ema)
+    return state, parallel.mean_over(axis_name, metrics)
+
+  return step
+
+
+def sample_params(state):
+  """G's parameters for sampling: the EMA's when the state keeps one."""
+  return state.ema["g"]["params"] if "g" in state.ema else state.nets["g"].params

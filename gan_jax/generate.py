@@ -1,0 +1,125 @@
+"""Images from sentences with a trained text2image run (the EMA generator when the run has one).
+
+  python -m gan_jax.generate --workdir=DIR --prompt "a thick seven leaning right" \
+      [--prompt "the number three" ...] [--prompts_file=FILE] --num=10 --grid=out.png \
+      [--output=out.npz] [--seed=0]
+
+Each prompt gets one row of `--num` images (the same `--num` latent vectors in every row, so the
+rows differ by their prompt only). Prompts go through the run's frozen sentence encoder; one longer
+than the encoder's 256 tokens is cut there, with a note. `--prompts_file`: UTF-8 text, one prompt a
+line (blank lines and lines starting with '#' skipped). The .npz holds `images` (uint8, (P * num, H,
+W, C), row-major: prompt 0's images first), `prompts` (P,) and `prompt_index` (P * num,).
+"""
+import os
+import pathlib
+import sys
+
+from absl import flags
+from absl import logging
+import numpy as np
+
+from gan_jax import cli
+from gan_jax import loop
+from gan_jax import text_encoder
+from gan_jax.errors import UserError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "A text2image training run's workdir.")
+flags.DEFINE_multi_string("prompt", [], "A sentence to draw (repeatable: one grid row each).")
+flags.DEFINE_string("prompts_file", None, "A UTF-8 text file of prompts, one a line.")
+flags.DEFINE_integer("num", 10, "Images per prompt.")
+flags.DEFINE_string("grid", None, "A PNG grid to write: one row per prompt, the prompt beside it.")
+flags.DEFINE_string("output", None, "An .npz file to write (images, prompts, prompt_index).")
+flags.DEFINE_integer("seed", 0, "Seed of the latent vectors.")
+flags.DEFINE_integer("batch_size", 500, "Images generated per device call.")
+flags.mark_flags_as_required(["workdir"])
+
+
+def read_prompts(prompts=(), prompts_file=None):
+  """The `--prompt` values, then the lines of `--prompts_file`. An empty prompt, an unreadable or
+  non-UTF-8 file, or no prompt at all is a UserError. Runs of whitespace become one space."""
+  result = []
+  for i, prompt in enumerate(prompts or (), 1):
+    if not prompt.strip():
+      raise UserError(f"--prompt number {i} is empty: give a sentence, e.g. --prompt \"a seven\"")
+    result.append(" ".join(prompt.split()))
+  if prompts_file:
+    path = pathlib.Path(prompts_file).expanduser()
+    try:
+      raw = path.read_bytes()
+    except OSError as e:
+      raise UserError(f"--prompts_file={prompts_file!r} cannot be read: {e.strerror or e}") from e
+    try:
+      text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+      line = raw[:e.start].count(b"\n") + 1
+      raise UserError(f"--prompts_file={prompts_file!r} is not UTF-8 text (line {line}, byte "
+                      f"{e.start}); save it as UTF-8") from e
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    found = [line for line in lines if line and not line.startswith("#")]
+    if not found:
+      raise UserError(f"--prompts_file={prompts_file!r} holds no prompts (one per line)")
+    result.extend(found)
+  if not result:
+    raise UserError("no prompts: give --prompt \"a sentence\" (repeatable) or --prompts_file")
+  return result
+
+
+def encode_prompts(prompts, encoder=None, note=print):
+  """Sentence embeddings of the prompts; each prompt cut at the encoder's length gets a note."""
+  encoder = encoder or text_encoder.load()
+  sentences, truncated = encoder.encode(prompts, return_truncated=True)
+  for i in np.flatnonzero(truncated):
+    note(f"note: prompt {i + 1} ({prompts[i][:40]!r}...) is longer than the text encoder's "
+         f"{encoder.max_length} tokens; only its first {encoder.max_length} are used")
+  return sentences
+
+
+def _check_path(flag, value, suffix):
+  if value is None:
+    return
+  if not value.lower().endswith(suffix):
+    raise UserError(f"--{flag}={value} must end in {suffix}")
+  folder = os.path.dirname(os.path.abspath(value))
+  if not os.path.isdir(folder):
+    raise UserError(f"--{flag}={value}: the folder {folder} does not exist")
+
+
+def _atomic_savez(path, **arrays):
+  tmp = f"{path}.{os.getpid()}.tmp.npz"
+  np.savez(tmp, **arrays)
+  os.replace(tmp, path)
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)  # Orbax logs every restore at INFO.
+  for flag in ("num", "batch_size"):
+    if FLAGS[flag].value < 1:
+      raise UserError(f"--{flag}={FLAGS[flag].value} must be >= 1")
+  if not FLAGS.grid and not FLAGS.output:
+    raise UserError("nothing to write: give --grid=FILE.png and/or --output=FILE.npz")
+  _check_path("grid", FLAGS.grid, ".png")
+  _check_path("output", FLAGS.output, ".npz")
+  prompts = read_prompts(FLAGS.prompt, FLAGS.prompts_file)
+  config = loop.load_config(FLAGS.workdir)
+  if config.get("family", "latent") != "text2image":
+    raise UserError(f"--workdir={FLAGS.workdir} holds a {config.get('family', 'latent')} run; "
+                    "gan_jax.generate draws from text2image runs (gan_jax.sample draws from "
+                    "latent ones)")
+  sentences = encode_prompts(prompts, note=lambda m: print(m, file=sys.stderr))
+  restored = loop.restore(FLAGS.workdir)
+  images = restored.family.generate(restored, sentences, FLAGS.num, FLAGS.seed, FLAGS.batch_size)
+  if FLAGS.output:
+    _atomic_savez(FLAGS.output, images=images.reshape((-1,) + images.shape[2:]),
+                  prompts=np.asarray(prompts, dtype=str),
+                  prompt_index=np.repeat(np.arange(len(prompts)), FLAGS.num))
+    print(f"wrote {images.shape[0] * images.shape[1]} images ({len(prompts)} prompts x "
+          f"{FLAGS.num}) to {FLAGS.output}")
+  if FLAGS.grid:
+    restored.family.save_prompt_grid(FLAGS.grid, images, prompts)
+    print(f"wrote the grid to {FLAGS.grid}")
+
+
+if __name__ == "__main__":
+  raise SystemExit(cli.run(main))
