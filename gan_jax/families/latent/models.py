@@ -383,11 +383,12 @@ _MODELS = {
     "dcgan28": (DCGAN28Generator, DCGAN28Discriminator, 28),
     "dcgan32": (DCGAN32Generator, DCGAN32Discriminator, 32),
     "sngan32": (SNGAN32Generator, SNGAN32Discriminator, 32),
-    # The CPU main job's pair (configs/wgan_gp.py): a small conv G and the MLP D, whose gradient
-    # penalty's double backward stays cheap on CPUs. Widths: model.g_hidden / model.d_hidden.
+    # CPU-sized: a small conv G and the MLP D, whose gradient penalty's double backward stays
+    # cheap on CPUs (tried for the main job: experiments/results/main_job.md). Widths:
+    # model.g_hidden / model.d_hidden.
     "conv_mlp28": (SubPixelGenerator28, MLPDiscriminator, 28),
-    # The CPU DCGAN / cGAN (configs/dcgan_mnist.py:cpu, cgan_mnist.py:cpu): the same G and a DCGAN
-    # discriminator with one 4x4 stride-2 conv per model.d_hidden width.
+    # CPU-sized DCGAN / cGAN pair: the same G and a DCGAN discriminator with one 4x4 stride-2 conv
+    # per model.d_hidden width.
     "conv28": (SubPixelGenerator28, DCGANDiscriminator, 28),
     # ProGAN's networks (progan.py), at the data's resolution (a power of two); they grow
     # progressively with `model.progressive`.
