@@ -87,6 +87,18 @@ def get_config():
   return stability.add_defaults(config)  # Every stability switch, off.
 
 
+def parse_arg(arg, default_dataset, variants=("cpu",)):
+  """A config's `:arg` -> (dataset name, set of variants): comma-separated, e.g. 'cpu',
+  'mnist_idx', 'mnist_idx,cpu'. Entries that are not a variant name the data set (at most one)."""
+  parts = [p.strip() for p in (arg or "").split(",") if p.strip()]
+  chosen = {p for p in parts if p in variants}
+  datasets = [p for p in parts if p not in variants]
+  if len(datasets) > 1:
+    raise ValueError(f"config argument {arg!r} names more than one data set ({', '.join(datasets)}); "
+                     f"expected [dataset][,{'|'.join(variants)}]")
+  return (datasets[0] if datasets else default_dataset), chosen
+
+
 def optimizer(name, learning_rate, **kwargs):
   """An optimizer entry: name ('adam', 'rmsprop', 'sgd'), learning rate and optax arguments."""
   return ml_collections.ConfigDict(dict(name=name, learning_rate=learning_rate, **kwargs))

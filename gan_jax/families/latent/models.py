@@ -220,21 +220,55 @@ class DCGANGenerator(nn.Module):
     return jnp.tanh(h)
 
 
+def stride2_patches(x, kernel):
+  """The k x k patches a stride-2 'SAME' convolution sees: (B, H, W, C) -> (B, H/2, W/2, k*k*C),
+  (row, column, channel) order; H and W even. Strided slices of the padded input, no convolution."""
+  b, h, w, c = x.shape
+  if h % 2 or w % 2:
+    raise ValueError(f"stride2_patches needs even heights and widths, got {h}x{w}")
+  lo = (kernel - 2) // 2  # 'SAME' pads kernel - 2 in total for even sizes, the extra one after.
+  hi = kernel - 2 - lo
+  x = jnp.pad(x, ((0, 0), (lo, hi + 1), (lo, hi + 1), (0, 0)))
+  return jnp.concatenate([x[:, i:i + h:2, j:j + w:2] for i in range(kernel) for j in range(kernel)],
+                         axis=-1)
+
+
+class PatchConv(nn.Module):
+  """`nn.Conv(features, (k, k), (2, 2), padding="SAME")` (same parameters, same function) computed
+  as one matrix product of the input's patches. XLA:CPU runs convolutions' weight gradients, and
+  most of all the double backward pass of an input-gradient penalty (WGAN-GP), many times slower
+  than matrix products: a DCGAN critic's update with the gradient penalty ran ~1.6-2.7x faster
+  this way on 2 CPU cores (experiments/results/main_job.md)."""
+  features: int
+  kernel: int
+
+  @nn.compact
+  def __call__(self, x):
+    k = self.kernel
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    return stride2_patches(x, k) @ kernel.reshape((-1, self.features)) + bias
+
+
 class DCGANDiscriminator(nn.Module):
   """DCGAN discriminator from a layer table: [Conv (features, kernel) s2, LeakyReLU, Dropout] per
-  `layers` entry -> Dense 1 (or the projection head)."""
+  `layers` entry -> Dense 1 (or the projection head). `patch_conv`: the convolutions as matrix
+  products of patches (PatchConv; faster on CPUs)."""
   layers: tuple = ()
   num_classes: int = 0
   dropout_rate: float = 0.3
   spectral_norm: bool = False
   conditioning: str = "concat"
+  patch_conv: bool = False
 
   @nn.compact
   def __call__(self, x, labels=None, train=True):
     _check_conditioning(self.conditioning)
     h = concat_label_to_image(x, labels, self.num_classes) if self.conditioning == "concat" else x
-    for features, kernel in self.layers:
-      conv = nn.Conv(features, (kernel, kernel), (2, 2), padding="SAME")
+    for i, (features, kernel) in enumerate(self.layers):
+      # Named as nn.Conv's default names: the two forms' weights are interchangeable.
+      conv = (PatchConv(features, kernel, name=f"Conv_{i}") if self.patch_conv else
+              nn.Conv(features, (kernel, kernel), (2, 2), padding="SAME"))
       h = leaky_relu(maybe_spectral_norm(conv, self.spectral_norm, train)(h))
       h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
     return discriminator_head(h.reshape((h.shape[0], -1)), labels, self.num_classes,
@@ -311,12 +345,51 @@ class SNGAN32Discriminator(nn.Module):
                               self.conditioning, self.spectral_norm, train)
 
 
+def depth_to_space(x, factor=2):
+  """(B, H, W, f*f*C) -> (B, f*H, f*W, C): channel groups become f x f pixel blocks."""
+  b, h, w, c = x.shape
+  x = x.reshape((b, h, w, factor, factor, c // (factor * factor)))
+  return x.transpose((0, 1, 3, 2, 4, 5)).reshape((b, h * factor, w * factor, -1))
+
+
+class SubPixelGenerator28(nn.Module):
+  """A small DCGAN-style 28x28 generator sized for CPUs: z -> Dense 7x7x`widths[0]` (BN, ReLU) ->
+  per further width a 2x up-sampling (BN, ReLU) -> a 2x up-sampling to C channels -> tanh.
+
+  Each 2x up-sampling is a sub-pixel convolution (Shi et al. 2016): a 3x3 convolution to 4x the
+  channels, then depth-to-space. It spans the same functions as a stride-2 transposed convolution
+  but skips the zeros that XLA lowers the transposed one to: on 2 CPU cores, forward and backward
+  pass of G ran ~4x faster (experiments/results/main_job.md)."""
+  widths: Sequence[int] = (64, 32)
+  channels: int = 1
+  num_classes: int = 0
+  axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, z, labels=None, train=True):
+    h = concat_label_to_vector(z, labels, self.num_classes)
+    h = nn.Dense(7 * 7 * self.widths[0], use_bias=False)(h)
+    h = nn.relu(_batch_norm(train, self.axis_name)(h)).reshape((-1, 7, 7, self.widths[0]))
+    for width in self.widths[1:]:
+      h = depth_to_space(nn.Conv(4 * width, (3, 3), padding="SAME", use_bias=False)(h))
+      h = nn.relu(_batch_norm(train, self.axis_name)(h))
+    h = depth_to_space(nn.Conv(4 * self.channels, (3, 3), padding="SAME")(h))
+    return jnp.tanh(h)
+
+
 # name -> (generator, discriminator, image height/width it produces or None for any shape).
 _MODELS = {
     "mlp": (MLPGenerator, MLPDiscriminator, None),
     "dcgan28": (DCGAN28Generator, DCGAN28Discriminator, 28),
     "dcgan32": (DCGAN32Generator, DCGAN32Discriminator, 32),
     "sngan32": (SNGAN32Generator, SNGAN32Discriminator, 32),
+    # CPU-sized: a small conv G and the MLP D, whose gradient penalty's double backward stays
+    # cheap on CPUs (tried for the main job: experiments/results/main_job.md). Widths:
+    # model.g_hidden / model.d_hidden.
+    "conv_mlp28": (SubPixelGenerator28, MLPDiscriminator, 28),
+    # CPU-sized DCGAN / cGAN pair: the same G and a DCGAN discriminator with one 4x4 stride-2 conv
+    # per model.d_hidden width.
+    "conv28": (SubPixelGenerator28, DCGANDiscriminator, 28),
     # ProGAN's networks (progan.py), at the data's resolution (a power of two); they grow
     # progressively with `model.progressive`.
     "progan": (None, None, None),
@@ -347,24 +420,25 @@ def get_models(model_config, data_shape, num_classes, axis_name=None):
                     f"not {name!r}")
   d_sn = get("spectral_norm", name == "sngan32")
   conditioning = get("d_conditioning", "concat")
-  if get("pack", 1) > 1 and size is not None:
+  if get("pack", 1) > 1 and d_cls is not MLPDiscriminator:
     raise UserError(f"model.pack={get('pack')} is implemented for the MLP discriminator only")
   if get("pack", 1) > 1 and classes and conditioning == "projection":
     raise UserError(f"model.pack={get('pack')} with model.d_conditioning='projection' is not "
                     "supported: a pack holds several labels and the projection takes one; use "
                     "d_conditioning=concat")
-  if (get("minibatch_kernels", 0) or get("minibatch_std", False)) and size is not None:
+  minibatch_features = get("minibatch_kernels", 0) or get("minibatch_std", False)
+  if minibatch_features and d_cls is not MLPDiscriminator:
     raise UserError("model.minibatch_kernels / minibatch_std are implemented for the MLP "
                     "discriminator only")
+  d_mlp = lambda: MLPDiscriminator(tuple(get("d_hidden", (512, 256))), classes,
+                                   get("d_activation", "leaky_relu"), get("maxout_pieces", 5), d_sn,
+                                   conditioning, get("pack", 1), get("minibatch_kernels", 0),
+                                   get("minibatch_kernel_dim", 5), get("minibatch_std", False))
   if size is None:
     activation = "tanh" if len(data_shape) == 3 else "none"
     return (MLPGenerator(data_shape, tuple(get("g_hidden", (256, 512))), classes, activation,
                          get("g_activation", "leaky_relu"), get("g_spectral_norm", False),
-                         get("g_batch_norm", False), axis_name),
-            MLPDiscriminator(tuple(get("d_hidden", (512, 256))), classes,
-                             get("d_activation", "leaky_relu"), get("maxout_pieces", 5), d_sn,
-                             conditioning, get("pack", 1), get("minibatch_kernels", 0),
-                             get("minibatch_kernel_dim", 5), get("minibatch_std", False)))
+                         get("g_batch_norm", False), axis_name), d_mlp())
   if len(data_shape) != 3 or data_shape[:2] != (size, size):
     raise UserError(f"model.name={name!r} produces {size}x{size} images, but the data has shape "
                     f"{data_shape}; use dataset.image_size={size} or a model for that shape "
@@ -372,6 +446,12 @@ def get_models(model_config, data_shape, num_classes, axis_name=None):
   g_kwargs = {"spectral_norm": True} if get("g_spectral_norm", False) else {}
   if g_kwargs and name != "sngan32":
     raise UserError(f"model.g_spectral_norm is implemented for mlp and sngan32, not {name!r}")
+  if name in ("conv_mlp28", "conv28"):
+    g = g_cls(tuple(get("g_hidden", (64, 32))), data_shape[2], classes, axis_name)
+    if name == "conv_mlp28":
+      return g, d_mlp()
+    return g, d_cls(tuple((width, 4) for width in get("d_hidden", (32, 64))), classes,
+                    get("d_dropout", 0.3), d_sn, conditioning, patch_conv=True)
   default_dropout = 0.0 if name == "sngan32" else 0.3
   return (g_cls(channels=data_shape[2], num_classes=classes, axis_name=axis_name, **g_kwargs),
           d_cls(num_classes=classes, dropout_rate=get("d_dropout", default_dropout),
