@@ -38,14 +38,20 @@ from gan_jax import outputs as outputs_lib
 from gan_jax.errors import UserError
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "The training run's workdir.")
-flags.DEFINE_string("input", None, "A folder of images, an image file or an .npz of images.")
-flags.DEFINE_string("output", None, "An .npz file or a folder (PNGs), not existing yet.")
-flags.DEFINE_string("grid", None, "Optional PNG: the family's before/after columns.")
-flags.DEFINE_string("direction", "a2b", "a2b or b2a (Pix2Pix runs translate their own way only).")
-flags.DEFINE_integer("batch_size", 64, "Images per generator call.")
-flags.DEFINE_integer("grid_rows", 16, "Inputs shown in --grid.")
-flags.DEFINE_integer("seed", 0, "Key of test-time randomness (e.g. Pix2Pix's test dropout).")
+
+
+def define_flags():
+  """The command line's flags, defined when it runs (importing the tool defines none, so other
+  absl programs and tests can import it)."""
+  flags.DEFINE_string("workdir", None, "The training run's workdir.")
+  flags.DEFINE_string("input", None, "A folder of images, an image file or an .npz of images.")
+  flags.DEFINE_string("output", None, "An .npz file or a folder (PNGs), not existing yet.")
+  flags.DEFINE_string("grid", None, "Optional PNG: the family's before/after columns.")
+  flags.DEFINE_string("direction", "a2b", "a2b or b2a (Pix2Pix runs translate their own way only).")
+  flags.DEFINE_integer("batch_size", 64, "Images per generator call.")
+  flags.DEFINE_integer("grid_rows", 16, "Inputs shown in --grid.")
+  flags.DEFINE_integer("seed", 0, "Key of test-time randomness (e.g. Pix2Pix's test dropout).")
+
 
 DIRECTIONS = ("a2b", "b2a")
 
@@ -111,4 +117,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   sys.exit(cli.run(main))
