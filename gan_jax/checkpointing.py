@@ -229,22 +229,28 @@ def _stderr(message):
 
 @contextlib.contextmanager
 def _quiet_orbax():
-  """Orbax logs each failed read or write at WARNING/ERROR through absl, and a failed tensorstore
-  read leaves callbacks that hit an already closed asyncio loop ('Event loop is closed', printed
-  as a traceback by Python's unraisable-exception hook): we say what happened in one line
-  instead."""
+  """Orbax logs each failed read or write at WARNING/ERROR through absl: we say what happened in
+  one line instead."""
   logger = py_logging.getLogger("absl")
   level = logger.level
   logger.setLevel(py_logging.CRITICAL)
-  previous_hook = sys.unraisablehook
+  try:
+    yield
+  finally:
+    logger.setLevel(level)
+
+
+def _drop_closed_loop_noise(previous_hook=sys.unraisablehook):
+  """A failed tensorstore read leaves callbacks that fire later, even while the interpreter exits,
+  on an asyncio loop orbax has closed ('Event loop is closed', printed as a traceback by Python's
+  unraisable-exception hook). They carry no information once the failure has been reported, so
+  that one exception is dropped for the whole process; every other one is printed as before."""
 
   def hook(unraisable):
     if not (isinstance(unraisable.exc_value, RuntimeError)
             and "Event loop is closed" in str(unraisable.exc_value)):
       previous_hook(unraisable)
   sys.unraisablehook = hook
-  try:
-    yield
-  finally:
-    logger.setLevel(level)
-    sys.unraisablehook = previous_hook
+
+
+_drop_closed_loop_noise()
