@@ -19,10 +19,13 @@ Faults, and what they become:
   so that the error surfaces at the save that failed, not at some later step.
 """
 import contextlib
+import errno
 import logging as py_logging
 import os
 import re
 import sys
+import threading
+import traceback
 
 import jax
 import orbax.checkpoint as ocp
@@ -69,6 +72,9 @@ def save(manager, state, step, metrics=None):
     if failure is None:
       raise
     path, reason = failure
+    # Orbax's other writers fail the same way later ("Future exception was never retrieved" from
+    # asyncio, tracebacks from its threads); this line says it once.
+    py_logging.getLogger("asyncio").setLevel(py_logging.CRITICAL)
     kept = (f"the earlier checkpoints (steps {', '.join(map(str, earlier))}) are intact"
             if earlier else "no earlier checkpoint exists")
     raise UserError(f"cannot write checkpoint step {step} to "
@@ -253,4 +259,22 @@ def _drop_closed_loop_noise(previous_hook=sys.unraisablehook):
   sys.unraisablehook = hook
 
 
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _drop_reported_write_errors(previous_hook=threading.excepthook):
+  """Orbax's writer threads also raise the write error that `save` reports as one line (disk
+  full, permission denied); their tracebacks, sometimes printed after that line, say nothing
+  more. Only those are dropped: an orbax thread's OSError of a write errno."""
+
+  def hook(args):
+    os_error = _os_error(args.exc_value)
+    frames = traceback.extract_tb(args.exc_traceback) if args.exc_traceback else []
+    if not (os_error is not None and os_error.errno in _WRITE_ERRNOS
+            and any("orbax" in frame.filename for frame in frames)):
+      previous_hook(args)
+  threading.excepthook = hook
+
+
 _drop_closed_loop_noise()
+_drop_reported_write_errors()
