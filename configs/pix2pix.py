@@ -77,3 +77,17 @@ def get_config(task="aligned"):
       fid=False))                # FID of the outputs against the targets (Inception: slow on CPU).
   config.best_metric = "l1"      # l1, neg_psnr or fid (with eval.fid).
   return config
+
+
+def cpu_sized(config):
+  """The CPU-sized variants' schedule and networks (32 px tasks on 2 cores): 2,000 steps at batch
+  32, U-Net and PatchGAN width 32, a 2-layer PatchGAN (34x34 patches: the whole 32x32 image and
+  its border)."""
+  config.num_train_steps = 2_000
+  config.batch_size = 32
+  config.steps_per_call = 10
+  config.log_every_steps = 100
+  config.sample_every_steps = config.checkpoint_every_steps = config.eval_every_steps = 500
+  config.model.g_width = config.model.d_width = 32
+  config.model.d_layers = 2
+  return config

@@ -20,15 +20,4 @@ from configs import pix2pix
 
 
 def get_config():
-  config = pix2pix.get_config("edges2digits")
-  config.num_train_steps = 2_000
-  config.batch_size = 32
-  config.steps_per_call = 10
-  config.log_every_steps = 100
-  config.sample_every_steps = 500
-  config.checkpoint_every_steps = 500
-  config.eval_every_steps = 500
-  config.model.g_width = 32
-  config.model.d_width = 32
-  config.model.d_layers = 2
-  return config
+  return pix2pix.cpu_sized(pix2pix.get_config("edges2digits"))
