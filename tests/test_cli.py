@@ -97,7 +97,7 @@ def parsed_config(monkeypatch, *args):
 def test_a_data_set_override_means_the_same_model_as_the_config_argument(monkeypatch):
   monkeypatch.chdir(ROOT)
   monkeypatch.syspath_prepend(ROOT)
-  from configs import gan_mlp, mode_collapse  # pylint: disable=g-import-not-at-top
+  from configs import cgan_mnist, gan_mlp, mode_collapse  # pylint: disable=g-import-not-at-top
   by_name = parsed_config(monkeypatch, "--config=configs/gan_mlp.py", "--config.dataset.name=ring8",
                           "--config.batch_size=7")
   by_argument = gan_mlp.get_config("ring8")
@@ -108,6 +108,11 @@ def test_a_data_set_override_means_the_same_model_as_the_config_argument(monkeyp
   collapse = parsed_config(monkeypatch, "--config=configs/mode_collapse.py:grid25,nonsat",
                            "--config.dataset.name=ring8")
   assert collapse.to_dict() == mode_collapse.get_config("ring8,nonsat").to_dict()
+  # A variant argument is kept beside the data set.
+  cpu_idx = parsed_config(monkeypatch, "--config=configs/cgan_mnist.py:cpu",
+                          "--config.dataset.name=mnist_idx")
+  assert cpu_idx.to_dict() == cgan_mnist.get_config("mnist_idx,cpu").to_dict()
+  assert cpu_idx.model.name == "mlp" and cpu_idx.dataset.name == "mnist_idx"
   # Without a data set override, the config is the file's.
   plain = parsed_config(monkeypatch, "--config=configs/gan_mlp.py", "--config.batch_size=7")
   assert plain.dataset.name == "digits" and plain.batch_size == 7

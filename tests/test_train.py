@@ -23,6 +23,8 @@ from gan_jax import loop
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
                  if "def get_config(" in open(p).read() and not p.endswith("default.py"))
+# The CPU-sized variants of configs whose default run needs a GPU (FILE:ARG).
+CPU_VARIANTS = ("cgan_mnist:cpu", "dcgan_mnist:cpu")
 
 
 def tiny(config, steps=2):
@@ -55,6 +57,9 @@ def make_image_folder(root, size=32, per_class=6, classes=("cat", "dog")):
 
 
 def load_config(name, arg=None):
+  """configs/NAME.py's config; NAME may carry its argument (`cgan_mnist:cpu`)."""
+  name, _, given = name.partition(":")
+  arg = arg or given
   module = importlib.import_module(f"configs.{name}")
   return module.get_config(arg) if arg else module.get_config()
 
@@ -65,7 +70,7 @@ def run_cli(*args, timeout=240, **kwargs):
                         timeout=timeout, env=env, **kwargs)
 
 
-@pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.parametrize("name", CONFIGS + list(CPU_VARIANTS))
 def test_every_config_loads_and_trains(name, tmp_path, monkeypatch):
   monkeypatch.setenv("GAN_JAX_CACHE", str(tmp_path / "cache"))
   config = tiny(load_config(name))
