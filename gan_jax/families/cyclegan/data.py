@@ -180,7 +180,8 @@ def _check_distinct(a_config, b_config):
 
 def _load_domain(which, cfg, size):
   """uint8 (N, H, W, C) images, int32 labels (-1: none) and class names of one domain."""
-  margin = max(0, int(cfg.get("margin", 0)))
+  margin = int(cfg.get("margin", 0))
+  margin = 0 if margin == -1 else margin  # -1: unset (domain_fields).
   if margin < 0 or (size and size - 2 * margin < 4):
     raise UserError(f"dataset.{which}.margin={margin} must be >= 0 and leave at least 4 px of "
                     f"dataset.image_size={size}")

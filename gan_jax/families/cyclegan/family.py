@@ -91,8 +91,9 @@ def get_models(model_config, shapes, axis_name=None):
                     f"{', '.join(D_NORMS)} (the authors' CycleGAN uses instance norm)")
   for key in ("g_width", "g_blocks", "d_width", "d_layers"):
     value = model_config.get(key)
-    if not isinstance(value, int) or value < (0 if key == "g_blocks" else 1):
-      raise UserError(f"model.{key}={value!r} must be a positive integer")
+    least = 0 if key == "g_blocks" else 1
+    if not isinstance(value, int) or value < least:
+      raise UserError(f"model.{key}={value!r} must be an integer >= {least}")
   generator = lambda channels: models.ResnetGenerator(
       channels=channels, width=model_config.g_width, num_blocks=model_config.g_blocks)
   discriminator = lambda: PatchDiscriminator(width=model_config.d_width,

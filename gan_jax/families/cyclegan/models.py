@@ -74,7 +74,7 @@ class ResnetGenerator(nn.Module):
 
 
 def check_image_size(shape, what):
-  """The two stride-2 steps need H and W divisible by 4; reflection padding 3 needs >= 4 px."""
+  """The two stride-2 steps need H and W divisible by 4, and at least 8 px (2 px after both)."""
   h, w = shape[:2]
   if h % 4 or w % 4 or min(h, w) < 8:
     raise UserError(f"{what}: images of {h}x{w} px cannot go through CycleGAN's ResNet generator "
