@@ -95,8 +95,9 @@ def validate_config(config):
 def check_before_writing(config, dataset, trainer):
   """What needs the data or the family's trainer, checked before a run writes anything: the FID
   weights when in-loop FID will run."""
-  if (config.get("eval_every_steps", 0) and trainer.make_evaluator is not None
-      and (trainer.best_metric or "").startswith("fid") and dataset.info.kind == "image" and "fid" in config):
+  fid_best = (trainer.best_metric or "").startswith("fid")  # fid, or a family's fid_a2b ...
+  if (config.get("eval_every_steps", 0) and trainer.make_evaluator is not None and fid_best
+      and dataset.info.kind == "image" and "fid" in config):
     from gan_jax.fid import evaluator as fid_evaluator  # pylint: disable=g-import-not-at-top
     fid_evaluator.check_config(config.fid, weights_needed=True)
 
