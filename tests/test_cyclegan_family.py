@@ -237,3 +237,21 @@ def test_value_ranges_are_checked_before_anything_runs(key, value, message):
   with pytest.raises(UserError) as error:
     loop.validate_config(config)
   assert str(error.value).startswith(message), str(error.value)
+
+
+def test_missing_fid_weights_are_refused_before_a_run_with_in_loop_fid_writes(tmp_path,
+                                                                              monkeypatch):
+  """The best checkpoint by `fid_a2b` needs the Inception weights: checked before anything is
+  written, as for the latent family's `fid`."""
+  from gan_jax.fid import evaluator  # pylint: disable=g-import-not-at-top
+  config = tiny_config(tmp_path)
+  config.eval.fid = True
+  dataset = family.load_data(config)
+  program = loop.build(config, dataset)
+  assert program.trainer.best_metric == "fid_a2b"
+  monkeypatch.setattr(evaluator.weights_lib, "packaged_weights_path", lambda: None)
+  monkeypatch.setattr(evaluator.weights_lib, "cache_dir", lambda: str(tmp_path / "no_cache"))
+  with pytest.raises(UserError, match="FID Inception weights not found"):
+    loop.check_before_writing(config, dataset, program.trainer)
+  config.eval.fid = False  # Without in-loop FID nothing is needed.
+  loop.check_before_writing(config, dataset, loop.build(config, dataset).trainer)
