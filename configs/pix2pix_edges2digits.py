@@ -7,9 +7,9 @@ skimage.feature.canny) and measures the other 1,000: L1, PSNR, SSIM and the accu
 project's digit classifier (gan_jax/classifier.py, trained on the MNIST test set: other digits) on
 the generated digits, against their source digit's label.
 
-What to expect: not measured at the default length yet (experiments/pix2pix_ablation.py measures
-it). A 20-step check on 2 shared CPU cores ran at 4.3 steps/s; the classifier scores 97 % on the
-real held-out digits (its ceiling here) and 8.7 % on those 20-step translations.
+What to expect (experiments/results/pix2pix.md, 2,000 steps in 478 s on 2 CPU cores shared with
+another job): the classifier recognises 96.8 % of the generated digits as their source digit's
+label (97.0 % of the real held-out digits), PSNR 22.08 dB, SSIM 0.925.
 
 Then draw your own edge maps (white edges on black, any size) and translate them:
 
