@@ -19,6 +19,7 @@ from gan_jax import checkpointing
 from gan_jax import data
 from gan_jax import outputs
 from gan_jax import loop
+from gan_jax.families.text2image.captions import CIFAR10_CLASSES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
@@ -40,10 +41,6 @@ def tiny(config, steps=2):
   if config.model.get("progressive", False):  # Growing is tested in tests/test_progressive_runs.py.
     config.model.progressive = False
   return config
-
-
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-                   "truck")
 
 
 def make_image_folder(root, size=32, per_class=6, classes=("cat", "dog")):
