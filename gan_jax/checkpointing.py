@@ -72,9 +72,8 @@ def save(manager, state, step, metrics=None):
     if failure is None:
       raise
     path, reason = failure
-    # Orbax's other writers fail the same way later ("Future exception was never retrieved" from
-    # asyncio, tracebacks from its threads); this line says it once.
-    py_logging.getLogger("asyncio").setLevel(py_logging.CRITICAL)
+    # Orbax's other writers fail the same way later; this line says it once.
+    _drop_unretrieved_asyncio_errors()
     kept = (f"the earlier checkpoints (steps {', '.join(map(str, earlier))}) are intact"
             if earlier else "no earlier checkpoint exists")
     raise UserError(f"cannot write checkpoint step {step} to "
@@ -138,6 +137,8 @@ def restore_latest(manager, target_state, set_aside_damaged=False, warn=None):
         break
       except Exception as e:  # pylint: disable=broad-except  # Each file error has its own type.
         damaged.append((step, _reason(e)))
+        # The other reads of that step fail too, and asyncio logs each when it is collected.
+        _drop_unretrieved_asyncio_errors()
   if restored_step is None and damaged:
     detail = "; ".join(f"step {s}: {why}" for s, why in damaged)
     raise UserError(f"the checkpoint files in {manager.directory} are damaged and none can be "
@@ -244,6 +245,20 @@ def _quiet_orbax():
     yield
   finally:
     logger.setLevel(level)
+
+
+def _unretrieved(record):
+  return "exception was never retrieved" not in str(record.msg)
+
+
+def _drop_unretrieved_asyncio_errors():
+  """After a failed read or write has been reported, orbax's other tasks for the same files fail
+  the same way; asyncio logs each one ('Task/Future exception was never retrieved', a traceback)
+  whenever it is garbage-collected, maybe after our one error line. Only those records are
+  dropped, for the rest of the process; asyncio's other messages still show."""
+  logger = py_logging.getLogger("asyncio")
+  if _unretrieved not in logger.filters:
+    logger.addFilter(_unretrieved)
 
 
 def _drop_closed_loop_noise(previous_hook=sys.unraisablehook):
