@@ -51,9 +51,13 @@ def arm_config(task, arm, steps):
 
 def train_and_measure(config, dataset, workdir, fid):
   """Trains (or resumes, or finds finished) the run in `workdir` through the shared loop; returns
-  (wall seconds of this call, the step, the held-out metrics, the held-out outputs as images)."""
+  (wall seconds of this call, the step, the step it was found at, the held-out metrics, the
+  held-out outputs as images)."""
   loop.validate_config(config)
   program = loop.build(config, dataset)
+  checkpoints = os.path.join(workdir, "checkpoints")
+  saved = os.listdir(checkpoints) if os.path.isdir(checkpoints) else []
+  found_step = max([int(n) for n in saved if n.isdigit()], default=0)
   start = time.time()
   state, _ = loop.run(config, workdir, program, dataset)
   wall = time.time() - start
@@ -66,7 +70,7 @@ def train_and_measure(config, dataset, workdir, fid):
   images = data.to_images(task, heldout["source"], out)
   if fid:
     metrics["fid"] = fid_of(images, heldout["image"])
-  return wall, step, metrics, images
+  return wall, step, found_step, metrics, images
 
 
 def fid_of(images, reference):
@@ -97,29 +101,34 @@ def tables(results):
     arms = task_results["arms"]
     lines += [f"### {task}", ""]
     if task == "colorize":
-      ref = next(iter(arms.values()))["metrics"]
+      ref = _in_order(arms)[0][1]["metrics"]
       lines += ["| | steps | wall (s) | L1 | PSNR (dB) | SSIM | colourfulness | FID |",
                 "|---|---|---|---|---|---|---|---|",
                 f"| grey input (L, ab = 0) | | | | {_fmt(ref['grey_psnr'], 2)} | | 0 | |",
                 f"| real images | | | 0 | inf | 1 | {_fmt(ref['real_colourfulness'], 1)} | 0 |"]
-      for arm, r in arms.items():
+      for arm, r in _in_order(arms):
         m = r["metrics"]
         lines.append(f"| {ARMS[arm][0]} | {r['step']} | {_fmt(r['wall_s'], 0)} | {_fmt(m['l1'])} "
                      f"| {_fmt(m['psnr'], 2)} | {_fmt(m['ssim'])} | {_fmt(m['colourfulness'], 1)} "
                      f"| {_fmt(m.get('fid'), 1)} |")
     else:
-      ref = next(iter(arms.values()))["metrics"]
+      ref = _in_order(arms)[0][1]["metrics"]
       lines += ["| | steps | wall (s) | L1 | PSNR (dB) | SSIM | digit accuracy | FID |",
                 "|---|---|---|---|---|---|---|---|",
                 f"| real digits | | | 0 | inf | 1 | {_fmt(100 * ref['real_digit_accuracy'], 1)} % "
                 "| 0 |"]
-      for arm, r in arms.items():
+      for arm, r in _in_order(arms):
         m = r["metrics"]
         lines.append(f"| {ARMS[arm][0]} | {r['step']} | {_fmt(r['wall_s'], 0)} | {_fmt(m['l1'])} "
                      f"| {_fmt(m['psnr'], 2)} | {_fmt(m['ssim'])} "
                      f"| {_fmt(100 * m['digit_accuracy'], 1)} % | {_fmt(m.get('fid'), 1)} |")
     lines += ["", f"![{task}](pix2pix_{task}.png)", ""]
   return "\n".join(lines)
+
+
+def _in_order(arms):
+  """[(arm, result)] in the paper's order (L1, cGAN, L1 + cGAN)."""
+  return [(arm, arms[arm]) for arm in ARMS if arm in arms]
 
 
 def goals(results):
@@ -132,7 +141,7 @@ def goals(results):
     lines.append(f"- colorize, L1 + cGAN: colourfulness {m['colourfulness']:.1f} = "
                  f"{100 * share:.0f} % of the real images' {m['real_colourfulness']:.1f} (goal >= "
                  f"80 %: {'met' if share >= 0.8 else 'not met'}); PSNR {m['psnr']:.2f} dB, "
-                 f"{gap:+.2f} dB below the grey input's {m['grey_psnr']:.2f} (goal within 1.5 dB: "
+                 f"{gap:.2f} dB below the grey input's {m['grey_psnr']:.2f} (goal within 1.5 dB: "
                  f"{'met' if gap <= 1.5 else 'not met'}).")
   edges = results.get("edges2digits", {}).get("arms", {}).get("l1_cgan")
   if edges:
@@ -178,9 +187,10 @@ def main():
       print(f"== {task}: {ARMS[arm][0]} in {workdir}", flush=True)
       config = arm_config(task, arm, args.steps)
       dataset = dataset or family.load_data(config)  # The arms differ in their losses only.
-      wall, step, metrics, images = train_and_measure(config, dataset, workdir, args.fid)
+      wall, step, found_step, metrics, images = train_and_measure(config, dataset, workdir,
+                                                                  args.fid)
       previous = task_results["arms"].get(arm, {})
-      if wall < 60 and previous.get("step") == step:  # Found finished: keep the training time.
+      if found_step == step == previous.get("step"):  # Found finished: keep the training time.
         wall = previous.get("wall_s", wall)
       task_results["arms"][arm] = {"step": step, "wall_s": wall, "metrics": metrics}
       arm_images[arm] = images

@@ -6,6 +6,7 @@ from PIL import Image
 import pytest
 from skimage import color
 
+from gan_jax import data as data_lib
 from gan_jax.errors import UserError
 from gan_jax.families.pix2pix import data
 
@@ -87,6 +88,14 @@ def test_edges2digits(digits):
   assert source.shape == target.shape == (100, 32, 32, 1)
   assert set(np.unique(source)) == {0, 255}
   assert pairs.heldout["label"].shape == (20,) and set(pairs.heldout["label"]) <= set(range(10))
+  # The training digits' labels (for the evaluation's classifier) are kept beside the held-out
+  # pairs, never in the fields the step is fed; each is its digit's label in the source set.
+  assert set(pairs.arrays) == {"source", "target"}
+  full = data_lib.load({"name": digits, "path": MNIST})
+  label_of = {x.tobytes(): y for x, y in zip(full.arrays["x"], full.arrays["label"])}
+  unpadded = target[:, 2:-2, 2:-2]
+  np.testing.assert_array_equal(pairs.heldout["train_label"],
+                                [label_of[x.tobytes()] for x in unpadded])
   # Edges lie on the digits' outlines: next to both ink and background.
   ink = target[..., 0] > 64
   near_ink = np.zeros_like(ink)

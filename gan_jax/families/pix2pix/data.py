@@ -262,6 +262,8 @@ def _split(config, name, task, source, target, images, labels):
   heldout = {"source": source[held], "target": target[held], "image": images[held]}
   if labels is not None:
     heldout["label"] = np.asarray(labels, np.int32)[held]
+    # The training pairs' labels: for the evaluation's classifier only, never fed to the step.
+    heldout["train_label"] = np.asarray(labels, np.int32)[train]
   return PairedData(name=name, task=task, arrays={"source": source[train],
                                                   "target": target[train]},
                     heldout=heldout)
