@@ -30,11 +30,13 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from configs import cyclegan_digits  # pylint: disable=g-import-not-at-top
 from gan_jax import loop  # pylint: disable=g-import-not-at-top
 from gan_jax import outputs  # pylint: disable=g-import-not-at-top
 from gan_jax.families.cyclegan import family  # pylint: disable=g-import-not-at-top
 from gan_jax.families.cyclegan import metrics  # pylint: disable=g-import-not-at-top
+import study_runs  # pylint: disable=g-import-not-at-top
 
 VARIANTS = {
     "full": dict(cycle="both", identity=True),
@@ -111,13 +113,14 @@ def main():
       config = variant_config(task, variant, args.steps)
       workdir = os.path.join(args.root, task, variant)
       print(f"== {task} / {variant}: {workdir}", flush=True)
+      found_step = study_runs.latest_step(workdir)
       start = time.time()
       loop.train_and_evaluate(config, workdir)
       trained = time.time() - start
       start = time.time()
       result, grid = measure(workdir, args.fid)
       previous = results.get(task, {}).get(variant, {})
-      if trained < 60 and previous.get("steps") == config.num_train_steps:
+      if found_step == config.num_train_steps == previous.get("steps"):
         trained = previous.get("train_seconds", trained)  # Found finished: keep its training time.
       result.update(train_seconds=round(trained), measure_seconds=round(time.time() - start),
                     steps=config.num_train_steps, batch_size=config.batch_size)

@@ -27,12 +27,14 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gan_jax import image_metrics  # pylint: disable=g-import-not-at-top
 from gan_jax import loop  # pylint: disable=g-import-not-at-top
 from gan_jax import outputs  # pylint: disable=g-import-not-at-top
 from gan_jax import parallel  # pylint: disable=g-import-not-at-top
 from gan_jax.families.pix2pix import data  # pylint: disable=g-import-not-at-top
 from gan_jax.families.pix2pix import family  # pylint: disable=g-import-not-at-top
+import study_runs  # pylint: disable=g-import-not-at-top
 
 ARMS = {"l1": ("L1", dict(gan_weight=0.0)), "cgan": ("cGAN", dict(l1_weight=0.0)),
         "l1_cgan": ("L1 + cGAN", {})}
@@ -55,9 +57,7 @@ def train_and_measure(config, dataset, workdir, fid):
   held-out outputs as images)."""
   loop.validate_config(config)
   program = loop.build(config, dataset)
-  checkpoints = os.path.join(workdir, "checkpoints")
-  saved = os.listdir(checkpoints) if os.path.isdir(checkpoints) else []
-  found_step = max([int(n) for n in saved if n.isdigit()], default=0)
+  found_step = study_runs.latest_step(workdir)
   start = time.time()
   state, _ = loop.run(config, workdir, program, dataset)
   wall = time.time() - start

@@ -1,4 +1,4 @@
-"""Helpers of the StyleGAN and progressive-growing studies: train a config into a workdir (timed),
+"""Helpers of the studies: train a config into a workdir (timed), the step a workdir was found at,
 and the FID of its latest checkpoint against the run's reference images."""
 import json
 import os
@@ -13,13 +13,15 @@ from gan_jax import loop
 def train(config, workdir):
   """Trains (or resumes) `config` in `workdir`; returns the wall seconds of this call (compiles
   included) and the steps trained in it."""
-  start_step = _latest_step(workdir)
+  start_step = latest_step(workdir)
   started = time.time()
   loop.train_and_evaluate(config, workdir)
   return {"wall_s": time.time() - started, "steps": config.num_train_steps - start_step}
 
 
-def _latest_step(workdir):
+def latest_step(workdir):
+  """The newest checkpoint's step in `workdir` (0: none): a run found finished has its
+  num_train_steps."""
   path = os.path.join(workdir, "checkpoints")
   if not os.path.isdir(path):
     return 0
