@@ -21,8 +21,10 @@ and the formats users bring:
 Fields are stored as uint8 and fed to the step in [-1, 1] ((u - 127.5) / 127.5). Lab fields are
 coded so that the fed values are the authors' scaling: L / 50 - 1 and ab / 110.
 
-`dataset.num_heldout` pairs (a choice fixed by `dataset.heldout_seed`) are kept aside for evaluation: they hold the
-source and target, the true image (`image`, RGB uint8) and, for edges2digits, the digit's `label`.
+`dataset.num_heldout` pairs (a choice fixed by `dataset.heldout_seed`) are kept aside for evaluation:
+they hold the source and target, the true image (`image`, RGB uint8) and, for edges2digits, the
+digit's `label` (and `train_label`, the training pairs' labels, which train the evaluation's
+classifier; the step never sees a label).
 """
 import concurrent.futures
 import dataclasses
@@ -54,7 +56,7 @@ class PairedData:
   name: str           # What the pairs are, e.g. 'colorize:cifar10-jpg'.
   task: str
   arrays: dict        # {'source', 'target'}: uint8 (N, H, W, C), the training pairs.
-  heldout: dict       # {'source', 'target', 'image'[, 'label']}: pairs kept aside.
+  heldout: dict       # {'source', 'target', 'image'[, 'label', 'train_label']}: see above.
 
 
 def _get(config, name, default):
