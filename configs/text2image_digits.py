@@ -16,9 +16,11 @@ The sample grid has one row per prompt of `sample_prompts` (the same latents in 
 Measure a run with `python experiments/text2image_eval.py --workdir=/tmp/t2i_digits` (class accuracy
 of prompted digits by the shared classifier, attribute control, R-precision, FID).
 
-Measured (2 CPU cores shared with other jobs, 2026-11-30): the first call of 10 steps compiles in
-~180 s; 1.0 steps/s while two other jobs ran. The default run's quality numbers have not been
-measured yet.
+Measured (experiments/results/text2image.md; 2 CPU cores, mostly alone): 3,000 steps in 23.5 min
+(87 s of it compiling). 100 % of images for "a seven"-style prompts and 99.9-100 % for held-out
+phrasings are classified as the asked digit. Attribute pairs move the asked way in 95-100 % of
+cases. R-precision is 0.995 (real digits: 0.921). But one prompt gives nearly the same digit
+for every latent: the within-class spread is 2.5, against 9.0 for real digits.
 """
 import ml_collections
 

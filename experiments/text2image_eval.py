@@ -13,6 +13,9 @@ Writes OUT.json and grids OUT_*.png:
                 small; trained and held-out words), the same latents for both: the fraction of pairs
                 whose measured attribute (attributes.py, what captioned the real images) moves the
                 asked way.
+  diversity     the mean pixel distance between two images of one class: for "a {w}" (one prompt,
+                `--num` latents), the held-out real digits and the cGAN's samples (a generator
+                that draws one digit per prompt scores near 0 however accurate it is).
   R-precision   AttnGAN's R = 1 among 100 captions (99 of other digits), by a matching model trained
                 here on the run's real pairs; on `--num_real` held-out real digits with captions of
                 the same vocabulary (the reference), on images generated for those captions, and on
@@ -88,6 +91,33 @@ def class_accuracy(restored, encoder, classifier, num, seed):
       grids.setdefault(group, (images[:, :10], prompts))
     result[group]["mean"] = float(np.mean([v["accuracy"] for v in result[group].values()]))
   return result, grids
+
+
+def within_class_spread(images, labels, per_class=200):
+  """The mean pixel distance between two images of the same class (uint8 -> [0, 1]), averaged over
+  the classes: how varied a set is within a class (0: one image repeated). Class accuracy cannot
+  see a generator that draws one good digit per prompt; this can."""
+  x = images.reshape(len(images), -1).astype(np.float32) / 255
+  spreads = []
+  for d in np.unique(labels):
+    c = x[labels == d][:per_class]
+    sq = (c * c).sum(1)
+    dist = np.sqrt(np.maximum(sq[:, None] + sq[None] - 2 * c @ c.T, 0))
+    spreads.append(dist[np.triu_indices(len(c), 1)].mean())
+  return float(np.mean(spreads))
+
+
+def diversity(restored, encoder, num, seed, real_images, real_labels, cgan_images=None):
+  """within_class_spread of `num` images per digit for "a {w}" (one prompt, many latents), of the
+  held-out real digits and of the cGAN's samples for their labels."""
+  prompts = [PHRASINGS["trained"]["a {w}"](d) for d in range(10)]
+  images = t2i_family.generate(restored, encoder.encode(prompts), num, seed)
+  out = {"text2image_one_prompt": within_class_spread(images.reshape((-1,) + images.shape[2:]),
+                                                      np.repeat(np.arange(10), num)),
+         "real_heldout": within_class_spread(real_images, real_labels)}
+  if cgan_images is not None:
+    out["cgan"] = within_class_spread(cgan_images, real_labels)
+  return out
 
 
 def attribute_control(restored, encoder, num, seed):
@@ -205,6 +235,9 @@ def main():
   result["r_precision"] = dict(r_prec, num_images=len(real_images), candidates=100,
                                heldout_real=real_name, matching_steps=args.matching_steps)
   log(f"  R-precision {r_prec}")
+  result["diversity"] = diversity(restored, encoder, args.num, args.seed, real_images,
+                                  real_labels, cgan_images)
+  log(f"  within-class spread {result['diversity']}")
   shown = [int(np.flatnonzero(real_labels == d)[0]) for d in range(10)]
   t2i_family.save_prompt_grid(f"{args.out}_heldout_captions.png",
                               np.stack([real_images[shown], generated[shown]], 1),
