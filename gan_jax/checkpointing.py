@@ -280,15 +280,24 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EP
 def _drop_reported_write_errors(previous_hook=threading.excepthook):
   """Orbax's writer threads also raise the write error that `save` reports as one line (disk
   full, permission denied); their tracebacks, sometimes printed after that line, say nothing
-  more. Only those are dropped: an orbax thread's OSError of a write errno."""
+  more. Only those are dropped: an orbax thread's failed write (`_is_write_failure`)."""
 
   def hook(args):
-    os_error = _os_error(args.exc_value)
     frames = traceback.extract_tb(args.exc_traceback) if args.exc_traceback else []
-    if not (os_error is not None and os_error.errno in _WRITE_ERRNOS
+    if not (_is_write_failure(args.exc_value)
             and any("orbax" in frame.filename for frame in frames)):
       previous_hook(args)
   threading.excepthook = hook
+
+
+def _is_write_failure(e):
+  """Whether `e` is a failed write of the kinds `save` reports: an OSError of a write errno, or
+  tensorstore's ValueError carrying one ('... [os_error_code=27]')."""
+  os_error = _os_error(e)
+  if os_error is not None:
+    return os_error.errno in _WRITE_ERRNOS
+  code = re.search(r"os_error_code='?(\d+)", str(e))
+  return code is not None and int(code.group(1)) in _WRITE_ERRNOS
 
 
 _drop_closed_loop_noise()

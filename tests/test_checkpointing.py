@@ -253,3 +253,17 @@ def test_a_reading_tool_creates_nothing(tmp_path):
   restored = checkpointing.restore_latest(checkpointing.make_manager(workdir, create=False),
                                           _state(0))
   assert int(restored.step) == 30
+
+
+def test_write_failures_that_orbax_threads_raise_are_recognised():
+  """Orbax's writer threads raise the write error `save` reports, as an OSError or as
+  tensorstore's ValueError with the OS error code in its text; their tracebacks are dropped
+  (the second kind once slipped through after the one error line)."""
+  assert checkpointing._is_write_failure(OSError(errno.ENOSPC, "No space left on device"))
+  assert checkpointing._is_write_failure(ValueError(
+      'OUT_OF_RANGE: Error writing "a/0": Failed writing: "/x/d/1": [os_error_code=27] '
+      "File too large"))
+  assert checkpointing._is_write_failure(ValueError("... [os_error_code='28'] ..."))
+  assert not checkpointing._is_write_failure(OSError(errno.ENOENT, "No such file"))
+  assert not checkpointing._is_write_failure(ValueError("NOT_FOUND: [os_error_code=2]"))
+  assert not checkpointing._is_write_failure(ValueError("some other failure"))
