@@ -99,12 +99,17 @@ def _write_error(e):
   os_error = _os_error(e)
   if os_error is not None:
     return os_error.filename, os_error.strerror or str(os_error)
-  text = str(e)
-  code = re.search(r"os_error_code='?(\d+)", text)
+  code = _tensorstore_errno(e)
   if code is None:
     return None
-  path = re.search(r'Failed (?:writing|to create|to open)[^"]*"([^"]+)"', text)
-  return (path.group(1) if path else None), os.strerror(int(code.group(1)))
+  path = re.search(r'Failed (?:writing|to create|to open)[^"]*"([^"]+)"', str(e))
+  return (path.group(1) if path else None), os.strerror(code)
+
+
+def _tensorstore_errno(e):
+  """The OS error code in a tensorstore error's text ('... [os_error_code='28']'), or None."""
+  code = re.search(r"os_error_code='?(\d+)", str(e))
+  return int(code.group(1)) if code else None
 
 
 def restore_latest(manager, target_state, set_aside_damaged=False, warn=None):
@@ -294,10 +299,7 @@ def _is_write_failure(e):
   """Whether `e` is a failed write of the kinds `save` reports: an OSError of a write errno, or
   tensorstore's ValueError carrying one ('... [os_error_code=27]')."""
   os_error = _os_error(e)
-  if os_error is not None:
-    return os_error.errno in _WRITE_ERRNOS
-  code = re.search(r"os_error_code='?(\d+)", str(e))
-  return code is not None and int(code.group(1)) in _WRITE_ERRNOS
+  return (os_error.errno if os_error is not None else _tensorstore_errno(e)) in _WRITE_ERRNOS
 
 
 _drop_closed_loop_noise()
