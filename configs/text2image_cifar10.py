@@ -26,6 +26,7 @@ def get_config():
   config.model.g_widths = (256, 256, 128, 64)  # 4x4 -> 8x8 -> 16x16 -> 32x32.
   config.model.d_widths = (64, 128, 256, 256)  # 32x32 -> 16x16 -> 8x8 -> 4x4.
   config.loss.ma_gp_weight = 2.0
+  config.loss.mode_seeking_weight = 0.0  # DF-GAN has none; the digits' 0.03 is untried here.
   config.g_optimizer = default.optimizer("adam", 1e-4, b1=0.0, b2=0.9)
   config.d_optimizer = default.optimizer("adam", 4e-4, b1=0.0, b2=0.9)
   config.ema.decay = 0.999

@@ -13,7 +13,7 @@ each of those rows has a partner with the same caption.
 
 state.hparams: mismatch_weight (1/2), ma_gp_weight (k = 2; 0 with the penalty off), ma_gp_power
 (p = 6), ca_kl_weight (StackGAN's KL weight; with conditioning augmentation),
-mode_seeking_weight (MSGAN's; 0 with the term off) and ema_decay.
+mode_seeking_weight (MSGAN's lambda; only with the term on) and ema_decay.
 """
 import math
 
