@@ -284,8 +284,10 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EP
 
 def _drop_reported_write_errors(previous_hook=threading.excepthook):
   """Orbax's writer threads also raise the write error that `save` reports as one line (disk
-  full, permission denied); their tracebacks, sometimes printed after that line, say nothing
-  more. Only those are dropped: an orbax thread's failed write (`_is_write_failure`)."""
+  full, permission denied), and either die with it (a traceback from Python's thread hook) or log
+  it through absl ('_SignalingThread.run() raised an exception', a traceback), sometimes after
+  that line, when `_quiet_orbax` is over. They say nothing more, so only those are dropped: an
+  orbax thread's failed write (`_is_write_failure`)."""
 
   def hook(args):
     frames = traceback.extract_tb(args.exc_traceback) if args.exc_traceback else []
@@ -293,6 +295,12 @@ def _drop_reported_write_errors(previous_hook=threading.excepthook):
             and any("orbax" in frame.filename for frame in frames)):
       previous_hook(args)
   threading.excepthook = hook
+  py_logging.getLogger("absl").addFilter(_not_an_orbax_write_failure)
+
+
+def _not_an_orbax_write_failure(record):
+  exc = record.exc_info[1] if record.exc_info else None
+  return not (exc is not None and "orbax" in record.pathname and _is_write_failure(exc))
 
 
 def _is_write_failure(e):
