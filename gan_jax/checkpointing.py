@@ -242,14 +242,20 @@ def _stderr(message):
 @contextlib.contextmanager
 def _quiet_orbax():
   """Orbax logs each failed read or write at WARNING/ERROR through absl: we say what happened in
-  one line instead."""
+  one line instead. A failed read's sibling tasks may be collected, and logged by asyncio as
+  'exception was never retrieved', before the failure reaches us: those are dropped here too
+  (and for good once a failure is reported: `_drop_unretrieved_asyncio_errors`)."""
   logger = py_logging.getLogger("absl")
   level = logger.level
   logger.setLevel(py_logging.CRITICAL)
+  asyncio_logger = py_logging.getLogger("asyncio")
+  unretrieved_while_quiet = lambda record: _unretrieved(record)  # A filter of its own to remove.
+  asyncio_logger.addFilter(unretrieved_while_quiet)
   try:
     yield
   finally:
     logger.setLevel(level)
+    asyncio_logger.removeFilter(unretrieved_while_quiet)
 
 
 def _unretrieved(record):
