@@ -1,7 +1,8 @@
-"""Discriminator regularisers and input/target perturbations, as pure functions.
+"""Regularisers and input/target perturbations, as pure functions.
 
-Penalties take `d_apply(x) -> logits` (a closure over D's parameters) so they differentiate with
-respect to D's input; the train step adds `weight * penalty` to the discriminator loss.
+Discriminator penalties take `d_apply(x) -> logits` (a closure over D's parameters) so they
+differentiate with respect to D's input; the train step adds `weight * penalty` to D's loss.
+The mode-seeking term is the generator's: `weight * mode_seeking_loss(ratio)` joins G's loss.
 """
 import jax
 import jax.numpy as jnp
@@ -54,6 +55,17 @@ def instance_noise_std(step, std, anneal_steps):
 
 def add_instance_noise(x, std, rng):
   return x + std * jax.random.normal(rng, x.shape, x.dtype)
+
+
+def mode_seeking_ratio(images_a, images_b, z_a, z_b):
+  """MSGAN's ratio (Mao et al. 2019, eq. 2): mean |G(c, z1) - G(c, z2)| / mean |z1 - z2| over
+  pairs of images drawn for the same condition. G maximises it through the loss 1 / (ratio + eps)
+  (the authors' code), so two latents cannot give one image for a prompt."""
+  return jnp.mean(jnp.abs(images_a - images_b)) / jnp.mean(jnp.abs(z_a - z_b))
+
+
+def mode_seeking_loss(ratio, eps=1e-5):
+  return 1.0 / (ratio + eps)
 
 
 def ema_update(ema, params, decay):

@@ -260,3 +260,16 @@ def test_packing_scores_pack_samples_jointly():
   _, state, step, batch = _setup(**{"model.pack": 4})
   _, metrics = step(state, batch, jax.random.key(0))
   assert np.isfinite(float(metrics["d_loss"]))
+
+
+def test_mode_seeking_known_values_and_direction():
+  a = jnp.zeros((2, 2, 2, 1))
+  b = jnp.full((2, 2, 2, 1), 0.5)
+  z_a, z_b = jnp.zeros((2, 3)), jnp.full((2, 3), 2.0)
+  assert regularizers.mode_seeking_ratio(a, b, z_a, z_b) == pytest.approx(0.25)  # 0.5 / 2.
+  assert regularizers.mode_seeking_loss(0.25) == pytest.approx(1 / (0.25 + 1e-5))
+  # Descending the loss pushes the two images of a pair apart.
+  def loss(b):
+    return regularizers.mode_seeking_loss(regularizers.mode_seeking_ratio(a, b, z_a, z_b))
+  grad = jax.grad(loss)(b)
+  assert bool(jnp.all(grad < 0))

@@ -11,11 +11,8 @@ and the matching-aware gradient penalty on real matched pairs (its eq. 4),
 
   MA-GP = k E[ ||(grad_x D(x, e), grad_e D(x, e))||_2 ^ p ],  k = 2, p = 6.
 
-Optionally MSGAN's mode-seeking term (Mao et al. 2019), which adds to L_G
-
-  L_ms = w / (mean |G(z1, e) - G(z2, e)| / mean |z1 - z2| + eps),
-
-against a generator that draws one image per sentence whatever z is.
+Optionally MSGAN's mode-seeking term (gan_jax/regularizers.py) is added to L_G, against a generator
+that draws one image per sentence whatever z is.
 
 The mismatched caption e' must describe something else: a rolled batch (DF-GAN pairs image i with
 image i+1's features) often pairs two captions of the same class, which then trains D to reject a
@@ -51,17 +48,6 @@ def discriminator_hinge(real_logits, fake_logits, mismatch_logits, mismatch_vali
 
 def generator_hinge(fake_logits):
   return -fake_logits.mean()
-
-
-def mode_seeking_ratio(images_a, images_b, z_a, z_b):
-  """MSGAN's ratio (Mao et al. 2019, eq. 2): mean |G(c, z1) - G(c, z2)| / mean |z1 - z2| over
-  pairs of images drawn for the same condition. G maximises it through the loss 1 / (ratio + eps)
-  (the authors' code), so two latents cannot give one image for a prompt."""
-  return jnp.mean(jnp.abs(images_a - images_b)) / jnp.mean(jnp.abs(z_a - z_b))
-
-
-def mode_seeking_loss(ratio, eps=1e-5):
-  return 1.0 / (ratio + eps)
 
 
 def matching_aware_gradient_penalty(judge, images, sentences, power=6.0):

@@ -105,9 +105,9 @@ def make_step(options, generator, discriminator, axis_name=None):
       adversarial = losses.generator_hinge(logits)
       if not use_mode_seeking:
         return adversarial, {"g_adversarial": adversarial}
-      ratio = losses.mode_seeking_ratio(fake_images[:half], fake_images[half:2 * half],
+      ratio = regularizers.mode_seeking_ratio(fake_images[:half], fake_images[half:2 * half],
                                         z[:half], z[half:2 * half])
-      loss = adversarial + h["mode_seeking_weight"] * losses.mode_seeking_loss(ratio)
+      loss = adversarial + h["mode_seeking_weight"] * regularizers.mode_seeking_loss(ratio)
       return loss, {"g_adversarial": adversarial, "mode_seeking_ratio": ratio}
 
     (g_image_loss, g_metrics), fake_cotangent = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
