@@ -14,7 +14,8 @@ Measured per arm on the held-out pairs (as RGB/grey images): L1, PSNR, SSIM; col
 colourfulness (Hasler & Suesstrunk) and, for reference, the real images' colourfulness and the grey
 input's PSNR (its L with ab = 0); edges2digits adds the digit classifier's accuracy on the outputs
 against the source digit's label and on the real digits; with --fid, the FID of the outputs
-against the held-out targets (gan_jax.fid, 1,000 images: biased upwards, comparable between arms).
+against the held-out targets (gan_jax.fid, 1,000 images: biased upwards, comparable between arms),
+and on the "real" row the FID of as many real training images against the same targets (the floor).
 """
 import argparse
 import importlib
@@ -65,7 +66,7 @@ def train_and_measure(config, dataset, workdir, fid):
   step = int(state.step)
   metrics = program.trainer.make_evaluator(workdir)(state, step)
   heldout, task = dataset.heldout, config.dataset.name
-  out = family.generate(program.trainer.info["apply"], state.nets["g"].variables(),
+  out = family.generate(program.trainer.info["apply"], family.g_variables(state),
                         heldout["source"], jax.random.key(0))
   images = data.to_images(task, heldout["source"], out)
   if fid:
@@ -73,10 +74,27 @@ def train_and_measure(config, dataset, workdir, fid):
   return wall, step, found_step, metrics, images
 
 
+_REFERENCE_STATS = {}  # The held-out targets' Inception statistics, per task.
+
+
 def fid_of(images, reference):
+  """FID of `images` against `reference`, whose Inception statistics are computed once per task
+  (the arms share their held-out targets)."""
   from gan_jax.fid import evaluator as fid_evaluator  # pylint: disable=g-import-not-at-top
   rgb = lambda x: np.repeat(x, 3, -1) if x.shape[-1] == 1 else x
-  return float(fid_evaluator.compute_fid(rgb(images), rgb(reference), batch_size=100))
+  key = (reference.shape, hash(reference.tobytes()))
+  if key not in _REFERENCE_STATS:
+    _REFERENCE_STATS[key] = fid_evaluator.compute_stats(rgb(reference), batch_size=100)[:2]
+  return float(fid_evaluator.compute_fid(rgb(images), _REFERENCE_STATS[key], batch_size=100))
+
+
+def real_fid(task, dataset):
+  """FID of real training images (a seeded choice, as many as the held-out pairs) against the
+  held-out targets: what the measure gives real images of the same task."""
+  n = len(dataset.heldout["image"])
+  pick = np.sort(np.random.default_rng(0).choice(len(dataset.arrays["source"]), n, replace=False))
+  real = data.to_images(task, dataset.arrays["source"][pick], dataset.arrays["target"][pick])
+  return fid_of(real, dataset.heldout["image"])
 
 
 def save_task_grid(path, task, heldout, arm_images):
@@ -105,7 +123,8 @@ def tables(results):
       lines += ["| | steps | wall (s) | L1 | PSNR (dB) | SSIM | colourfulness | FID |",
                 "|---|---|---|---|---|---|---|---|",
                 f"| grey input (L, ab = 0) | | | | {_fmt(ref['grey_psnr'], 2)} | | 0 | |",
-                f"| real images | | | 0 | inf | 1 | {_fmt(ref['real_colourfulness'], 1)} | 0 |"]
+                f"| real images | | | 0 | inf | 1 | {_fmt(ref['real_colourfulness'], 1)} "
+                f"| {_fmt(task_results.get('real_fid'), 1)} |"]
       for arm, r in _in_order(arms):
         m = r["metrics"]
         lines.append(f"| {ARMS[arm][0]} | {r['step']} | {_fmt(r['wall_s'], 0)} | {_fmt(m['l1'])} "
@@ -116,7 +135,7 @@ def tables(results):
       lines += ["| | steps | wall (s) | L1 | PSNR (dB) | SSIM | digit accuracy | FID |",
                 "|---|---|---|---|---|---|---|---|",
                 f"| real digits | | | 0 | inf | 1 | {_fmt(100 * ref['real_digit_accuracy'], 1)} % "
-                "| 0 |"]
+                f"| {_fmt(task_results.get('real_fid'), 1)} |"]
       for arm, r in _in_order(arms):
         m = r["metrics"]
         lines.append(f"| {ARMS[arm][0]} | {r['step']} | {_fmt(r['wall_s'], 0)} | {_fmt(m['l1'])} "
@@ -195,6 +214,8 @@ def main():
       task_results["arms"][arm] = {"step": step, "wall_s": wall, "metrics": metrics}
       arm_images[arm] = images
       print(f"{task} {arm}: " + " ".join(f"{k}={v:.4g}" for k, v in metrics.items()), flush=True)
+    if args.fid:  # The floor: as many real training images as held-out ones.
+      task_results["real_fid"] = real_fid(task, dataset)
     save_task_grid(os.path.join(args.out, f"pix2pix_{task}.png"), task, dataset.heldout,
                    arm_images)
     outputs.write_json(json_path, results)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
 from PIL import Image
 import pytest
@@ -32,8 +33,9 @@ def test_configs_are_complete(name, arg):
   config = _config(name, arg)
   assert config.family == "pix2pix" and config.dataset.name in data.TASKS
   loop.validate_config(config)
+  averaged = {"ema_decay"} if config.ema.decay > 0 else set()
   assert set(family.hparams(config)) == {"l1_weight", "gan_weight", "lr_constant_steps",
-                                         "lr_decay_steps"}
+                                         "lr_decay_steps"} | averaged
   constant, decay = family.lr_schedule(config)
   assert constant + decay == config.num_train_steps
   assert set(family.optimizers(config)) == {"g", "d"}
@@ -52,6 +54,7 @@ def _tiny_colorize(root):
   config.update(num_train_steps=4, batch_size=4, steps_per_call=2, log_every_steps=2,
                 sample_every_steps=4, checkpoint_every_steps=4, eval_every_steps=2,
                 num_grid_samples=12)
+  config.ema.update(decay=0.9, start_step=2)
   return config
 
 
@@ -82,6 +85,23 @@ def test_tiny_run_and_translate_round_trip(tmp_path, monkeypatch):
   # enlarged to about 1,024 px.
   width, height = 8 * 17 + 1, 3 * 17 + 1
   assert grid.size == (width * (1024 // width), height * (1024 // width))
+
+  # The run kept G's average, and translations are made with it: given an average far from G's
+  # weights, the translation is the average's.
+  restored = loop.restore(workdir)
+  ema, trained = restored.state.ema["g"], restored.state.nets["g"].variables()
+  assert not np.allclose(ema["params"]["up0"]["kernel"], trained["params"]["up0"]["kernel"])
+  far = {"params": jax.tree.map(lambda w: 3.0 * w, trained["params"]),
+         "batch_stats": trained["batch_stats"]}
+  restored.state = restored.state.replace(ema={"g": far})
+  photo = list(np.random.default_rng(1).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8))
+  sources = family.prepare_sources(restored, photo)
+  apply, key = restored.trainer.info["apply"], jax.random.key(0)
+  translate = lambda variables: data.to_images("colorize", sources,
+                                               family.generate(apply, variables, sources, key))
+  translated = family.translate(restored, photo, "a2b", key)
+  np.testing.assert_array_equal(translated, translate(far))
+  assert not np.array_equal(translated, translate(trained))
 
   # Translate a folder of the user's images: colour and grey, other sizes.
   inputs = tmp_path / "mine"

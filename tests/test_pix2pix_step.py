@@ -123,6 +123,28 @@ def test_l1_only_leaves_d_untouched_and_zero_lr_factor_freezes_everything():
   jax.tree.map(np.testing.assert_array_equal, new.params(), frozen.params())
 
 
+def test_the_average_of_g_follows_its_weights_and_statistics_from_the_start_step():
+  """ema <- decay * ema + (1 - decay) * G's new variables, batch-norm statistics included; a copy
+  of G before `ema_start_step`."""
+  g, d = _nets()
+  batch = _batch()
+  state = _state(g, d, batch["source"], batch["target"], ema_decay=0.9)
+  state = state.replace(ema={"g": state.nets["g"].variables()})
+  for start, decay in ((1, 0.0), (0, 0.9)):  # Before its start, then after it.
+    new, _ = jax.jit(step_lib.make_step(g, d, ema_start_step=start))(state, batch,
+                                                                    jax.random.key(0))
+    expected = jax.tree.map(lambda old, now: decay * old + (1 - decay) * now,
+                            state.ema["g"], new.nets["g"].variables())
+    assert set(new.ema["g"]) == {"params", "batch_stats"}
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+                 new.ema["g"], expected)
+  # G moved, so an average that is not a copy differs from it.
+  assert not np.allclose(new.ema["g"]["params"]["up0"]["kernel"],
+                         new.nets["g"].params["up0"]["kernel"])
+  without, _ = jax.jit(step_lib.make_step(g, d))(state.replace(ema={}), batch, jax.random.key(0))
+  assert without.ema == {}
+
+
 def test_unconditional_d_scores_outputs_alone():
   g, d = _nets(norm="instance")
   batch = _batch()

@@ -67,8 +67,11 @@ def lr_schedule(config):
 
 def hparams(config):
   constant, decay = lr_schedule(config)
-  return {"l1_weight": config.loss.l1_weight, "gan_weight": config.loss.gan_weight,
-          "lr_constant_steps": constant, "lr_decay_steps": decay}
+  values = {"l1_weight": config.loss.l1_weight, "gan_weight": config.loss.gan_weight,
+            "lr_constant_steps": constant, "lr_decay_steps": decay}
+  if config.ema.decay > 0:  # Only with an average: runs saved before it existed still restore.
+    values["ema_decay"] = config.ema.decay
+  return values
 
 
 def optimizers(config):
@@ -77,10 +80,21 @@ def optimizers(config):
 
 
 def options(config):
-  """The step's structure: the loss, whether there is a GAN term and the networks."""
+  """The step's structure: the loss, whether there is a GAN term, the networks and the EMA."""
   losses.check_loss_name(config.loss.name)
   return (config.loss.name, config.loss.gan_weight > 0,
-          tuple(sorted((k, v) for k, v in config.model.items())))
+          tuple(sorted((k, v) for k, v in config.model.items())), ema_start_step(config))
+
+
+def ema_start_step(config):
+  """The step from which G's average follows its weights, or None without an average."""
+  return int(config.ema.get("start_step", 0)) if config.ema.decay > 0 else None
+
+
+def g_variables(state):
+  """G's variables at test time: its average (weights and batch-norm statistics) if the run keeps
+  one, else its trained ones."""
+  return state.ema["g"] if "g" in state.ema else state.nets["g"].variables()
 
 
 def make_models(config, shapes, axis_name=None):
@@ -129,20 +143,20 @@ def build(config, dataset, axis_name=None):
     g_vars = generator.init(g_key, example["source"], train=False)
     d_vars = discriminator.init(d_key, example["target"],
                                 example["source"] if conditional else None, train=False)
-    return state_lib.new_state(nets={"g": state_lib.init_net(g_vars, txs["g"]),
-                                     "d": state_lib.init_net(d_vars, txs["d"])},
-                               hparams=hparams(config))
+    nets = {"g": state_lib.init_net(g_vars, txs["g"]), "d": state_lib.init_net(d_vars, txs["d"])}
+    ema = {"g": jax.tree.map(jnp.copy, g_vars)} if config.ema.decay > 0 else {}
+    return state_lib.new_state(nets=nets, hparams=hparams(config), ema=ema)
 
   step = step_lib.make_step(generator, discriminator, loss_name=config.loss.name,
                             use_gan=config.loss.gan_weight > 0, conditional_d=conditional,
-                            axis_name=axis_name)
+                            ema_start_step=ema_start_step(config), axis_name=axis_name)
   task = config.dataset.name
   apply = make_apply(generator, config.model.test_dropout)
   grid_pairs = _grid_pairs(config, dataset.heldout)
 
   def visualize(state, path, title):
     del title
-    out = np.asarray(apply(state.nets["g"].variables(), data.fed(grid_pairs["source"]),
+    out = np.asarray(apply(g_variables(state), data.fed(grid_pairs["source"]),
                            key_streams.grid_key(config.seed)))
     save_grid(path, task, grid_pairs["source"], out, grid_pairs["image"])
 
@@ -234,7 +248,7 @@ def make_evaluator(config, dataset, apply):
   fid_stats = {}
 
   def evaluate(state, step):
-    out = generate(apply, state.nets["g"].variables(), sources,
+    out = generate(apply, g_variables(state), sources,
                    key_streams.eval_key(config.seed, step))
     out_images = data.to_images(task, sources, out)
     metrics = dict(constant, **image_metrics.paired_metrics(out_images, images))
@@ -277,7 +291,7 @@ def translate(restored, images, direction, rng):
   check_translation(restored.config, direction)
   sources = prepare_sources(restored, images)
   apply = restored.trainer.info["apply"]
-  out = generate(apply, restored.state.nets["g"].variables(), sources, rng)
+  out = generate(apply, g_variables(restored.state), sources, rng)
   return data.to_images(restored.config.dataset.name, sources, out)
 
 

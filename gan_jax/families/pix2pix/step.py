@@ -23,13 +23,18 @@ Ablations (the paper's Table 1): `use_gan=False` trains G on L1 alone (D is kept
 updated); l1_weight 0 is the cGAN alone; `conditional_d=False` scores the output without its source
 (the paper's unconditional "GAN" rows).
 
-Numbers read from `state.hparams`: l1_weight, gan_weight, lr_constant_steps, lr_decay_steps.
+With `ema_start_step` set, `state.ema['g']` averages G's variables (weights and batch-norm
+statistics) from that step on, at the rate `ema_decay`; tests and translations use the average.
+
+Numbers read from `state.hparams`: l1_weight, gan_weight, lr_constant_steps, lr_decay_steps, and
+ema_decay with an average.
 """
 import jax
 import jax.numpy as jnp
 import optax
 
 from gan_jax import losses
+from gan_jax import regularizers
 from gan_jax.parallel import mean_over
 from gan_jax.parallel import per_device
 
@@ -49,9 +54,10 @@ def l1_loss(output, target):
 
 
 def make_step(generator, discriminator, *, loss_name="non_saturating", use_gan=True,
-              conditional_d=True, axis_name=None):
-  """The pure step for one structure. `axis_name`: set when it runs per device (pmap mode), to
-  average gradients, batch statistics and metrics over that axis."""
+              conditional_d=True, ema_start_step=None, axis_name=None):
+  """The pure step for one structure. `ema_start_step`: None for no average of G. `axis_name`: set
+  when it runs per device (pmap mode), to average gradients, batch statistics and metrics over
+  that axis."""
   losses.check_loss_name(loss_name)
   probabilistic = losses.is_probabilistic(loss_name)
 
@@ -111,7 +117,11 @@ def make_step(generator, discriminator, *, loss_name="non_saturating", use_gan=T
     g_grads = mean_over(axis_name, g_grads)
     g = g.apply_gradients(g_grads, scale=scale).replace(collections=g_collections)
     metrics.update(terms, g_loss=g_loss, g_grad_norm=optax.tree.norm(g_grads))
-    state = state.replace(step=state.step + 1, nets={**state.nets, "g": g, "d": d})
+    ema = state.ema
+    if ema_start_step is not None:  # Before the start, the average is a copy of G.
+      decay = jnp.where(state.step >= ema_start_step, h["ema_decay"], 0.0)
+      ema = {"g": regularizers.ema_update(ema["g"], g.variables(), decay)}
+    state = state.replace(step=state.step + 1, nets={**state.nets, "g": g, "d": d}, ema=ema)
     return state, mean_over(axis_name, metrics)
 
   return step
