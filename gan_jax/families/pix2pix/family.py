@@ -69,7 +69,7 @@ def hparams(config):
   constant, decay = lr_schedule(config)
   values = {"l1_weight": config.loss.l1_weight, "gan_weight": config.loss.gan_weight,
             "lr_constant_steps": constant, "lr_decay_steps": decay}
-  if config.ema.decay > 0:  # Only with an average: runs saved before it existed still restore.
+  if ema_start_step(config) is not None:  # Only with an average: older runs still restore.
     values["ema_decay"] = config.ema.decay
   return values
 
@@ -144,7 +144,7 @@ def build(config, dataset, axis_name=None):
     d_vars = discriminator.init(d_key, example["target"],
                                 example["source"] if conditional else None, train=False)
     nets = {"g": state_lib.init_net(g_vars, txs["g"]), "d": state_lib.init_net(d_vars, txs["d"])}
-    ema = {"g": jax.tree.map(jnp.copy, g_vars)} if config.ema.decay > 0 else {}
+    ema = {"g": jax.tree.map(jnp.copy, g_vars)} if ema_start_step(config) is not None else {}
     return state_lib.new_state(nets=nets, hparams=hparams(config), ema=ema)
 
   step = step_lib.make_step(generator, discriminator, loss_name=config.loss.name,

@@ -106,7 +106,7 @@ def make_step(options, generator, discriminator, axis_name=None):
       if not use_mode_seeking:
         return adversarial, {"g_adversarial": adversarial}
       ratio = regularizers.mode_seeking_ratio(fake_images[:half], fake_images[half:2 * half],
-                                        z[:half], z[half:2 * half])
+                                              z[:half], z[half:2 * half])
       loss = adversarial + h["mode_seeking_weight"] * regularizers.mode_seeking_loss(ratio)
       return loss, {"g_adversarial": adversarial, "mode_seeking_ratio": ratio}
 
