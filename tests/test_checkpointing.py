@@ -1,6 +1,7 @@
 """Checkpoint faults on a small state: damaged checkpoints are skipped (one warning, nothing
 deleted), another model's checkpoint is refused as such, write errors are one line and keep the
 earlier checkpoints."""
+import contextlib
 import errno
 import gc
 import glob
@@ -76,6 +77,19 @@ def _remove_state(workdir, step):
   shutil.rmtree(os.path.join(workdir, "checkpoints", str(step), "default"))
 
 
+@contextlib.contextmanager
+def _logged(name=None):
+  """Yields the list of records that reach logger `name` (the root logger by default) inside."""
+  records, handler = [], logging.Handler()
+  handler.emit = records.append
+  logger = logging.getLogger(name)
+  logger.addHandler(handler)
+  try:
+    yield records
+  finally:
+    logger.removeHandler(handler)
+
+
 DAMAGES = {"truncated array file": (_truncate_arrays, "an array file is truncated"),
            "missing array file": (_remove_arrays, "an array file or the manifest is missing"),
            "missing manifest": (_remove_manifest, "an array file or the manifest is missing"),
@@ -141,11 +155,7 @@ def test_a_failed_restore_leaves_no_asyncio_tracebacks_for_later(tmp_path):
   """Orbax's other reads of a damaged step fail too; asyncio logs each failed task ('Task
   exception was never retrieved', a traceback) whenever it is collected, which can be after the
   one error line (this broke test_faults once in CI)."""
-  records = []
-  handler = logging.Handler()
-  handler.emit = records.append
-  logging.getLogger().addHandler(handler)
-  try:
+  with _logged() as records:
     for run in range(3):
       workdir = _saved(tmp_path / str(run), (10, 20))
       _remove_manifest(workdir, 10)
@@ -154,8 +164,6 @@ def test_a_failed_restore_leaves_no_asyncio_tracebacks_for_later(tmp_path):
         checkpointing.restore_latest(checkpointing.make_manager(workdir), _state(0))
       time.sleep(0.5)  # Orbax's event loop thread finishes the other reads.
       gc.collect()
-  finally:
-    logging.getLogger().removeHandler(handler)
   assert not [r.getMessage()[:200] for r in records if r.name == "asyncio"]
 
 
@@ -164,22 +172,18 @@ def test_unretrieved_task_records_are_dropped_while_orbax_works():
   restore_latest (a CI flake: the record came before the one error line)."""
   logger = logging.getLogger("asyncio")
   saved_filters, logger.filters = logger.filters, []  # Without an earlier test's lasting filter.
-  seen = []
-  handler = logging.Handler()
-  handler.emit = seen.append
-  logger.addHandler(handler)
 
   def log(message):
     logger.handle(logger.makeRecord("asyncio", logging.ERROR, __file__, 1, message, (), None))
 
   try:
-    with checkpointing._quiet_orbax():
-      log("Task exception was never retrieved")
-      log("Executing <Task> took 0.2 seconds")
+    with _logged("asyncio") as seen:
+      with checkpointing._quiet_orbax():
+        log("Task exception was never retrieved")
+        log("Executing <Task> took 0.2 seconds")
     assert [r.getMessage() for r in seen] == ["Executing <Task> took 0.2 seconds"]
     assert not logger.filters  # Lasting only while orbax works (no failure was reported).
   finally:
-    logger.removeHandler(handler)
     logger.filters = saved_filters
 
 
@@ -298,10 +302,6 @@ def test_an_orbax_threads_logged_write_failure_is_dropped_and_other_logs_are_kep
   """Orbax's writer thread may log the write error `save` reported through absl, after the one
   error line (a CI flake); only such records are dropped."""
   logger = logging.getLogger("absl")
-  seen = []
-  handler = logging.Handler()
-  handler.emit = seen.append
-  logger.addHandler(handler)
   orbax_file = "/venv/site-packages/orbax/checkpoint/_src/futures/future.py"
 
   def log(pathname, exc):
@@ -313,11 +313,9 @@ def test_an_orbax_threads_logged_write_failure_is_dropped_and_other_logs_are_kep
     logger.handle(record)
 
   full = ValueError("OUT_OF_RANGE: Failed writing: \"/x/d/1\" [os_error_code='27']")
-  try:
+  with _logged("absl") as seen:
     log(orbax_file, full)
     assert not seen
     log(orbax_file, ValueError("INVALID_ARGUMENT: something else"))
     log("/work/gan_jax/loop.py", full)
     assert len(seen) == 2
-  finally:
-    logger.removeHandler(handler)

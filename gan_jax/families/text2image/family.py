@@ -90,8 +90,12 @@ class Options:
                g_widths=tuple(m.g_widths), d_widths=tuple(m.d_widths),
                conditioning_augmentation=int(m.conditioning_augmentation),
                d_sentence_features=int(m.d_sentence_features), ma_gp=loss.ma_gp_weight > 0,
-               mode_seeking=loss.get("mode_seeking_weight", 0.0) > 0, ema=config.ema.decay > 0,
+               mode_seeking=_mode_seeking(config), ema=config.ema.decay > 0,
                ema_start_step=int(config.ema.get("start_step", 0)))
+
+
+def _mode_seeking(config):
+  return config.loss.get("mode_seeking_weight", 0.0) > 0
 
 
 def options(config):
@@ -103,7 +107,7 @@ def hparams(config):
   values = {"mismatch_weight": loss.mismatch_weight, "ma_gp_weight": loss.ma_gp_weight,
             "ma_gp_power": loss.ma_gp_power, "ca_kl_weight": loss.ca_kl_weight,
             "ema_decay": config.ema.decay}
-  if loss.get("mode_seeking_weight", 0.0) > 0:  # Only with the term on: older checkpoints restore.
+  if _mode_seeking(config):  # Only with the term on: older checkpoints restore.
     values["mode_seeking_weight"] = loss.mode_seeking_weight
   return values
 
