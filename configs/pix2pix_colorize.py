@@ -6,11 +6,11 @@ chrominance ab out, as the authors' colorization mode.
 Trains on 49,000 images of the CIFAR-10 folder (../shared/data/cifar10-jpg/train; any colour image
 folder with --config.dataset.path=...) and measures 1,000 held-out ones.
 
-What to expect (experiments/results/pix2pix.md; 2,000 steps, about 14 min on 2 CPU cores shared
-with another run): on the 1,000 held-out images, G's average (EMA 0.997 from step 500) paints
-colourfulness 25.4 (82 % of the real images' 31.1; L1 alone 10.8) at PSNR 23.70 dB, 1.41 dB below
-the grey input's 25.11, SSIM 0.932: plausible, slightly washed colours. Without the average
-(--config.ema.decay=0): 27.2 at 23.47 dB, its colours noisier from step to step.
+What to expect (experiments/results/pix2pix.md; 2,000 steps, about 7 min on 2 CPU cores): on the
+1,000 held-out images, G's average (EMA 0.997 from step 500) paints colourfulness 25.3 (81 % of
+the real images' 31.1; L1 alone 10.6) at PSNR 23.72 dB, 1.39 dB below the grey input's 25.11,
+SSIM 0.932: plausible, slightly washed colours (seeds 0-2: 24.5-25.6 at 1.35-1.50 dB below).
+Without the average (--config.ema.decay=0): about 27 at 1.6-1.9 dB below, colours noisier.
 
 Then colourise your own photos (colour or grey, any size; taken to 32x32):
 

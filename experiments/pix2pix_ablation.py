@@ -15,7 +15,9 @@ colourfulness (Hasler & Suesstrunk) and, for reference, the real images' colourf
 input's PSNR (its L with ab = 0); edges2digits adds the digit classifier's accuracy on the outputs
 against the source digit's label and on the real digits; with --fid, the FID of the outputs
 against the held-out targets (gan_jax.fid, 1,000 images: biased upwards, comparable between arms),
-and on the "real" row the FID of as many real training images against the same targets (the floor).
+on the "real" row the FID of as many real training images against the same targets (edges2digits'
+floor; colourised outputs keep the targets' own lightness, so they can score below it) and, for
+colourisation, the grey inputs' FID (the colourless baseline with that same lightness).
 """
 import argparse
 import importlib
@@ -97,6 +99,15 @@ def real_fid(task, dataset):
   return fid_of(real, dataset.heldout["image"])
 
 
+def grey_fid(dataset):
+  """FID of the grey inputs (L, ab = 0) against the held-out targets: the colourless baseline
+  that shares the targets' lightness, as every arm's output does."""
+  heldout = dataset.heldout
+  grey = data.to_images("colorize", heldout["source"],
+                         np.zeros(heldout["target"].shape, np.float32))
+  return fid_of(grey, heldout["image"])
+
+
 def save_task_grid(path, task, heldout, arm_images):
   """Rows: the sources, each arm's outputs, the real targets; one column per held-out example."""
   pick = np.linspace(0, len(heldout["source"]) - 1, GRID_EXAMPLES).astype(int)
@@ -122,7 +133,8 @@ def tables(results):
       ref = _in_order(arms)[0][1]["metrics"]
       lines += ["| | steps | wall (s) | L1 | PSNR (dB) | SSIM | colourfulness | FID |",
                 "|---|---|---|---|---|---|---|---|",
-                f"| grey input (L, ab = 0) | | | | {_fmt(ref['grey_psnr'], 2)} | | 0 | |",
+                f"| grey input (L, ab = 0) | | | | {_fmt(ref['grey_psnr'], 2)} | | 0 "
+                f"| {_fmt(task_results.get('grey_fid'), 1)} |",
                 f"| real images | | | 0 | inf | 1 | {_fmt(ref['real_colourfulness'], 1)} "
                 f"| {_fmt(task_results.get('real_fid'), 1)} |"]
       for arm, r in _in_order(arms):
@@ -214,8 +226,10 @@ def main():
       task_results["arms"][arm] = {"step": step, "wall_s": wall, "metrics": metrics}
       arm_images[arm] = images
       print(f"{task} {arm}: " + " ".join(f"{k}={v:.4g}" for k, v in metrics.items()), flush=True)
-    if args.fid:  # The floor: as many real training images as held-out ones.
+    if args.fid:  # As many real training images as held-out ones (and the grey inputs).
       task_results["real_fid"] = real_fid(task, dataset)
+      if task == "colorize":
+        task_results["grey_fid"] = grey_fid(dataset)
     save_task_grid(os.path.join(args.out, f"pix2pix_{task}.png"), task, dataset.heldout,
                    arm_images)
     outputs.write_json(json_path, results)
