@@ -10,6 +10,7 @@ import functools
 import os
 import re
 import sys
+import warnings
 
 from absl import app
 
@@ -29,6 +30,7 @@ def run(main, positional=False):
   try:
     app.run(main, flags_parser=parse)
   except UserError as e:
+    _quiet_shutdown()
     print(f"error: {e}", file=sys.stderr)
     return EXIT_USER_ERROR
   except signals.Stopped as e:
@@ -47,6 +49,13 @@ def run(main, positional=False):
       return EXIT_USER_ERROR
     raise
   return 0
+
+
+def _quiet_shutdown():
+  """After an error, the line we print is the only one: a restore that orbax abandoned leaves a
+  tensorstore coroutine that Python reports as 'never awaited' when it is collected at exit."""
+  warnings.filterwarnings("ignore", message=r"coroutine .* was never awaited",
+                          category=RuntimeWarning)
 
 
 def _fail(message):
