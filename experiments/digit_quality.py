@@ -66,10 +66,13 @@ def draw_samples(workdir, num_samples, label=None, seed=0):
   # padded: the centre 28x28 is what the classifier was trained on (resizing would shrink them).
   with open(os.path.join(workdir, "config.json")) as f:
     padded = json.load(f).get("dataset", {}).get("pad_to", 0)
-  if padded and samples.shape[1] > DIGIT_SIDE:
-    top = (samples.shape[1] - DIGIT_SIDE) // 2
-    samples = samples[:, top:top + DIGIT_SIDE, top:top + DIGIT_SIDE]
-  return samples
+  return centre_crop(samples) if padded else samples
+
+
+def centre_crop(samples):
+  """The centre DIGIT_SIDE x DIGIT_SIDE of NHWC images (unchanged when they are no larger)."""
+  top = max(0, (samples.shape[1] - DIGIT_SIDE) // 2)
+  return samples[:, top:top + DIGIT_SIDE, top:top + DIGIT_SIDE]
 
 
 def machine():

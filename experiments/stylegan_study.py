@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from configs import dcgan_cifar10  # pylint: disable=g-import-not-at-top
 from configs import stylegan_cifar10  # pylint: disable=g-import-not-at-top
+import digit_quality  # pylint: disable=g-import-not-at-top
 import study_runs  # pylint: disable=g-import-not-at-top
 from gan_jax import classifier  # pylint: disable=g-import-not-at-top
 from gan_jax import loop  # pylint: disable=g-import-not-at-top
@@ -85,12 +86,8 @@ def digit_scores(workdir, num_samples, psi, batch=500):
   for i in range(0, num_samples, batch):
     z = jax.random.normal(jax.random.fold_in(jax.random.key(0), i), (batch, z_dim))
     images.append(np.asarray(sample(restored.state, z, None, psi)))
-  images = np.concatenate(images)[:num_samples]
-  top = (images.shape[1] - 28) // 2
-  probs = classifier.load_digit_classifier().probs(images[:, top:top + 28, top:top + 28])
-  return {"inception_score": round(classifier.inception_score(probs), 3),
-          "confident_percent": round(100 * classifier.confident_fraction(probs, 0.9), 2),
-          "class_histogram": classifier.class_histogram(probs).tolist()}
+  images = digit_quality.centre_crop(np.concatenate(images)[:num_samples])
+  return digit_quality.scores(classifier.load_digit_classifier().probs(images))
 
 
 def diversity(workdir, num_latents=64):
