@@ -44,7 +44,7 @@ def get_config(task="horse2deer"):
       name="resnet", g_width=64, g_blocks=6, d_width=64, d_layers=2, d_norm="instance"))
   config.loss = ml_collections.ConfigDict(dict(
       name="least_squares", cycle="both", identity=True, cycle_weight_a=10.0, cycle_weight_b=10.0,
-      identity_weight=0.5, d_loss_weight=0.5))
+      identity_weight=0.5, d_loss_weight=0.5, cycle_noise_std=0.0))
   config.pool_size = 50
   config.pool_swap_prob = 0.5
   config.decay_steps = -1  # The learning rate decays linearly over the last steps; -1: half.

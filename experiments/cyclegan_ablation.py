@@ -12,6 +12,10 @@ Variants (configs/cyclegan_digits.py with these switches):
   gan_only        the adversarial terms alone (the paper's "GAN alone")
   forward_cycle   adversarial + the forward cycle A -> B -> A only ("GAN + forward cycle")
   backward_cycle  adversarial + the backward cycle B -> A -> B only
+  cycle_noise_S   full, with Gaussian noise of std S added to each translation before the reverse
+                  generator in the cycle terms (loss.cycle_noise_std; S = 0.1, 0.3)
+  identity_x4     full, identity_weight 2 instead of 0.5
+  cycle_x3        full, both cycle weights 30 instead of 10
 
 Each run trains in <root>/<task>/<variant> (resuming what is there), then is measured on the held-out
 images of both directions (gan_jax/families/cyclegan/metrics.py): label preservation by a classifier
@@ -44,15 +48,23 @@ VARIANTS = {
     "gan_only": dict(cycle="none", identity=False),
     "forward_cycle": dict(cycle="forward", identity=False),
     "backward_cycle": dict(cycle="backward", identity=False),
+    # Beyond the paper: Gaussian noise on the translation before the way back (Bashkirova et al.
+    # 2019), against labels hidden in low-amplitude patterns; std in [-1, 1] image units.
+    "cycle_noise_0.1": dict(cycle="both", identity=True, cycle_noise_std=0.1),
+    "cycle_noise_0.3": dict(cycle="both", identity=True, cycle_noise_std=0.3),
+    # Stronger pulls towards the input: the identity terms x4, or both cycle weights x3.
+    "identity_x4": dict(cycle="both", identity=True, identity_weight=2.0),
+    "cycle_x3": dict(cycle="both", identity=True, cycle_weight_a=30.0, cycle_weight_b=30.0),
 }
 GRID = 8
 
 
-def variant_config(task, variant, steps):
+def variant_config(task, variant, steps, seed=0):
   """The config's run with the variant's switches ('full' is the config itself: a run of
   configs/cyclegan_digits.py in the same workdir is reused)."""
   config = cyclegan_digits.get_config(task)
   config.loss.update(VARIANTS[variant])
+  config.seed = seed
   if steps:
     config.num_train_steps = steps
     config.checkpoint_every_steps = min(config.checkpoint_every_steps, steps)
@@ -100,6 +112,7 @@ def main():
   parser.add_argument("--root", default="/tmp/cyclegan_ablation")
   parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
   parser.add_argument("--fid", action="store_true", help="FID/KID too (~3 min per run on CPU)")
+  parser.add_argument("--seed", type=int, default=0, help="other than 0: runs named <variant>_seed<N>")
   args = parser.parse_args()
   path = os.path.join(args.out, "cyclegan_ablation.json")
   results = {}
@@ -110,22 +123,23 @@ def main():
     for variant in args.variants.split(","):
       if variant not in VARIANTS:
         parser.error(f"--variants: {variant!r} is unknown; allowed: {', '.join(VARIANTS)}")
-      config = variant_config(task, variant, args.steps)
-      workdir = os.path.join(args.root, task, variant)
-      print(f"== {task} / {variant}: {workdir}", flush=True)
+      config = variant_config(task, variant, args.steps, args.seed)
+      name = f"{variant}_seed{args.seed}" if args.seed else variant
+      workdir = os.path.join(args.root, task, name)
+      print(f"== {task} / {name}: {workdir}", flush=True)
       found_step = study_runs.latest_step(workdir)
       start = time.time()
       loop.train_and_evaluate(config, workdir)
       trained = time.time() - start
       start = time.time()
       result, grid = measure(workdir, args.fid)
-      previous = results.get(task, {}).get(variant, {})
+      previous = results.get(task, {}).get(name, {})
       if found_step == config.num_train_steps == previous.get("steps"):
         trained = previous.get("train_seconds", trained)  # Found finished: keep its training time.
       result.update(train_seconds=round(trained), measure_seconds=round(time.time() - start),
                     steps=config.num_train_steps, batch_size=config.batch_size)
-      results.setdefault(task, {})[variant] = result
-      outputs.save_image_grid(os.path.join(args.out, f"cyclegan_{task}_{variant}.png"), grid,
+      results.setdefault(task, {})[name] = result
+      outputs.save_image_grid(os.path.join(args.out, f"cyclegan_{task}_{name}.png"), grid,
                               ncols=GRID)
       print(json.dumps(result, indent=1), flush=True)
       outputs.write_json(path, results)
@@ -133,8 +147,8 @@ def main():
 
 
 def print_table(results):
-  keys = ["label_acc_a2b", "label_acc_b2a", "hidden_a2b", "hidden_b2a", "cycle_l1_a",
-          "cycle_l1_b", "inverted_a2b", "inverted_b2a", "fid_a2b", "fid_b2a", "kid_a2b", "kid_b2a"]
+  keys = ["untranslated_acc_a2b", "untranslated_acc_b2a", "label_acc_a2b", "label_acc_b2a",
+          "hidden_a2b", "hidden_b2a", "cycle_l1_a", "cycle_l1_b", "inverted_a2b", "inverted_b2a", "fid_a2b", "fid_b2a", "kid_a2b", "kid_b2a"]
   for task, runs in results.items():
     print(f"\n{task}\n\n| variant | " + " | ".join(keys) + " |")
     print("| --- " * (len(keys) + 1) + "|")

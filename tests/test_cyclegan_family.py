@@ -198,6 +198,7 @@ def test_label_metrics_count_flips_and_hidden_labels(tmp_path, monkeypatch):
   assert out["label_acc_b2a"] == 0.5 and out["recon_acc_b2a"] == 0.75
   assert out["hidden_b2a"] == 0.25
   assert out["real_acc_a"] == out["real_acc_b"] == 1.0
+  assert out["untranslated_acc_a2b"] == out["untranslated_acc_b2a"] == 1.0  # Sources as they are.
   assert out["label_error"] == pytest.approx(1 - (0.75 + 0.5) / 2)
 
 
@@ -206,6 +207,7 @@ def test_every_weight_is_sweepable_and_switches_split_the_sweep():
   from gan_jax import sweep_spec  # pylint: disable=g-import-not-at-top
   config = cyclegan_digits.get_config()
   numeric = ["loss.cycle_weight_a", "loss.cycle_weight_b", "loss.identity_weight",
+             "loss.cycle_noise_std",
              "loss.d_loss_weight", "pool_swap_prob", "g_optimizer.learning_rate",
              "d_optimizer.b1", "seed"]
   spec = sweep_spec.zipit([sweep_spec.sweep(k, [0.25, 0.5] if k != "seed" else [0, 1])
@@ -222,6 +224,7 @@ def test_every_weight_is_sweepable_and_switches_split_the_sweep():
     ("model.g_blocks", 2.5, "model.g_blocks=2.5 is out of range; allowed: an integer >= 0"),
     ("loss.cycle_weight_a", -10.0, "loss.cycle_weight_a=-10.0 is out of range"),
     ("loss.identity_weight", -0.5, "loss.identity_weight=-0.5 is out of range"),
+    ("loss.cycle_noise_std", -0.1, "loss.cycle_noise_std=-0.1 is out of range"),
     ("g_optimizer.learning_rate", 0.0, "g_optimizer.learning_rate=0.0 is out of range"),
 ])
 def test_value_ranges_are_checked_before_anything_runs(key, value, message):

@@ -15,6 +15,7 @@ Config fields (configs/cyclegan_digits.py, configs/cyclegan_cifar.py):
   loss.name            least_squares (the paper's), or another gan_jax.losses name
   loss.cycle, identity the ablation switches (step.Options)
   loss.cycle_weight_a/b, identity_weight, d_loss_weight, pool_swap_prob   numbers in state.hparams
+  loss.cycle_noise_std  Gaussian noise on translations before the way back (anti-steganography)
   pool_size, decay_steps                the image pool and the learning rate's linear decay
   eval.classifier, eval.fid             which in-loop metrics (label accuracy needs labels in both
                                         domains with the same classes)
@@ -43,6 +44,7 @@ GRID_IMAGES = 8
 # the optimizers, every loss.*_weight and the loop's counts); the rest is checked in build.
 CONFIG_CHECKS = (
     ("loss.cycle_weight_*", config_checks.at_least(0.0, "0 = off")),  # cycle_weight_a, _b.
+    ("loss.cycle_noise_std", config_checks.at_least(0.0, "0 = off, the paper's cycle")),
     ("model.g_width", config_checks.count(1)),
     ("model.g_blocks", config_checks.count(0)),
     ("model.d_width", config_checks.count(1)),
@@ -219,6 +221,12 @@ def make_evaluator(config, dataset, translate_fn):
   fid = _make_fid(config, dataset) if evaluation.get("fid", False) else None
   real_acc = {w: metrics.label_accuracy(c, held[w], held[f"{w}_label"])
               for w, c in classifiers.items()}
+  # The baseline a translation must beat: the target's classifier on the source images as they are
+  # (where the domains' images have one shape).
+  untranslated_acc = {
+      direction: metrics.label_accuracy(classifiers[target], held[source], held[f"{source}_label"])
+      for direction, (source, target, _, _) in metrics.DIRECTIONS.items()
+      if classifiers and held[source].shape[1:] == held[target].shape[1:]}
 
   def evaluate(state, step):
     del step
@@ -236,6 +244,8 @@ def make_evaluator(config, dataset, translate_fn):
         # ("a master of steganography", Chu et al. 2017), the failure the cycle loss cannot see.
         out[f"hidden_{direction}"] = float((~translated_right & back_right).mean())
         out[f"real_acc_{target}"] = real_acc[target]
+        if direction in untranslated_acc:
+          out[f"untranslated_acc_{direction}"] = untranslated_acc[direction]
       if fid:
         out.update({f"{k}_{direction}": v for k, v in fid(target, y).items()})
     if classifiers:

@@ -4,6 +4,8 @@
                    classifier trained on the target domain's labelled training images classifies the
                    translations of held-out source images; the fraction given the source's label
   real_acc_<t>     the same classifier on held-out real images of its domain <t>: the ceiling
+  untranslated_acc_<d>  the same classifier on the held-out source images untranslated: the floor
+                   that a translation must beat to have helped (domains of one image shape)
   recon_acc_<d>    the source domain's classifier on the reconstructions
   hidden_<d>       translations given a wrong class whose reconstructions get the right one back:
                    the class is hidden in the translation (Chu et al. 2017), which the cycle loss

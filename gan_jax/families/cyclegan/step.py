@@ -4,14 +4,18 @@ Domains A and B; G_AB: A -> B and G_BA: B -> A; D_A tells real A images from G_B
 images from G_AB's. One step updates all four networks once, as the authors' `optimize_parameters`:
 
   G_AB, G_BA minimise   L_GAN(G_AB, D_B) + L_GAN(G_BA, D_A)
-                        + cycle_weight_a * |G_BA(G_AB(a)) - a|_1
-                        + cycle_weight_b * |G_AB(G_BA(b)) - b|_1
+                        + cycle_weight_a * |G_BA(G_AB(a) + n) - a|_1
+                        + cycle_weight_b * |G_AB(G_BA(b) + n) - b|_1
                         + identity_weight * (cycle_weight_a * |G_BA(a) - a|_1
                                              + cycle_weight_b * |G_AB(b) - b|_1)
   D_A, D_B minimise     d_loss_weight * (crit(D(real), real) + crit(D(pool(fake)), fake))
 
 with the weights of the paper (10, 10, 0.5, 0.5) in `state.hparams`, so each is an array a sweep can
-vary. The generators' update scores their fakes with the discriminators of before this step; the
+vary. n is Gaussian noise of std `cycle_noise_std` (0, the paper's, by default) added to the
+translation on its way back only: a defence against steganography (Bashkirova et al. 2019, "Adversarial
+self-defense for cycle-consistent GANs"). A generator can pass the cycle by hiding its input in
+low-amplitude patterns of the translation instead of drawing it; noise drowns such patterns, so the
+reverse generator must read what the translation visibly shows. The generators' update scores their fakes with the discriminators of before this step; the
 discriminators' update scores the same fakes (made by the generators of before this step), mixed
 with past ones by the image pool. That is the authors' order exactly (G step, then D step on the
 detached fakes of the same forward pass), so each generator runs forward once on the real images and
@@ -93,6 +97,7 @@ def hparams_from_config(config):
   loss = config.loss
   return {"cycle_weight_a": loss.get("cycle_weight_a", 10.0),
           "cycle_weight_b": loss.get("cycle_weight_b", 10.0),
+          "cycle_noise_std": loss.get("cycle_noise_std", 0.0),
           "identity_weight": loss.get("identity_weight", 0.5),
           "d_loss_weight": loss.get("d_loss_weight", 0.5),
           "pool_swap_prob": config.get("pool_swap_prob", 0.5)}
@@ -156,7 +161,7 @@ def make_step(options, models, axis_name=None):
   def apply(state, name, params, x):
     return models[name].apply(state.nets[name].variables(params), x, train=True)
 
-  def generator_objective(g_params, state, real_a, real_b):
+  def generator_objective(g_params, state, real_a, real_b, noise_key):
     hp = state.hparams
     gen = lambda name, x: apply(state, name, g_params[name], x)
     disc = lambda name, x: apply(state, name, None, x)
@@ -168,11 +173,13 @@ def make_step(options, models, axis_name=None):
     terms = {"g_adv_ab": generator_adversarial_loss(loss, disc("d_b", fake_b)),
              "g_adv_ba": generator_adversarial_loss(loss, disc("d_a", fake_a))}
     total = terms["g_adv_ab"] + terms["g_adv_ba"]
+    key_a, key_b = jax.random.split(noise_key)
+    noisy = lambda x, key: x + hp["cycle_noise_std"] * jax.random.normal(key, x.shape, x.dtype)
     if options.forward_cycle:
-      terms["cycle_a"] = l1(gen("g_ba", fake_b), real_a)
+      terms["cycle_a"] = l1(gen("g_ba", noisy(fake_b, key_b)), real_a)
       total += hp["cycle_weight_a"] * terms["cycle_a"]
     if options.backward_cycle:
-      terms["cycle_b"] = l1(gen("g_ab", fake_a), real_b)
+      terms["cycle_b"] = l1(gen("g_ab", noisy(fake_a, key_a)), real_b)
       total += hp["cycle_weight_b"] * terms["cycle_b"]
     if options.identity:
       # A generator given an image of its own output domain should leave it as it is.
@@ -199,7 +206,8 @@ def make_step(options, models, axis_name=None):
     params = lambda names: {n: parallel.per_device(axis_name, state.nets[n].params) for n in names}
     g_params = params(GENERATORS)
     (g_total, (g_terms, fake_a, fake_b)), g_grads = jax.value_and_grad(
-        generator_objective, has_aux=True)(g_params, state, real_a, real_b)
+        generator_objective, has_aux=True)(g_params, state, real_a, real_b,
+                                           jax.random.fold_in(rng, 1))
 
     # The discriminators see these fakes as fixed inputs, mixed with past ones (sec. 4).
     rng_a, rng_b = jax.random.split(rng)
