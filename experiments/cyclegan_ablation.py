@@ -112,7 +112,8 @@ def main():
   parser.add_argument("--root", default="/tmp/cyclegan_ablation")
   parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
   parser.add_argument("--fid", action="store_true", help="FID/KID too (~3 min per run on CPU)")
-  parser.add_argument("--seed", type=int, default=0, help="other than 0: runs named <variant>_seed<N>")
+  parser.add_argument("--seed", type=int, default=0,
+                      help="other than 0: runs named <variant>_seed<N>")
   args = parser.parse_args()
   path = os.path.join(args.out, "cyclegan_ablation.json")
   results = {}
@@ -148,7 +149,8 @@ def main():
 
 def print_table(results):
   keys = ["untranslated_acc_a2b", "untranslated_acc_b2a", "label_acc_a2b", "label_acc_b2a",
-          "hidden_a2b", "hidden_b2a", "cycle_l1_a", "cycle_l1_b", "inverted_a2b", "inverted_b2a", "fid_a2b", "fid_b2a", "kid_a2b", "kid_b2a"]
+          "hidden_a2b", "hidden_b2a", "cycle_l1_a", "cycle_l1_b", "inverted_a2b", "inverted_b2a",
+          "fid_a2b", "fid_b2a", "kid_a2b", "kid_b2a"]
   for task, runs in results.items():
     print(f"\n{task}\n\n| variant | " + " | ".join(keys) + " |")
     print("| --- " * (len(keys) + 1) + "|")

@@ -385,7 +385,8 @@ def test_step_losses_are_the_authors_objective_by_hand(compiled):
 
 def test_cycle_noise_perturbs_the_way_back_only(compiled):
   """loss.cycle_noise_std: the translation gets Gaussian noise before the reverse generator in the
-  cycle terms; the adversarial and identity terms see it clean. Known values from the step's keys."""
+  cycle terms; the adversarial and identity terms see it clean. Known values from the step's
+  keys."""
   _, mods, state, batch, step = compiled
   std = 0.3
   noisy_state = state.replace(hparams={**state.hparams, "cycle_noise_std": jnp.float32(std)})

@@ -12,10 +12,12 @@ images from G_AB's. One step updates all four networks once, as the authors' `op
 
 with the weights of the paper (10, 10, 0.5, 0.5) in `state.hparams`, so each is an array a sweep can
 vary. n is Gaussian noise of std `cycle_noise_std` (0, the paper's, by default) added to the
-translation on its way back only: a defence against steganography (Bashkirova et al. 2019, "Adversarial
-self-defense for cycle-consistent GANs"). A generator can pass the cycle by hiding its input in
-low-amplitude patterns of the translation instead of drawing it; noise drowns such patterns, so the
-reverse generator must read what the translation visibly shows. The generators' update scores their fakes with the discriminators of before this step; the
+translation on its way back only, a defence against steganography (Bashkirova et al. 2019,
+"Adversarial self-defense for cycle-consistent GANs"): a generator can pass the cycle by hiding its
+input in low-amplitude patterns of the translation instead of drawing it, and noise drowns such
+patterns. (On digits2mnist it changed nothing measurable: experiments/results/cyclegan.md.)
+
+The generators' update scores their fakes with the discriminators of before this step; the
 discriminators' update scores the same fakes (made by the generators of before this step), mixed
 with past ones by the image pool. That is the authors' order exactly (G step, then D step on the
 detached fakes of the same forward pass), so each generator runs forward once on the real images and
