@@ -17,7 +17,8 @@ FID/KID against the target domain (with eval.fid=True). Measured (experiments/re
 preservation 75.2 % A->B and 61.8 % B->A (the classifiers score 98.4 % / 99.0 % on real target
 digits), with 25 % / 36 % of the translations hiding a label that the reconstruction recovers;
 FID 51.7 / 30.9 (real held-out digits: 24.8 / 15.9). mnist2mnist_on_cifar took 926 s: 62.2 % /
-28.6 %; its B -> A -> B cycle fails at this size. Issue 15's 90 % is not reached. The same
+28.6 %; its B -> A -> B cycle fails at this size (again, alone on a 2-core EPYC: 574 s, 66.4 % /
+30.2 %, FID 273 / 124 against real held-out 90 / 25). Issue 15's 90 % is not reached. The same
 classifiers on the untranslated source images (untranslated_acc_*) score 86.6 % / 69.4 % and
 93.6 % / 16.0 %: the translations keep fewer labels than no translation, except MNIST-on-CIFAR ->
 MNIST. Cycle noise (loss.cycle_noise_std 0.1, 0.3), identity weight x4 and cycle weights x3 stay
