@@ -396,7 +396,12 @@ def test_cycle_noise_perturbs_the_way_back_only(compiled):
   run = lambda n, x: mods[n].apply(state.nets[n].variables(), x)
   a, b = batch["a"], batch["b"]
   fake_b, fake_a = run("g_ab", a), run("g_ba", b)
-  key_a, key_b = jax.random.split(jax.random.fold_in(rng, 1))
+  pool_a, pool_b, noise_rng = jax.random.split(rng, 3)
+  key_a, key_b = jax.random.split(noise_rng)
+  # The noise's keys are none of the pools' (whose draws split their keys in two).
+  pool_keys = {tuple(np.asarray(jax.random.key_data(k))) for p in (pool_a, pool_b)
+               for k in (p, *jax.random.split(p))}
+  assert not pool_keys & {tuple(np.asarray(jax.random.key_data(k))) for k in (key_a, key_b)}
   mae = lambda x, t: float(jnp.mean(jnp.abs(x - t)))
   noise = lambda x, key: std * jax.random.normal(key, x.shape, x.dtype)
   assert float(noisy["cycle_a"]) == pytest.approx(

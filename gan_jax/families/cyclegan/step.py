@@ -205,14 +205,15 @@ def make_step(options, models, axis_name=None):
 
   def step(state, batch, rng):
     real_a, real_b = batch["a"], batch["b"]
+    # Every stream of the step from one split: under threefry fold_in(rng, i) is split(rng, n)[i],
+    # so a key folded in beside a split would repeat another stream's bits.
+    rng_a, rng_b, noise_rng = jax.random.split(rng, 3)
     params = lambda names: {n: parallel.per_device(axis_name, state.nets[n].params) for n in names}
     g_params = params(GENERATORS)
     (g_total, (g_terms, fake_a, fake_b)), g_grads = jax.value_and_grad(
-        generator_objective, has_aux=True)(g_params, state, real_a, real_b,
-                                           jax.random.fold_in(rng, 1))
+        generator_objective, has_aux=True)(g_params, state, real_a, real_b, noise_rng)
 
     # The discriminators see these fakes as fixed inputs, mixed with past ones (sec. 4).
-    rng_a, rng_b = jax.random.split(rng)
     swap = state.hparams["pool_swap_prob"]
     pooled_a, pool_a = replay.pool_query(state.extras["pool_a"], jax.lax.stop_gradient(fake_a),
                                          rng_a, swap)

@@ -131,7 +131,9 @@ def make_phases(cfg, generator, discriminator, stage=None, schedule=None, axis_n
 
   def g_main(state, rng, b):
     stage, alpha = stage_alpha(state.step)
-    z_rng, mix_rng, noise_rng = jax.random.split(rng, 3)
+    # One split for every stream: fold_in(rng, i) is split(rng, n)[i] under threefry, so a path-
+    # length key folded in beside it would be mix_rng again.
+    z_rng, mix_rng, noise_rng, pl_rng = jax.random.split(rng, 4)
     z, labels = latents(z_rng, b)
     g, d = state.nets["g"], state.nets["d"]
 
@@ -143,7 +145,7 @@ def make_phases(cfg, generator, discriminator, stage=None, schedule=None, axis_n
                                    discriminate(d.variables(), fake, labels, stage, alpha))
       pl = {}
       if cfg.use_pl and cfg.pl_interval == 0:
-        pl = path_length(g_vars, state, jax.random.fold_in(rng, 1), b, stage, alpha)
+        pl = path_length(g_vars, state, pl_rng, b, stage, alpha)
         loss = loss + state.hparams["pl_weight"] * pl["pl_penalty"]
       return loss, (w_avg, pl)
 
