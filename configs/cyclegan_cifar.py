@@ -41,7 +41,8 @@ def get_config(task="horse2deer"):
       name=TASKS[task], image_size=32, heldout=500,
       a=cyclegan_data.domain_fields(), b=cyclegan_data.domain_fields()))
   config.model = ml_collections.ConfigDict(dict(
-      name="resnet", g_width=64, g_blocks=6, d_width=64, d_layers=2, d_norm="instance"))
+      name="resnet", g_width=64, g_blocks=6, g_downsamplings=2,
+      d_width=64, d_layers=2, d_norm="instance"))
   config.loss = ml_collections.ConfigDict(dict(
       name="least_squares", cycle="both", identity=True, cycle_weight_a=10.0, cycle_weight_b=10.0,
       identity_weight=0.5, d_loss_weight=0.5, cycle_noise_std=0.0))

@@ -16,6 +16,8 @@ Variants (configs/cyclegan_digits.py with these switches):
                   generator in the cycle terms (loss.cycle_noise_std; S = 0.1, 0.3)
   identity_x4     full, identity_weight 2 instead of 0.5
   cycle_x3        full, both cycle weights 30 instead of 10
+  downsample_D    full, generators with D stride-2 steps instead of 2 (model.g_downsamplings; D =
+                  0, 1): residual blocks at a higher resolution, a smaller receptive field
 
 Each run trains in <root>/<task>/<variant> (resuming what is there), then is measured on the held-out
 images of both directions (gan_jax/families/cyclegan/metrics.py): label preservation by a classifier
@@ -55,6 +57,9 @@ VARIANTS = {
     # Stronger pulls towards the input: the identity terms x4, or both cycle weights x3.
     "identity_x4": dict(cycle="both", identity=True, identity_weight=2.0),
     "cycle_x3": dict(cycle="both", identity=True, cycle_weight_a=30.0, cycle_weight_b=30.0),
+    # Generators biased towards changing appearance, not shape: fewer downsamplings.
+    "downsample_0": dict(cycle="both", identity=True, model=dict(g_downsamplings=0)),
+    "downsample_1": dict(cycle="both", identity=True, model=dict(g_downsamplings=1)),
 }
 GRID = 8
 
@@ -63,7 +68,9 @@ def variant_config(task, variant, steps, seed=0):
   """The config's run with the variant's switches ('full' is the config itself: a run of
   configs/cyclegan_digits.py in the same workdir is reused)."""
   config = cyclegan_digits.get_config(task)
-  config.loss.update(VARIANTS[variant])
+  switches = dict(VARIANTS[variant])
+  config.model.update(switches.pop("model", {}))
+  config.loss.update(switches)
   config.seed = seed
   if steps:
     config.num_train_steps = steps
@@ -116,10 +123,6 @@ def main():
                       help="other than 0: runs named <variant>_seed<N>")
   args = parser.parse_args()
   path = os.path.join(args.out, "cyclegan_ablation.json")
-  results = {}
-  if os.path.exists(path):
-    with open(path) as f:
-      results = json.load(f)
   for task in args.tasks.split(","):
     for variant in args.variants.split(","):
       if variant not in VARIANTS:
@@ -134,6 +137,7 @@ def main():
       trained = time.time() - start
       start = time.time()
       result, grid = measure(workdir, args.fid)
+      results = load_results(path)  # Read again just before the write: runs side by side.
       previous = results.get(task, {}).get(name, {})
       if found_step == config.num_train_steps == previous.get("steps"):
         trained = previous.get("train_seconds", trained)  # Found finished: keep its training time.
@@ -144,7 +148,14 @@ def main():
                               ncols=GRID)
       print(json.dumps(result, indent=1), flush=True)
       outputs.write_json(path, results)
-  print_table(results)
+  print_table(load_results(path))
+
+
+def load_results(path):
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
 
 
 def print_table(results):

@@ -222,6 +222,8 @@ def test_every_weight_is_sweepable_and_switches_split_the_sweep():
     ("pool_size", -1, "pool_size=-1 is out of range; allowed: an integer >= 0 (0 = no image pool)"),
     ("pool_swap_prob", 1.5, "pool_swap_prob=1.5 is out of range; allowed: a number in [0, 1]"),
     ("model.g_blocks", 2.5, "model.g_blocks=2.5 is out of range; allowed: an integer >= 0"),
+    ("model.g_downsamplings", -1,
+     "model.g_downsamplings=-1 is out of range; allowed: an integer >= 0"),
     ("loss.cycle_weight_a", -10.0, "loss.cycle_weight_a=-10.0 is out of range"),
     ("loss.identity_weight", -0.5, "loss.identity_weight=-0.5 is out of range"),
     ("loss.cycle_noise_std", -0.1, "loss.cycle_noise_std=-0.1 is out of range"),

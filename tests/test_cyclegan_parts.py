@@ -19,8 +19,9 @@ from gan_jax.families.pix2pix.models import PatchDiscriminator
 # ------------------------------------------------------------------------------------- generator --
 
 
-def _torch_resnet_generator(c_in, c_out, width, blocks):
-  """The authors' ResnetGenerator (instance norm, no dropout, reflection padding), written out."""
+def _torch_resnet_generator(c_in, c_out, width, blocks, downsamplings=2):
+  """The authors' ResnetGenerator (instance norm, no dropout, reflection padding), written out;
+  their n_downsampling (fixed at 2 in their code) as an argument."""
   tnn = torch.nn
   norm = lambda c: tnn.InstanceNorm2d(c, affine=False, track_running_stats=False)
 
@@ -34,10 +35,12 @@ def _torch_resnet_generator(c_in, c_out, width, blocks):
       return x + self.body(x)
 
   layers = [tnn.ReflectionPad2d(3), tnn.Conv2d(c_in, width, 7), norm(width), tnn.ReLU()]
-  for m in (1, 2):
+  for i in range(downsamplings):
+    m = 2**i
     layers += [tnn.Conv2d(width * m, width * m * 2, 3, 2, 1), norm(width * m * 2), tnn.ReLU()]
-  layers += [Block(width * 4) for _ in range(blocks)]
-  for m in (4, 2):
+  layers += [Block(width * 2**downsamplings) for _ in range(blocks)]
+  for i in range(downsamplings):
+    m = 2**(downsamplings - i)
     layers += [tnn.ConvTranspose2d(width * m, width * m // 2, 3, 2, 1, output_padding=1),
                norm(width * m // 2), tnn.ReLU()]
   layers += [tnn.ReflectionPad2d(3), tnn.Conv2d(width, c_out, 7), tnn.Tanh()]
@@ -55,24 +58,28 @@ def _torch_weights_in_flax_order(net):
   return out
 
 
-def _flax_conv_paths(blocks):
+def _flax_conv_paths(blocks, downsamplings=2):
   """The flax generator's conv layers in call order (flax numbers each kind as it is created)."""
   residual = [(f"ResidualBlock_{i}", f"Conv_{j}") for i in range(blocks) for j in (0, 1)]
-  return ([("Conv_0",), ("Conv_1",), ("Conv_2",)] + residual
-          + [("ConvTranspose_0",), ("ConvTranspose_1",), ("Conv_3",)])
+  return ([(f"Conv_{i}",) for i in range(1 + downsamplings)] + residual
+          + [(f"ConvTranspose_{i}",) for i in range(downsamplings)]
+          + [(f"Conv_{1 + downsamplings}",)])
 
 
-@pytest.mark.parametrize("c_in,c_out,size", [(1, 3, 12), (3, 3, 16)])
-def test_resnet_generator_matches_the_authors_architecture_in_pytorch(c_in, c_out, size):
+@pytest.mark.parametrize("c_in,c_out,size,downsamplings",
+                         [(1, 3, 12, 2), (3, 3, 16, 2), (1, 1, 12, 1), (3, 1, 8, 0)])
+def test_resnet_generator_matches_the_authors_architecture_in_pytorch(c_in, c_out, size,
+                                                                      downsamplings):
   torch.manual_seed(0)
   width, blocks = 4, 2
-  ref = _torch_resnet_generator(c_in, c_out, width, blocks).eval()
+  ref = _torch_resnet_generator(c_in, c_out, width, blocks, downsamplings).eval()
   x = np.random.RandomState(0).uniform(-1, 1, (2, size, size, c_in)).astype(np.float32)
-  g = models.ResnetGenerator(channels=c_out, width=width, num_blocks=blocks)
+  g = models.ResnetGenerator(channels=c_out, width=width, num_blocks=blocks,
+                             downsamplings=downsamplings)
   params = g.init(jax.random.key(0), x)["params"]
-  paths = _flax_conv_paths(blocks)
+  paths = _flax_conv_paths(blocks, downsamplings)
   weights = _torch_weights_in_flax_order(ref)
-  assert len(paths) == len(weights) == 3 + 2 * blocks + 2 + 1
+  assert len(paths) == len(weights) == 1 + downsamplings + 2 * blocks + downsamplings + 1
   for path, (kernel, bias) in zip(paths, weights):
     node = params
     for p in path[:-1]:
@@ -98,9 +105,12 @@ def test_generator_initialisation_is_the_authors():
 
 def test_image_sizes_the_generator_cannot_take_are_user_errors():
   models.check_image_size((28, 28, 1), "dataset.a")
+  models.check_image_size((6, 10, 1), "dataset.a", downsamplings=0)
   for shape in ((30, 28, 1), (4, 4, 3)):
-    with pytest.raises(UserError, match="multiples of 4"):
+    with pytest.raises(UserError, match="multiples of 4 and at least 8"):
       models.check_image_size(shape, "dataset.a")
+  with pytest.raises(UserError, match="28x28 px .*3 stride-2 .*multiples of 8 and at least 16"):
+    models.check_image_size((28, 28, 1), "dataset.a", downsamplings=3)
 
 
 # ------------------------------------------------------------------------------------ image pool --

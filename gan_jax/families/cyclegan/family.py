@@ -11,6 +11,7 @@ protocol), the cycle error and FID/KID against the target domain; `python -m gan
 Config fields (configs/cyclegan_digits.py, configs/cyclegan_cifar.py):
   dataset.*            data.py: a task, or two sources dataset.a / dataset.b
   model.g_width, g_blocks               the generators' c7s1-k width and residual blocks
+  model.g_downsamplings                 their stride-2 steps (2, the paper's; fewer: appearance)
   model.d_width, d_layers, d_norm       the PatchGANs (d_norm: instance as the authors, or none)
   loss.name            least_squares (the paper's), or another gan_jax.losses name
   loss.cycle, identity the ablation switches (step.Options)
@@ -47,6 +48,7 @@ CONFIG_CHECKS = (
     ("loss.cycle_noise_std", config_checks.at_least(0.0, "0 = off, the paper's cycle")),
     ("model.g_width", config_checks.count(1)),
     ("model.g_blocks", config_checks.count(0)),
+    ("model.g_downsamplings", config_checks.count(0)),
     ("model.d_width", config_checks.count(1)),
     ("model.d_layers", config_checks.count(1)),
     ("pool_size", config_checks.count(0, "0 = no image pool")),
@@ -85,19 +87,22 @@ def options(config):
 
 def get_models(model_config, shapes, axis_name=None):
   """{'g_ab', 'g_ba', 'd_a', 'd_b'} -> flax modules for domains of `shapes` {'a', 'b'}."""
-  for which, shape in shapes.items():
-    models.check_image_size(shape, f"dataset.{which}")
   norm = model_config.get("d_norm", "instance")
   if norm not in D_NORMS:
     raise UserError(f"model.d_norm={norm!r} is not supported by cyclegan; allowed: "
                     f"{', '.join(D_NORMS)} (the authors' CycleGAN uses instance norm)")
-  for key in ("g_width", "g_blocks", "d_width", "d_layers"):
-    value = model_config.get(key)
-    least = 0 if key == "g_blocks" else 1
+  sizes = dict(g_downsamplings=2)  # Older runs' configs lack the field: the paper's 2.
+  for key in ("g_width", "g_blocks", "g_downsamplings", "d_width", "d_layers"):
+    sizes[key] = value = model_config.get(key, sizes.get(key))
+    least = 0 if key in ("g_blocks", "g_downsamplings") else 1
     if not isinstance(value, int) or value < least:
       raise UserError(f"model.{key}={value!r} must be an integer >= {least}")
+  downsamplings = sizes["g_downsamplings"]
+  for which, shape in shapes.items():
+    models.check_image_size(shape, f"dataset.{which}", downsamplings)
   generator = lambda channels: models.ResnetGenerator(
-      channels=channels, width=model_config.g_width, num_blocks=model_config.g_blocks)
+      channels=channels, width=model_config.g_width, num_blocks=model_config.g_blocks,
+      downsamplings=downsamplings)
   discriminator = lambda: PatchDiscriminator(width=model_config.d_width,
                                              n_layers=model_config.d_layers, norm=norm,
                                              axis_name=axis_name)

@@ -1,6 +1,6 @@
 """CycleGAN's generator (Zhu et al. 2017, appendix 7.2; Johnson et al. 2016's residual network).
 
-    c7s1-k, d2k, d4k, R4k x n, u2k, uk, c7s1-C (tanh)
+    c7s1-k, d2k, d4k, R4k x n, u2k, uk, c7s1-C (tanh)     (model.g_downsamplings=2, the paper's)
 
 c7s1-k: 7x7 convolution, stride 1, k filters, reflection padding 3, instance norm, ReLU. dk: 3x3
 convolution, stride 2, instance norm, ReLU (the two downsamplings). Rk: a residual block of two 3x3
@@ -47,36 +47,45 @@ class ResidualBlock(nn.Module):
 
 
 class ResnetGenerator(nn.Module):
-  """Image (B, H, W, C_in) in [-1, 1] -> image (B, H, W, channels) in [-1, 1]; H, W multiples of 4.
+  """Image (B, H, W, C_in) in [-1, 1] -> image (B, H, W, channels) in [-1, 1]; H and W multiples
+  of 2 ** downsamplings.
 
-  width: k of c7s1-k (ngf, 64 in the paper); num_blocks: n residual blocks at 4 * width channels.
+  width: k of c7s1-k (ngf, 64 in the paper); num_blocks: n residual blocks at
+  width * 2 ** downsamplings channels; downsamplings: the stride-2 steps down (and up), 2 in the
+  paper. Fewer keep the residual blocks at a higher resolution with a smaller receptive field: a
+  generator biased towards changing appearance rather than shape (0: every layer at full size).
   """
   channels: int
   width: int = 64
   num_blocks: int = 9
+  downsamplings: int = 2
 
   @nn.compact
   def __call__(self, x, train=True):
     del train  # No dropout or running statistics: training and inference are the same function.
     h = nn.relu(instance_norm(_conv(self.width, 7)(reflect_pad(x, 3))))
-    for mult in (2, 4):  # d2k, d4k; PyTorch's padding=1 at stride 2 is (1, 1) on even sizes.
-      h = jnp.pad(h, ((0, 0), (1, 1), (1, 1), (0, 0)))
-      h = nn.relu(instance_norm(_conv(self.width * mult, 3, stride=2)(h)))
+    for i in range(1, self.downsamplings + 1):  # d2k, d4k; PyTorch's padding=1 at stride 2 is
+      h = jnp.pad(h, ((0, 0), (1, 1), (1, 1), (0, 0)))  # (1, 1) on even sizes.
+      h = nn.relu(instance_norm(_conv(self.width * 2**i, 3, stride=2)(h)))
     for _ in range(self.num_blocks):
       h = ResidualBlock()(h)
-    for mult in (2, 1):  # u2k, uk
+    for i in reversed(range(self.downsamplings)):  # u2k, uk
       # PyTorch ConvTranspose2d(k=3, s=2, padding=1, output_padding=1) is a transposed convolution
       # with (k - 1 - 1, k - 1 - 1 + 1) = (1, 2) padding of the dilated input: size 2H exactly.
-      h = nn.ConvTranspose(self.width * mult, (3, 3), (2, 2), padding=((1, 2), (1, 2)),
+      h = nn.ConvTranspose(self.width * 2**i, (3, 3), (2, 2), padding=((1, 2), (1, 2)),
                            transpose_kernel=True, kernel_init=conv_init)(h)
       h = nn.relu(instance_norm(h))
     return jnp.tanh(_conv(self.channels, 7)(reflect_pad(h, 3)))
 
 
-def check_image_size(shape, what):
-  """The two stride-2 steps need H and W divisible by 4, and at least 8 px (2 px after both)."""
+def check_image_size(shape, what, downsamplings=2):
+  """The stride-2 steps need H and W divisible by 2 ** downsamplings and 2 px left after them
+  (and the first layer's reflection padding of 3 needs 4)."""
   h, w = shape[:2]
-  if h % 4 or w % 4 or min(h, w) < 8:
+  factor = 2**downsamplings
+  least = max(4, 2 * factor)
+  if h % factor or w % factor or min(h, w) < least:
     raise UserError(f"{what}: images of {h}x{w} px cannot go through CycleGAN's ResNet generator "
-                    "(two stride-2 downsamplings): height and width must be multiples of 4 and at "
-                    "least 8; set dataset.image_size (e.g. 28, 32, 128, 256)")
+                    f"({downsamplings} stride-2 downsamplings): height and width must be "
+                    f"multiples of {factor} and at least {least}; set dataset.image_size (e.g. "
+                    "28, 32, 128, 256) or model.g_downsamplings")
