@@ -229,8 +229,9 @@ def make_evaluator(config, dataset, generator, sample, psi=1.0):
 
   def evaluate(state, step):
     def sample_fn(rng, n):
-      z = jax.random.normal(rng, (n, generator.z_dim))
-      labels = (jax.random.randint(jax.random.fold_in(rng, 1), (n,), 0, generator.num_classes)
+      z_rng, label_rng = jax.random.split(rng)
+      z = jax.random.normal(z_rng, (n, generator.z_dim))
+      labels = (jax.random.randint(label_rng, (n,), 0, generator.num_classes)
                 if generator.num_classes else None)
       return sample(state, z, labels, psi)
     return evaluate_fid(sample_fn, key_streams.eval_key(config.seed, step))
