@@ -198,7 +198,7 @@ def scan_steps(one_step, n, state, xs=None, unroll=False):
   (state, sums), _ = body((state, None), None if xs is None else jax.tree.map(lambda b: b[0], xs))
   if n > 1:
     rest = None if xs is None else jax.tree.map(lambda b: b[1:], xs)
-    (state, sums), _ = jax.lax.scan(body, (state, sums), rest, length=n - 1, unroll=unroll)
+    (state, sums), _ = parallel.scan(body, (state, sums), rest, length=n - 1, unroll=unroll)
   return state, sums
 
 

@@ -11,6 +11,7 @@ import sys
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 import pytest
@@ -19,6 +20,7 @@ from gan_jax import checkpointing
 from gan_jax import data
 from gan_jax import outputs
 from gan_jax import loop
+from gan_jax import parallel
 from gan_jax.families.text2image.captions import CIFAR10_CLASSES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -140,8 +142,9 @@ def test_conv_models_train_in_unrolled_loops_on_cpu(model):
   config.steps_per_call = 2
   two = loop.build(config, dataset)
   scans = list(_scans(jax.make_jaxpr(lambda s: two.call(s, 2))(two.state).jaxpr))
-  # The steps of a call after the first (1), and each step's other critic updates (4).
-  assert sorted(length for length, _, _ in scans) == [1, 4, 4]
+  # Each step's other critic updates (4), and for the dense model the steps of a call after the
+  # first (1); unrolled, that one is a plain call (XLA compiles a length-1 scan into a loop).
+  assert sorted(length for length, _, _ in scans) == ([4, 4] if model == "dcgan28" else [1, 4, 4])
   for length, unroll, has_conv in scans:
     assert has_conv == (model == "dcgan28")
     assert unroll == (length if has_conv else 1)
@@ -152,6 +155,21 @@ def test_conv_models_train_in_unrolled_loops_on_cpu(model):
   state_two, _ = two.call(two.state, 2)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
                _params(state), _params(state_two))
+
+
+@pytest.mark.parametrize("length", [1, 2, 3])
+def test_unrolled_scan_compiles_without_a_loop_and_equals_lax_scan(length):
+  f = lambda c, x: (jnp.sin(c) * x, c.sum())
+  c0, xs = jnp.ones(3), jnp.arange(1.0, length + 1)
+  want = jax.lax.scan(f, c0, xs)
+  for unroll in (True, False):
+    fn = jax.jit(lambda c, xs, unroll=unroll: parallel.scan(f, c, xs, unroll=unroll))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), fn(c0, xs), want)
+    assert ("while" in fn.lower(c0, xs).compile().as_text()) == (not unroll)
+  g = lambda c, _: (c * 2, None)
+  carry, ys = parallel.scan(g, c0, length=length, unroll=True)
+  np.testing.assert_allclose(carry, c0 * 2**length)
+  assert ys is None
 
 
 def test_sigterm_saves_a_checkpoint_and_exits(tmp_path):

@@ -299,8 +299,8 @@ def make_train_step(config, generator, discriminator, axis_name=None, stage=None
       # optax's eps_root keeps the differentiated updates finite.
       opt_state = opt_state._replace(hyperparams=dict(
           opt_state.hyperparams, eps_root=jnp.maximum(opt_state.hyperparams["eps_root"], 1e-16)))
-    (params, _), _ = jax.lax.scan(one, (d.params, opt_state), jnp.arange(opts.unrolled_steps),
-                                  unroll=parallel.unroll_on_cpu(d.params))
+    (params, _), _ = parallel.scan(one, (d.params, opt_state), jnp.arange(opts.unrolled_steps),
+                                   unroll=parallel.unroll_on_cpu(d.params))
     return params
 
   def train_step(state, batch, rng):
@@ -340,8 +340,8 @@ def make_train_step(config, generator, discriminator, axis_name=None, stage=None
       return d_update(state, real_x[:, i], real_y[:, i], fake, fake_y, device_rng(d_rng))
 
     if n_critic > 1:
-      state, _ = jax.lax.scan(critic_iteration, state, jnp.arange(n_critic - 1),
-                              unroll=parallel.unroll_on_cpu(state.nets["d"].params))
+      state, _ = parallel.scan(critic_iteration, state, jnp.arange(n_critic - 1),
+                               unroll=parallel.unroll_on_cpu(state.nets["d"].params))
 
     # The generator's forward pass, kept for its backward pass after the last critic update.
     z_rng, d_rng, g_drop_rng, g_noise_rng = jax.random.split(step_rngs[-1], 4)
