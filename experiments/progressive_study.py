@@ -77,6 +77,8 @@ def main():
   parser.add_argument("--batch", type=int, default=32)
   parser.add_argument("--heldout", type=int, default=5000, help="images kept aside for FID")
   parser.add_argument("--fid_samples", type=int, default=5000)
+  parser.add_argument("--ref_samples", type=int, default=0,
+                      help="FID's reference: that many of the held-out images (0: all)")
   args = parser.parse_args()
   out = os.path.join(RESULTS, "progressive.json")
   for grow in (True, False):
@@ -85,10 +87,11 @@ def main():
                         args.heldout)
     workdir = os.path.join(args.workroot, f"{args.networks}_{name}")
     timing = study_runs.train(config, workdir)
-    score = study_runs.fid(workdir, args.fid_samples)
+    score = study_runs.fid(workdir, args.fid_samples, ref_samples=args.ref_samples)
     record = dict(networks=args.networks, run=name, images=args.total_images,
                   phase_images=args.phase_images, batch=args.batch, heldout=args.heldout,
-                  **timing, **score, fid_samples=args.fid_samples, load_average=os.getloadavg())
+                  **timing, **score, fid_samples=args.fid_samples,
+                  ref_samples=args.ref_samples or args.heldout, load_average=os.getloadavg())
     if args.networks == "stylegan_mnist":
       record["digits"] = stylegan_study.digit_scores(workdir, 2000, psi=1.0)
     prefix = os.path.join(RESULTS, f"progressive_{args.networks}")

@@ -5,7 +5,7 @@
   python experiments/stylegan_study.py truncation --workdir=/tmp/stylegan_study/mnist --run=mnist \
       --digits --fid_samples=1000 --ref_samples=1000 [--psi=1,0.8,0.6,0.4,0]
   python experiments/stylegan_study.py cifar [--images=96000 --batch=64 --heldout=5000 \
-      --fid_samples=5000]
+      --fid_samples=5000 --models=dcgan,stylegan]
   python experiments/stylegan_study.py diversity --workdir=DIR --run=NAME
 
 digit_quality.py trains configs/stylegan_mnist.py as configured (timed: the config's claim) and
@@ -59,7 +59,7 @@ def cifar_configs(images, batch, heldout=HELDOUT):
   steps = images // batch
   dcgan = _cadence(dcgan_cifar10.get_config(), steps, 10)
   dcgan.batch_size = batch
-  style = _cadence(stylegan_cifar10.get_config(), steps, 2)
+  style = _cadence(stylegan_cifar10.get_config(), steps, 1)
   style.batch_size = batch
   style.model.update(dict(z_dim=64, w_dim=64, channel_base=2048, channel_max=64,
                           mbstd_group_size=min(32, batch)))
@@ -143,17 +143,21 @@ def main():
   parser.add_argument("--run", default="cifar", help="truncation: the run's name in the results")
   parser.add_argument("--digits", action="store_true", help="truncation: digit classifier scores")
   parser.add_argument("--heldout", type=int, default=HELDOUT, help="cifar: images kept aside")
+  parser.add_argument("--models", default="dcgan,stylegan", help="cifar: which of the two to run")
   args = parser.parse_args()
   psis = [float(p) for p in args.psi.split(",")]
   os.makedirs(args.workroot, exist_ok=True)
   if args.part == "cifar":
     for name, config in cifar_configs(args.images, args.batch, args.heldout).items():
+      if name not in args.models.split(","):
+        continue
       workdir = os.path.join(args.workroot, f"cifar_{name}")
       timing = study_runs.train(config, workdir)
-      score = study_runs.fid(workdir, args.fid_samples)
+      score = study_runs.fid(workdir, args.fid_samples, ref_samples=args.ref_samples)
       _copy_grid(workdir, f"stylegan_cifar_{name}.png")
       record = dict(model=name, images=args.images, batch=args.batch, **timing, **score,
-                    fid_samples=args.fid_samples, reference=f"{args.heldout} held-out images")
+                    fid_samples=args.fid_samples,
+                    reference=f"{args.ref_samples or args.heldout} of {args.heldout} held-out images")
       print(record, flush=True)
       study_runs.write(os.path.join(RESULTS, "stylegan_cifar.json"), record)
   elif args.part == "diversity":
