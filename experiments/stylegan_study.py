@@ -6,7 +6,7 @@
       --digits --fid_samples=1000 --ref_samples=1000 [--psi=1,0.8,0.6,0.4,0]
   python experiments/stylegan_study.py cifar [--images=96000 --batch=64 --heldout=5000 \
       --fid_samples=5000 --models=dcgan,stylegan]
-  python experiments/stylegan_study.py diversity --workdir=DIR --run=NAME
+  python experiments/stylegan_study.py diversity --workdir=DIR --run=NAME [--digits]
 
 digit_quality.py trains configs/stylegan_mnist.py as configured (timed: the config's claim) and
 scores its samples with the digit classifier (gan_jax.classifier, trained on real MNIST digits; the
@@ -18,9 +18,10 @@ StyleGAN2-lite (configs/stylegan_cifar10.py at CPU widths) each trained on the C
 the same number of images at the same batch, `--heldout` images kept aside (never trained on) as
 the FID reference; FID of each G's average. `diversity`: how much a run's images still depend on
 the latent (the per-pixel standard deviation over 64 latents, averaged over pixels; about 1.0 at
-initialisation, near 0 when every latent draws the same image), for G and G's average, at the
-run's latest checkpoint. Results go to experiments/results/stylegan_*.json and
-PNGs; the markdown is written by hand from them.
+initialisation, near 0 when every latent draws the same image; 0.28 for 64 real padded digits),
+for G and G's average, at the run's latest checkpoint, with D's logits on batches that differ only
+in diversity (`discriminator_probe`) and, with `--digits`, the digit classifier's scores. Results
+go to experiments/results/stylegan_*.json and PNGs; the markdown is written by hand from them.
 """
 import argparse
 import os
@@ -104,6 +105,31 @@ def diversity(workdir, num_latents=64):
     ws = generator.apply(variables, z, labels, method="map")
     out[f"{name}_image_std_over_z"] = round(float(images.std(0).mean()), 4)
     out[f"{name}_w_std_over_z"] = round(float(ws.std(0).mean()), 4)
+  out["d_logits"] = discriminator_probe(restored, z[:32], None if labels is None else labels[:32])
+  return out
+
+
+def discriminator_probe(restored, z, labels):
+  """D's logits on batches that differ only in diversity: for a batch of real training images and
+  a batch of G's images, the mean logit, the logit of the first image scored in its batch, and
+  the mean logit of 32 copies of that image. A D whose minibatch standard deviation sees collapse
+  scores the copies below the same image scored among others."""
+  generator = restored.trainer.info["generator"]
+  discriminator = restored.trainer.info["discriminator"]
+  d_vars = restored.state.nets["d"].variables()
+  arrays = restored.dataset.arrays
+  index = np.random.default_rng(0).permutation(len(arrays["x"]))[:z.shape[0]]
+  real = jnp.asarray(arrays["x"][index], jnp.float32) / 127.5 - 1.0
+  real_labels = jnp.asarray(arrays["label"][index]) if generator.num_classes else None
+  fake = generator.apply(restored.state.nets["g"].variables(), z, labels, train=False)
+  logits = lambda x, y: discriminator.apply(d_vars, x, y)
+  copied = lambda a: None if a is None else jnp.broadcast_to(a[:1], a.shape)
+  out = {}
+  for name, batch, y in (("real", real, real_labels), ("fake", fake, labels)):
+    scored = logits(batch, y)
+    copies = logits(copied(batch), copied(y))
+    out.update({name: round(float(scored.mean()), 4), f"{name}_first": round(float(scored[0]), 4),
+                f"{name}_first_copies": round(float(copies.mean()), 4)})
   return out
 
 
@@ -141,7 +167,8 @@ def main():
   parser.add_argument("--psi", default="1,0.9,0.8,0.7,0.6,0.5,0")
   parser.add_argument("--workdir", default="", help="truncation: the run (default: cifar's)")
   parser.add_argument("--run", default="cifar", help="truncation: the run's name in the results")
-  parser.add_argument("--digits", action="store_true", help="truncation: digit classifier scores")
+  parser.add_argument("--digits", action="store_true",
+                      help="truncation, diversity: the digit classifier's scores")
   parser.add_argument("--heldout", type=int, default=HELDOUT, help="cifar: images kept aside")
   parser.add_argument("--models", default="dcgan,stylegan", help="cifar: which of the two to run")
   args = parser.parse_args()
@@ -162,6 +189,8 @@ def main():
       study_runs.write(os.path.join(RESULTS, "stylegan_cifar.json"), record)
   elif args.part == "diversity":
     record = dict(run=args.run, workdir=args.workdir, **diversity(args.workdir))
+    if args.digits:
+      record["digits"] = digit_scores(args.workdir, 1000, 1.0)
     print(record, flush=True)
     study_runs.write(os.path.join(RESULTS, "stylegan_diversity.json"), record)
   else:
