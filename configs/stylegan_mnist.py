@@ -14,9 +14,9 @@ drew one glyph for every latent within 300-900 steps, as NVIDIA's own code does 
 With G at 0.0005 the samples are varied digits from about 2,250 steps; at 3,000 the digit
 classifier's Inception-Score analogue of G's average is 4.91 (real digits 9.69,
 configs/dcgan_mnist.py:cpu 6.56), 55.5 % of samples classified with >= 90 % confidence, every
-class but 8 present (experiments/results/stylegan.md; one run, 2-core Intel Xeon, 2026-12-07).
-A run alone logged 1.5 steps/s (compile ~30 s): the digits appear after ~25 min, the 3,000 steps
-take ~35 min. Explore the latent space of a run with:
+class but 8 present; 4.30 with seed 1 (experiments/results/stylegan.md; 2-core Intel Xeon,
+2026-12-07). Alone, 1.4-1.6 steps/s (compile ~20-30 s): the digits appear after ~25 min, the
+3,000 steps take ~34 min. Explore the latent space of a run with:
 
   python -m gan_jax.explore --workdir=/tmp/stylegan_mnist mix
 """
