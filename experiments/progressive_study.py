@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from configs import progan_cifar10  # pylint: disable=g-import-not-at-top
 from configs import stylegan_mnist  # pylint: disable=g-import-not-at-top
+from gan_jax import loop  # pylint: disable=g-import-not-at-top
 from gan_jax import progressive  # pylint: disable=g-import-not-at-top
 import study_runs  # pylint: disable=g-import-not-at-top
 import stylegan_study  # pylint: disable=g-import-not-at-top
@@ -93,7 +94,7 @@ def main():
                   **timing, **score, fid_samples=args.fid_samples,
                   ref_samples=args.ref_samples or args.heldout, load_average=os.getloadavg())
     if args.networks == "stylegan_mnist":
-      record["digits"] = stylegan_study.digit_scores(workdir, 2000, psi=1.0)
+      record["digits"] = stylegan_study.digit_scores(loop.restore(workdir), 2000, psi=1.0)
     prefix = os.path.join(RESULTS, f"progressive_{args.networks}")
     if grow:
       record["stage_ends"] = stage_grids(workdir, config, f"{prefix}_stages.png")

@@ -41,6 +41,7 @@ import digit_quality  # pylint: disable=g-import-not-at-top
 import study_runs  # pylint: disable=g-import-not-at-top
 from gan_jax import classifier  # pylint: disable=g-import-not-at-top
 from gan_jax import loop  # pylint: disable=g-import-not-at-top
+from gan_jax.data import feed  # pylint: disable=g-import-not-at-top
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 HELDOUT = 5000
@@ -77,10 +78,9 @@ def _copy_grid(workdir, name):
   shutil.copy(os.path.join(workdir, grids[-1]), os.path.join(RESULTS, name))
 
 
-def digit_scores(workdir, num_samples, psi, batch=500):
+def digit_scores(restored, num_samples, psi, batch=500):
   """The digit classifier's Inception-Score analogue and % of confident (p >= 0.9) samples of G's
-  average at `psi`, on the centre 28x28 of the padded samples."""
-  restored = loop.restore(workdir)
+  average at `psi`, on the centre 28x28 of the padded samples; `restored`: `loop.restore`'s run."""
   sample = restored.trainer.info["sample"]
   z_dim = restored.trainer.info["generator"].z_dim
   images = []
@@ -91,10 +91,9 @@ def digit_scores(workdir, num_samples, psi, batch=500):
   return digit_quality.scores(classifier.load_digit_classifier().probs(images))
 
 
-def diversity(workdir, num_latents=64):
+def diversity(restored, num_latents=64):
   """Per-pixel std over `num_latents` latents (mean over pixels) of G and of G's average, and the
   same for w (whether the mapping still spreads the latents)."""
-  restored = loop.restore(workdir)
   generator = restored.trainer.info["generator"]
   z = jax.random.normal(jax.random.key(1), (num_latents, generator.z_dim))
   labels = (jnp.arange(num_latents) % generator.num_classes if generator.num_classes else None)
@@ -119,7 +118,7 @@ def discriminator_probe(restored, z, labels):
   d_vars = restored.state.nets["d"].variables()
   arrays = restored.dataset.arrays
   index = np.random.default_rng(0).permutation(len(arrays["x"]))[:z.shape[0]]
-  real = jnp.asarray(arrays["x"][index], jnp.float32) / 127.5 - 1.0
+  real = feed.to_float(arrays["x"][index])  # As the step sees them.
   real_labels = jnp.asarray(arrays["label"][index]) if generator.num_classes else None
   fake = generator.apply(restored.state.nets["g"].variables(), z, labels, train=False)
   logits = lambda x, y: discriminator.apply(d_vars, x, y)
@@ -145,12 +144,13 @@ def truncation_grid(workdir, psis, name):
 
 
 def truncation_curve(workdir, psis, args, out, run, digits):
+  restored = loop.restore(workdir) if digits else None
   for psi in psis:
     record = dict(run=run, psi=psi, **study_runs.fid(workdir, args.fid_samples, psi=psi,
                                                      ref_samples=args.ref_samples),
                   fid_samples=args.fid_samples, ref_samples=args.ref_samples)
     if digits:
-      record["digits"] = digit_scores(workdir, 2000, psi)
+      record["digits"] = digit_scores(restored, 2000, psi)
     print(record, flush=True)
     study_runs.write(out, record)
   truncation_grid(workdir, psis, f"stylegan_{run}_truncation.png")
@@ -188,9 +188,10 @@ def main():
       print(record, flush=True)
       study_runs.write(os.path.join(RESULTS, "stylegan_cifar.json"), record)
   elif args.part == "diversity":
-    record = dict(run=args.run, workdir=args.workdir, **diversity(args.workdir))
+    restored = loop.restore(args.workdir)
+    record = dict(run=args.run, workdir=args.workdir, **diversity(restored))
     if args.digits:
-      record["digits"] = digit_scores(args.workdir, 1000, 1.0)
+      record["digits"] = digit_scores(restored, 1000, 1.0)
     print(record, flush=True)
     study_runs.write(os.path.join(RESULTS, "stylegan_diversity.json"), record)
   else:
