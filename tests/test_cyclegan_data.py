@@ -1,6 +1,8 @@
 """CycleGAN's unpaired data: two domains from any source, held-out labels, channel matching, the
-MNIST-on-CIFAR recipe, and the user errors (one folder for both domains, an empty domain, ...)."""
+MNIST-on-CIFAR recipe, the user errors (one folder for both domains, an empty domain, ...), and the
+renderings of experiments/cyclegan_style_ceiling.py."""
 import pathlib
+import sys
 
 import ml_collections
 import numpy as np
@@ -10,7 +12,8 @@ import pytest
 from gan_jax.errors import UserError
 from gan_jax.families.cyclegan import data
 
-SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(autouse=True)
@@ -149,3 +152,34 @@ def test_the_digit_tasks_from_the_shared_data():
   assert (m.arrays["a"][..., 0] == m.arrays["a"][..., 1]).all()  # Grey MNIST repeated to RGB.
   assert m.arrays["b"].std(axis=-1).mean() > 5  # Coloured backgrounds.
   assert sorted(np.unique(m.heldout["b_label"])) == list(range(10))
+
+
+# ------------------------------------ experiments/cyclegan_style_ceiling.py's renderings --
+
+
+def _style_ceiling():
+  sys.path.insert(0, str(ROOT / "experiments"))
+  import cyclegan_style_ceiling  # pylint: disable=g-import-not-at-top
+  return cyclegan_style_ceiling
+
+
+def test_uci_rendering_counts_ink_in_4x4_blocks_of_the_32x32_box():
+  render = _style_ceiling().uci
+  image = np.zeros((28, 28, 1), np.uint8)
+  image[4:24, 10:20] = 255  # A 20x10 bar: its box stretched fills 32x32, so every block is full.
+  assert (render(image, keep_aspect=False) == 255).all()
+  # Kept at 1:2, the bar is 16 px wide, centred: columns 8-23 of 32, blocks 2-5 of 8 full.
+  kept = render(image, keep_aspect=True)
+  assert (kept[:, 2:6] == 255).all() and (kept[:, :2] == 0).all() and (kept[:, 6:] == 0).all()
+  assert (render(np.zeros((28, 28, 1), np.uint8), keep_aspect=True) == 0).all()
+
+
+def test_area_rendering_averages_the_20px_box_at_17_levels():
+  image = np.zeros((28, 28, 1), np.uint8)
+  image[4:24, 4:14] = 255   # The left half of the 20 px box: the left 4 of 8 columns.
+  image[4:24, 14:24] = 100  # The right half grey: 100 / 255 * 16 = 6.27 levels -> 6 -> 96.
+  image[:4] = image[:, :4] = 255  # Outside the box: ignored.
+  eight = _style_ceiling().area(image)
+  assert eight.shape == (8, 8) and (eight[:, :4] == 255).all() and (eight[:, 4:] == 96).all()
+  framed = _style_ceiling().framed(eight)
+  assert framed.shape == (28, 28, 1) and not framed[:4].any() and not framed[:, -4:].any()
