@@ -7,6 +7,7 @@
   python experiments/stylegan_study.py cifar [--images=96000 --batch=64 --heldout=5000 \
       --fid_samples=5000 --models=dcgan,stylegan]
   python experiments/stylegan_study.py diversity --workdir=DIR --run=NAME [--digits]
+  python experiments/stylegan_study.py checkpoints --workdir=DIR --run=NAME [--steps=2000,4000]
 
 digit_quality.py trains configs/stylegan_mnist.py as configured (timed: the config's claim) and
 scores its samples with the digit classifier (gan_jax.classifier, trained on real MNIST digits; the
@@ -20,8 +21,10 @@ the FID reference; FID of each G's average. `diversity`: how much a run's images
 the latent (the per-pixel standard deviation over 64 latents, averaged over pixels; about 1.0 at
 initialisation, near 0 when every latent draws the same image; 0.28 for 64 real padded digits),
 for G and G's average, at the run's latest checkpoint, with D's logits on batches that differ only
-in diversity (`discriminator_probe`) and, with `--digits`, the digit classifier's scores. Results
-go to experiments/results/stylegan_*.json and PNGs; the markdown is written by hand from them.
+in diversity (`discriminator_probe`) and, with `--digits`, the digit classifier's scores.
+`checkpoints`: the digit classifier's scores of G's average at each kept checkpoint (or `--steps`),
+with the run's widths and batch: how soon a config draws digits. Results go to
+experiments/results/stylegan_*.json and PNGs; the markdown is written by hand from them.
 """
 import argparse
 import os
@@ -39,6 +42,7 @@ from configs import dcgan_cifar10  # pylint: disable=g-import-not-at-top
 from configs import stylegan_cifar10  # pylint: disable=g-import-not-at-top
 import digit_quality  # pylint: disable=g-import-not-at-top
 import study_runs  # pylint: disable=g-import-not-at-top
+from gan_jax import checkpointing  # pylint: disable=g-import-not-at-top
 from gan_jax import classifier  # pylint: disable=g-import-not-at-top
 from gan_jax import loop  # pylint: disable=g-import-not-at-top
 from gan_jax.data import feed  # pylint: disable=g-import-not-at-top
@@ -156,9 +160,24 @@ def truncation_curve(workdir, psis, args, out, run, digits):
   truncation_grid(workdir, psis, f"stylegan_{run}_truncation.png")
 
 
+def checkpoint_scores(workdir, run, steps, out):
+  """The digit classifier's scores of G's average at each of `steps` (default: every kept
+  checkpoint), one record each."""
+  if not steps:
+    steps = sorted(checkpointing.make_manager(workdir, create=False).all_steps())
+  for step in steps:
+    restored = loop.restore(workdir, step)
+    model = restored.config.model
+    record = dict(run=run, workdir=workdir, step=step, batch_size=restored.config.batch_size,
+                  channel_base=model.channel_base, channel_max=model.channel_max,
+                  digits=digit_scores(restored, 1000, 1.0))
+    print(record, flush=True)
+    study_runs.write(out, record)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("part", choices=["cifar", "truncation", "diversity"])
+  parser.add_argument("part", choices=["cifar", "truncation", "diversity", "checkpoints"])
   parser.add_argument("--workroot", default="/tmp/stylegan_study")
   parser.add_argument("--images", type=int, default=96_000)
   parser.add_argument("--batch", type=int, default=64)
@@ -169,6 +188,7 @@ def main():
   parser.add_argument("--run", default="cifar", help="truncation: the run's name in the results")
   parser.add_argument("--digits", action="store_true",
                       help="truncation, diversity: the digit classifier's scores")
+  parser.add_argument("--steps", default="", help="checkpoints: which (default: every kept one)")
   parser.add_argument("--heldout", type=int, default=HELDOUT, help="cifar: images kept aside")
   parser.add_argument("--models", default="dcgan,stylegan", help="cifar: which of the two to run")
   args = parser.parse_args()
@@ -194,6 +214,9 @@ def main():
       record["digits"] = digit_scores(restored, 1000, 1.0)
     print(record, flush=True)
     study_runs.write(os.path.join(RESULTS, "stylegan_diversity.json"), record)
+  elif args.part == "checkpoints":
+    checkpoint_scores(args.workdir, args.run, [int(s) for s in args.steps.split(",") if s],
+                      os.path.join(RESULTS, "stylegan_mnist_checkpoints.json"))
   else:
     workdir = args.workdir or os.path.join(args.workroot, "cifar_stylegan")
     truncation_curve(workdir, psis, args,

@@ -112,8 +112,9 @@ def _tensorstore_errno(e):
   return int(code.group(1)) if code else None
 
 
-def restore_latest(manager, target_state, set_aside_damaged=False, warn=None):
-  """Restores the newest intact checkpoint into the structure (and shardings) of `target_state`.
+def restore_latest(manager, target_state, set_aside_damaged=False, warn=None, only_step=None):
+  """Restores the newest intact checkpoint into the structure (and shardings) of `target_state`,
+  or with `only_step` that step's (a UserError naming the kept steps when it is not kept).
 
   Returns None when there is none. Damaged checkpoints are skipped with one warning line (`warn`,
   default: stderr); with `set_aside_damaged` (the training loop) their folders are renamed to
@@ -125,6 +126,12 @@ def restore_latest(manager, target_state, set_aside_damaged=False, warn=None):
   restored = restored_step = None
   with _quiet_orbax():
     steps = sorted(manager.all_steps(), reverse=True)
+    if only_step is not None:
+      if only_step not in steps:
+        kept = ", ".join(str(s) for s in sorted(steps)) or "none"
+        raise UserError(f"step {only_step} has no checkpoint in {manager.directory} (kept: "
+                        f"{kept})")
+      steps = [only_step]
     for step in steps:
       problem = _other_model(manager, step, abstract)
       if problem is not None:

@@ -518,15 +518,16 @@ def load_config(workdir):
     return ml_collections.ConfigDict(json.load(f))
 
 
-def restore(workdir):
-  """The latest checkpoint of the run in `workdir`, on one device (a tool needs no data
-  parallelism, and the training batch need not divide the device count of the machine it runs on)."""
+def restore(workdir, step=None):
+  """The latest checkpoint of the run in `workdir` (or the one of `step`), on one device (a tool
+  needs no data parallelism, and the training batch need not divide the device count of the
+  machine it runs on)."""
   config = load_config(workdir)
   family = families.get(config.get("family", "latent"))
   dataset = family.load_data(config)
   program = build(config, dataset, devices=jax.devices()[:1])
   manager = checkpointing.make_manager(workdir, create=False)  # A tool writes nothing here.
-  state = checkpointing.restore_latest(manager, program.state)
+  state = checkpointing.restore_latest(manager, program.state, only_step=step)
   if state is None:
     raise UserError(f"--workdir={workdir} has no checkpoint yet")
   return Restored(config, family, dataset, program.trainer, state)

@@ -1,11 +1,13 @@
-"""Exports samples from a trained latent-family run's latest checkpoint (the EMA generator when the
-run has one).
+"""Exports samples from a trained latent-family or StyleGAN run's latest checkpoint (the EMA
+generator when the run has one).
 
   python -m gan_jax.sample --workdir=DIR --num_samples=N --output=FILE.npz [--label=K] [--grid=FILE.png]
+      [--psi=0.7]   # StyleGAN: truncation towards the tracked w average
 
 The .npz holds `samples` (uint8 NHWC images, or float32 (N, 2) points) and `labels` when the model is
 conditional.
 """
+import functools
 import os
 
 from absl import flags
@@ -28,33 +30,47 @@ flags.DEFINE_integer("label", None, "Class of every sample (conditional models);
 flags.DEFINE_string("grid", None, "Also write a PNG grid (or scatter plot for 2D data).")
 flags.DEFINE_integer("seed", 0, "Seed of the latent vectors.")
 flags.DEFINE_integer("batch_size", 500, "Samples generated per device call.")
+flags.DEFINE_float("psi", 1.0, "StyleGAN runs: truncation psi in [0, 1] (1 = none).")
 flags.mark_flags_as_required(["workdir", "output"])
 
 # What both the image grid (PIL) and the 2D scatter plot (matplotlib) can write.
 GRID_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
-def generate(restored, num_samples, label=None, seed=0, batch_size=500):
-  """(samples, labels) from a restored latent run (`loop.restore`); images as uint8."""
-  if restored.config.get("family", "latent") != "latent":
-    raise UserError(f"--workdir holds a {restored.config.family} run; gan_jax.sample draws from "
-                    "latent-family runs (see the README for that family's tool)")
+def generate(restored, num_samples, label=None, seed=0, batch_size=500, psi=1.0):
+  """(samples, labels) from a restored latent or StyleGAN run (`loop.restore`); images as uint8.
+  `psi` < 1 truncates a StyleGAN's w towards its tracked average."""
+  family = restored.config.get("family", "latent")
+  if family not in ("latent", "stylegan"):
+    raise UserError(f"--workdir holds a {family} run; gan_jax.sample draws from latent-family and "
+                    "StyleGAN runs (see the README for that family's tool)")
+  if not 0.0 <= psi <= 1.0:
+    raise UserError(f"--psi={psi:g} is outside [0, 1]; allowed: numbers in [0, 1] (1 = none)")
+  if psi != 1.0 and family != "stylegan":
+    raise UserError(f"--psi={psi:g}: truncation needs a StyleGAN run (w and its average); "
+                    f"--workdir holds a {family} run")
   config, state = restored.config, restored.state
   generator = restored.trainer.info["generator"]
   num_classes = generator.num_classes
   if label is not None and not 0 <= label < num_classes:
     allowed = f"0..{num_classes - 1}" if num_classes else "none (the model is unconditional)"
     raise UserError(f"--label={label} is out of range; allowed: {allowed}")
-  sample = jax.jit(step_lib.make_sample_fn(generator))
+  if family == "stylegan":  # Its family's sampler: G's average, fixed noise, the current stage.
+    draw = lambda z, y: restored.trainer.info["sample"](state, z, y, psi)
+  else:
+    draw = functools.partial(jax.jit(step_lib.make_sample_fn(generator)), state)
   chunks, labels = [], []
   for i, start in enumerate(range(0, num_samples, batch_size)):
     n = min(batch_size, num_samples - start)
-    z, y = step_lib.latent_and_labels(config, num_classes,
-                                      jax.random.fold_in(jax.random.key(seed), i), n)
+    key = jax.random.fold_in(jax.random.key(seed), i)
+    if family == "stylegan":
+      z, y = jax.random.normal(key, (n, generator.z_dim)), None
+    else:
+      z, y = step_lib.latent_and_labels(config, num_classes, key, n)
     if num_classes:
       y = np.full((n,), label) if label is not None else (np.arange(start, start + n) % num_classes)
       y = y.astype(np.int32)
-    chunks.append(np.asarray(sample(state, z, y)))
+    chunks.append(np.asarray(draw(z, y)))
     labels.append(np.asarray(y))
   samples = np.concatenate(chunks)
   if restored.dataset.info.kind == "image":
@@ -82,7 +98,7 @@ def main(argv):
       raise UserError(f"--{flag}={path}: the folder {folder} does not exist")
   restored = loop.restore(FLAGS.workdir)
   samples, labels = generate(restored, FLAGS.num_samples, FLAGS.label, FLAGS.seed,
-                             FLAGS.batch_size)
+                             FLAGS.batch_size, FLAGS.psi)
   arrays = {"samples": samples}
   if labels is not None:
     arrays["labels"] = labels

@@ -319,3 +319,17 @@ def test_an_orbax_threads_logged_write_failure_is_dropped_and_other_logs_are_kep
     log(orbax_file, ValueError("INVALID_ARGUMENT: something else"))
     log("/work/gan_jax/loop.py", full)
     assert len(seen) == 2
+
+
+def test_a_chosen_step_is_restored_and_a_step_not_kept_is_refused(tmp_path):
+  workdir = _saved(tmp_path)
+  manager = checkpointing.make_manager(workdir, create=False)
+  restored = checkpointing.restore_latest(manager, _state(0), only_step=20)
+  assert int(restored.step) == 20
+  np.testing.assert_array_equal(restored.params["b"], np.arange(5.0) * 20)
+  before = _files(workdir)
+  with pytest.raises(UserError) as e:
+    checkpointing.restore_latest(manager, _state(0), only_step=25)
+  assert str(e.value) == (f"step 25 has no checkpoint in {workdir}/checkpoints "
+                          "(kept: 10, 20, 30)")
+  assert _files(workdir) == before

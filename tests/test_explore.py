@@ -1,5 +1,5 @@
 """The latent-space tools on tiny trained runs: a StyleGAN (w space) and a latent-family MLP GAN
-(z only), in process; bad input through the command line."""
+(z only), in process; bad input through the command line; gan_jax.sample on both."""
 import os
 import subprocess
 import sys
@@ -12,6 +12,7 @@ from configs import default
 from configs import stylegan_defaults
 from gan_jax import explore
 from gan_jax import loop
+from gan_jax import sample
 from gan_jax.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,3 +114,19 @@ def test_bad_input_is_one_line_and_exit_2(runs, args, message):
   assert out.returncode == 2
   assert out.stderr.strip().splitlines() == [out.stderr.strip()] and out.stderr.startswith(message)
   assert not os.path.exists(runs["root"] / "mlp" / "explore")
+
+
+def test_sample_draws_from_a_stylegan_run_and_truncates_it(runs):
+  restored = loop.restore(str(runs["root"] / "stylegan"))
+  samples, labels = sample.generate(restored, 5, batch_size=2)
+  assert samples.shape == (5, 8, 8, 1) and samples.dtype == np.uint8
+  np.testing.assert_array_equal(labels, np.arange(5) % 10)  # Conditional: labels cycle.
+  assert len({s.tobytes() for s in samples}) == 5
+  # psi 0: every latent maps to the tracked w average, so every sample is one image.
+  average, labels = sample.generate(restored, 3, label=4, psi=0.0)
+  np.testing.assert_array_equal(labels, [4, 4, 4])
+  assert (average == average[:1]).all()
+  with pytest.raises(UserError, match=r"--psi=1.5 is outside \[0, 1\]"):
+    sample.generate(restored, 3, psi=1.5)
+  with pytest.raises(UserError, match="--psi=0.5: truncation needs a StyleGAN run"):
+    sample.generate(loop.restore(str(runs["root"] / "mlp")), 3, psi=0.5)
