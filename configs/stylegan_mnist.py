@@ -17,10 +17,10 @@ configs/dcgan_mnist.py:cpu 6.56).
 Why these widths and this batch: at 128/128/64/32 and batch 32 (the config before) a step took
 8x as long (1.5 steps/s); varied digits came after ~25 min, and 4.91 at 3,000 steps (~34 min).
 At the new widths, batch 16 is a little behind batch 32 per step (5.51 against 6.12 at 6,000
-steps) but gets there in 9 min instead of 20. Why G is slower than D: with G and D at one rate, every variant
-tried (R1 gamma 0.01-10, rates 0.0005-0.0025; at gamma 10 also without noise, without minibatch
-std, or growing progressively) drew one glyph for every latent within 300-900 steps, as NVIDIA's
-own code does at this scale. Explore the latent space of a run with:
+steps) but gets there in 9 min instead of 20. Why G is slower than D: with G and D at one rate,
+every variant tried (R1 gamma 0.01-10, rates 0.0005-0.0025; at gamma 10 also without noise,
+without minibatch std, or growing progressively) drew one glyph for every latent within 300-900
+steps, as NVIDIA's own code does at this scale. Explore the latent space of a run with:
 
   python -m gan_jax.explore --workdir=/tmp/stylegan_mnist mix
 """

@@ -57,16 +57,14 @@ def generate(restored, num_samples, label=None, seed=0, batch_size=500, psi=1.0)
     raise UserError(f"--label={label} is out of range; allowed: {allowed}")
   if family == "stylegan":  # Its family's sampler: G's average, fixed noise, the current stage.
     draw = lambda z, y: restored.trainer.info["sample"](state, z, y, psi)
+    latents = lambda key, n: (jax.random.normal(key, (n, generator.z_dim)), None)
   else:
     draw = functools.partial(jax.jit(step_lib.make_sample_fn(generator)), state)
+    latents = functools.partial(step_lib.latent_and_labels, config, num_classes)
   chunks, labels = [], []
   for i, start in enumerate(range(0, num_samples, batch_size)):
     n = min(batch_size, num_samples - start)
-    key = jax.random.fold_in(jax.random.key(seed), i)
-    if family == "stylegan":
-      z, y = jax.random.normal(key, (n, generator.z_dim)), None
-    else:
-      z, y = step_lib.latent_and_labels(config, num_classes, key, n)
+    z, y = latents(jax.random.fold_in(jax.random.key(seed), i), n)
     if num_classes:
       y = np.full((n,), label) if label is not None else (np.arange(start, start + n) % num_classes)
       y = y.astype(np.int32)
