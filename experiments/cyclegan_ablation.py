@@ -21,7 +21,8 @@ Variants (configs/cyclegan_digits.py with these switches):
 
 Each run trains in <root>/<task>/<variant> (resuming what is there), then is measured on the held-out
 images of both directions (gan_jax/families/cyclegan/metrics.py): label preservation by a classifier
-of the target domain, the classifier on reconstructions, the hidden-label rate (wrong translation,
+of the target domain (trained with writer augmentation; plain_* keys: the same measurements by
+classifiers trained without it), the classifier on reconstructions, the hidden-label rate (wrong translation,
 right reconstruction), the cycle error, FID/KID against the target domain (--fid), and the fraction
 of translations whose background is brighter than their digit (colour inversion) next to the real
 target images' fraction. Writes cyclegan_ablation.json and cyclegan_<task>_<variant>.png (rows:
@@ -97,9 +98,14 @@ def is_grey(images):
 def measure(workdir, fid):
   restored = loop.restore(workdir)
   dataset, state, config = restored.dataset, restored.state, restored.config
-  config.eval.update(classifier=True, fid=fid)
+  config.eval.update(classifier=True, classifier_augment=True, fid=fid)
   translate = restored.trainer.info["translate"]
   result = family.make_evaluator(config, dataset, translate)(state, int(state.step))
+  # The same translations read by the classifiers trained without augmentation (the figures
+  # before stop 29), prefixed plain_.
+  config.eval.update(classifier_augment=False, fid=False)
+  plain = family.make_evaluator(config, dataset, translate)(state, int(state.step))
+  result.update({f"plain_{k}": v for k, v in plain.items() if not k.startswith("cycle_l1")})
   held = dataset.heldout
   rows = []
   for direction, (source, target, _, _) in metrics.DIRECTIONS.items():
@@ -160,6 +166,7 @@ def load_results(path):
 
 def print_table(results):
   keys = ["untranslated_acc_a2b", "untranslated_acc_b2a", "label_acc_a2b", "label_acc_b2a",
+          "plain_label_acc_a2b", "plain_label_acc_b2a",
           "hidden_a2b", "hidden_b2a", "cycle_l1_a", "cycle_l1_b", "inverted_a2b", "inverted_b2a",
           "fid_a2b", "fid_b2a", "kid_a2b", "kid_b2a"]
   for task, runs in results.items():

@@ -42,6 +42,12 @@ RECIPE = dict(version=3, features=(32, 64), kernel=5, hidden=128, steps=2_000, b
               learning_rate=1e-3, max_shift=2, seed=0, heldout_fraction=0.1, outliers=32)
 
 
+# Training-time augmentation for a classifier that must read other writers than those it learns from
+# (`recipe=dict(augment=WRITER_AUGMENT)`): up to 20 degrees of slant, +-25 % width and height,
+# shear 0.4, ~2.5 px of smooth wobble, and a thicker or thinner pen 30 % of the time each.
+WRITER_AUGMENT = dict(rotate=20, scale=0.25, shear=0.4, elastic=2.5, pen_width=0.3)
+
+
 class DigitCNN(nn.Module):
   """Stride-2 convolutions (28 -> 14 -> 7), a dense layer with dropout and the 10-way logits.
 
@@ -170,6 +176,48 @@ def _shift(x, rng, max_shift):
   return jax.vmap(crop)(pad, offsets)
 
 
+def warp(x, matrix, offsets):
+  """Images resampled: output pixel p (centred row, col) reads the input at `matrix` @ p +
+  `offsets`[p] (bilinear; outside the image is the background, -1). x (N, H, W, C), matrix
+  (N, 2, 2), offsets (N, H, W, 2) in pixels."""
+  n, h, w, _ = x.shape
+  centre = jnp.array([(h - 1) / 2, (w - 1) / 2])
+  grid = jnp.stack(jnp.meshgrid(jnp.arange(h), jnp.arange(w), indexing="ij"), -1) - centre
+  coords = jnp.einsum("nij,hwj->nhwi", matrix, grid) + offsets + centre
+
+  def sample(channel, at):  # (H, W), (H, W, 2)
+    return jax.scipy.ndimage.map_coordinates(channel, [at[..., 0], at[..., 1]], order=1,
+                                             mode="constant", cval=-1.0)
+  per_channel = jax.vmap(sample, in_axes=(-1, None), out_axes=-1)
+  return jax.vmap(per_channel)(x, coords)
+
+
+def _random_warp(x, rng, rotate, scale, shear, elastic):
+  """Each image under its own random affine map (rotation up to `rotate` degrees, each axis scaled
+  within 1 +- `scale`, shear up to `shear`) plus a smooth random displacement of up to ~`elastic`
+  pixels (a 4x4 grid of offsets, upsampled): other writers' slant, proportions and wobble."""
+  n, h, w, _ = x.shape
+  k_rot, k_scale, k_shear, k_field = jax.random.split(rng, 4)
+  angle = jnp.deg2rad(rotate) * jax.random.uniform(k_rot, (n,), minval=-1, maxval=1)
+  sy, sx = 1 + scale * jax.random.uniform(k_scale, (2, n), minval=-1, maxval=1)
+  sh = shear * jax.random.uniform(k_shear, (n,), minval=-1, maxval=1)
+  cos, sin = jnp.cos(angle), jnp.sin(angle)
+  rotation = jnp.stack([jnp.stack([cos, -sin], -1), jnp.stack([sin, cos], -1)], -2)
+  shape = jnp.stack([jnp.stack([sy, sh * sx], -1), jnp.stack([jnp.zeros_like(sx), sx], -1)], -2)
+  field = elastic * jax.image.resize(
+      jax.random.uniform(k_field, (n, 4, 4, 2), minval=-1, maxval=1), (n, h, w, 2), "linear")
+  return warp(x, rotation @ shape, field)
+
+
+def pen_width(x, rng, probability):
+  """Each image's strokes thickened (a 2x2 max filter) with `probability`, else thinned (2x2 min)
+  with `probability`, else kept: other pens. Bright strokes on a dark ground."""
+  pick = jax.random.uniform(rng, (len(x), 1, 1, 1))
+  window = lambda op, init: jax.lax.reduce_window(x, init, op, (1, 2, 2, 1), (1, 1, 1, 1), "SAME")
+  thick, thin = window(jax.lax.max, -jnp.inf), window(jax.lax.min, jnp.inf)
+  return jnp.where(pick < probability, thick, jnp.where(pick < 2 * probability, thin, x))
+
+
 def _outliers(rng, n, shape):
   """`n` images that are not digits: half pixel noise, half blobs (noise upsampled from 7x7)."""
   pixel_rng, blob_rng = jax.random.split(rng)
@@ -195,12 +243,18 @@ def train(images, labels, recipe=None, log=print):
   tx = optax.adam(optax.cosine_decay_schedule(recipe["learning_rate"], recipe["steps"]))
   opt_state = tx.init(params)
   batch_size, max_shift = recipe["batch_size"], recipe["max_shift"]
+  augment = recipe.get("augment")
 
   @jax.jit
   def step(params, opt_state, i, x_train, y_train):
     idx_rng, shift_rng, drop_rng = jax.random.split(jax.random.fold_in(root, i + 1), 3)
     idx = jax.random.randint(idx_rng, (batch_size,), 0, len(train_idx))
     xb = _shift(x_train[idx], shift_rng, max_shift)
+    if augment:
+      warp_rng, pen_rng = jax.random.split(jax.random.fold_in(shift_rng, 2))
+      xb = _random_warp(xb, warp_rng, augment["rotate"], augment["scale"], augment["shear"],
+                        augment["elastic"])
+      xb = pen_width(xb, pen_rng, augment["pen_width"])
     noise = _outliers(jax.random.fold_in(shift_rng, 1), recipe["outliers"], xb.shape[1:])
 
     def loss_fn(p):

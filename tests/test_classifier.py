@@ -62,6 +62,58 @@ def test_preprocess_scales_converts_and_resizes():
     classifier.preprocess(np.zeros((1, 28, 28, 2), np.uint8))
 
 
+def _image(h=5, w=5, c=1, seed=0):
+  return np.random.default_rng(seed).uniform(-1, 1, (1, h, w, c)).astype(np.float32)
+
+
+def test_warp_known_maps():
+  x = _image(c=2)
+  still = np.zeros((1, 5, 5, 2), np.float32)
+  identity = np.eye(2)[None]
+  np.testing.assert_allclose(classifier.warp(x, identity, still), x, atol=1e-6)
+  # Output (r, c) reads input (H-1-c, r): a quarter turn clockwise.
+  quarter = np.array([[[0.0, -1.0], [1.0, 0.0]]])
+  np.testing.assert_allclose(classifier.warp(x, quarter, still), np.rot90(x, -1, axes=(1, 2)),
+                             atol=1e-6)
+  # Reading one column to the right moves the image left; the uncovered column is background.
+  right = np.zeros((1, 5, 5, 2), np.float32)
+  right[..., 1] = 1.0
+  moved = np.asarray(classifier.warp(x, identity, right))
+  np.testing.assert_allclose(moved[:, :, :-1], x[:, :, 1:], atol=1e-6)
+  np.testing.assert_array_equal(moved[:, :, -1], -1.0)
+  # Half a pixel down: the mean of each pixel and the one below (bilinear).
+  half = np.zeros((1, 5, 5, 2), np.float32)
+  half[..., 0] = 0.5
+  np.testing.assert_allclose(np.asarray(classifier.warp(x, identity, half))[:, :-1],
+                             (x[:, :-1] + x[:, 1:]) / 2, atol=1e-6)
+
+
+def test_pen_width_thickens_thins_or_keeps():
+  dot = -np.ones((3, 6, 6, 1), np.float32)
+  dot[:, 2, 2] = 1.0
+  thick = np.asarray(classifier.pen_width(dot, jax.random.key(0), 0.5 + 1e-6))
+  thin = np.asarray(classifier.pen_width(dot, jax.random.key(0), 0.0))
+  np.testing.assert_array_equal(thin, dot)  # Probability 0: every image kept.
+  # Probability > 0.5 of each: no image is kept; a thickened dot covers a 2x2 block, a thinned
+  # one is gone.
+  for image in thick:
+    assert (image == 1.0).sum() in (0, 4), image[..., 0]
+  wide = np.asarray(classifier.pen_width(dot[:1], jax.random.key(0), 1.0))
+  assert (wide == 1.0).sum() == 4 and wide[0, 2, 2, 0] == 1.0
+
+
+def test_an_augmented_recipe_trains_and_is_keyed_apart(tmp_path, monkeypatch):
+  monkeypatch.setenv("GAN_JAX_CACHE", str(tmp_path))
+  x, y, source = _tiny_digits()
+  tiny = dict(steps=2, batch_size=8, features=(4, 8), hidden=8)
+  plain = classifier.load_or_train(x, y, source, recipe=tiny, log=None)
+  augmented = classifier.load_or_train(
+      x, y, source, recipe=dict(tiny, augment=classifier.WRITER_AUGMENT), log=None)
+  assert len(list((tmp_path / "digit_classifier").glob("*.npz"))) == 2
+  assert any(not np.array_equal(a, b) for a, b in
+             zip(jax.tree.leaves(plain.params), jax.tree.leaves(augmented.params)))
+
+
 def _tiny_digits(n=60, seed=0):
   rs = np.random.default_rng(seed)
   return rs.integers(0, 256, (n, 28, 28, 1)).astype(np.uint8), rs.integers(0, 10, n), "tiny"

@@ -166,6 +166,30 @@ def test_the_family_is_registered():
   assert families.get("cyclegan") is family
 
 
+def test_domain_classifiers_train_augmented_unless_told(monkeypatch):
+  """The recipe each domain's classifier gets: writer augmentation by default (pen widths only on
+  grey digits), the plain recipe with augment=False."""
+  from gan_jax import classifier  # pylint: disable=g-import-not-at-top
+  recipes = []
+
+  def fake_train(images, labels, source, recipe=None, log=print):
+    recipes.append(recipe)
+    return classifier.DigitClassifier(None, None, 1.0, 1, source)
+  monkeypatch.setattr(classifier, "load_or_train", fake_train)
+  grey = np.zeros((4, 8, 8, 3), np.uint8)  # Colour channels that are equal: a grey domain.
+  colour = grey.copy()
+  colour[..., 0] = 9
+  dataset = type("D", (), dict(arrays={"a": grey, "b": colour}, info=type("I", (), {"name": "t"}),
+                               heldout={"a_train_label": np.arange(4), "b_train_label": np.arange(4)}))
+  family.domain_classifier(dataset, "a")
+  family.domain_classifier(dataset, "b")
+  family.domain_classifier(dataset, "a", augment=False)
+  assert recipes[0] == {"channels": 1, "steps": 5_000, "augment": classifier.WRITER_AUGMENT}
+  assert recipes[1] == {"channels": 3, "steps": 5_000,
+                        "augment": dict(classifier.WRITER_AUGMENT, pen_width=0.0)}
+  assert recipes[2] == {"channels": 1}
+
+
 def test_label_metrics_count_flips_and_hidden_labels(tmp_path, monkeypatch):
   """The evaluator's bookkeeping on known predictions: each image's class is written in its first
   pixel, the 'classifiers' read it back, and the 'generators' are replaced by known outputs."""
@@ -178,7 +202,7 @@ def test_label_metrics_count_flips_and_hidden_labels(tmp_path, monkeypatch):
   for w in "ab":
     held[w][:, 0, 0, 0] = held[f"{w}_label"]
   read = lambda x: np.asarray(x)[:, 0, 0, 0].astype(int)
-  monkeypatch.setattr(family, "domain_classifier", lambda dataset, which: read)
+  monkeypatch.setattr(family, "domain_classifier", lambda dataset, which, augment: read)
   monkeypatch.setattr(family, "labelled", lambda dataset: True)
 
   def fake_translate_all(translate, nets, images, direction, batch_size=250):
