@@ -67,8 +67,8 @@ def get_config(task="digits2mnist"):
   # Label preservation (a classifier per domain, trained once and cached) and the cycle error at
   # the end; FID/KID with --config.eval.fid=True (Inception on a 2-core CPU: ~3 min per evaluation
   # of 2 x 250 translations, and ~6 min once per target domain for 1,000 reference images).
-  # classifier_augment: the classifiers train on slanted, stretched, re-penned digits, so that they
-  # read other writers (False: plain, as before stop 29).
+  # classifier_augment: grey domains' classifiers train on slanted, stretched, re-penned digits, so
+  # that they read other writers (False: plain, as before stop 29).
   config.eval = ml_collections.ConfigDict(dict(classifier=True, classifier_augment=True, fid=False))
   config.fid.update(batch_size=250, num_samples=250, ref_num_samples=1000, compute_is=False)
   return config
