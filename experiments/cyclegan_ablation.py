@@ -22,11 +22,11 @@ Variants (configs/cyclegan_digits.py with these switches):
 Each run trains in <root>/<task>/<variant> (resuming what is there), then is measured on the held-out
 images of both directions (gan_jax/families/cyclegan/metrics.py): label preservation by a classifier
 of the target domain (trained with writer augmentation; plain_* keys: the same measurements by
-classifiers trained without it), the classifier on reconstructions, the hidden-label rate (wrong translation,
-right reconstruction), the cycle error, FID/KID against the target domain (--fid), and the fraction
-of translations whose background is brighter than their digit (colour inversion) next to the real
-target images' fraction. Writes cyclegan_ablation.json and cyclegan_<task>_<variant>.png (rows:
-held-out A | A->B | A->B->A | B | B->A | B->A->B) into --out; prints a markdown table.
+classifiers trained without it), the classifier on reconstructions, the hidden-label rate (wrong
+translation, right reconstruction), the cycle error, FID/KID against the target domain (--fid),
+and the fraction of translations whose background is brighter than their digit (colour
+inversion) next to the real target images' fraction. Writes cyclegan_ablation.json and
+cyclegan_<task>_<variant>.png (rows: held-out A | A->B | A->B->A | B | B->A | B->A->B) into --out; prints a markdown table.
 """
 import argparse
 import json

@@ -14,8 +14,9 @@ shape stay MNIST's and only the acquisition changes:
                    filter) and rounded to 17 levels
 then framed as the task frames the 8x8 digits (resized to 20 px, a 4 px margin). Domain A's
 classifier reads these renderings; domain B's (MNIST's) reads them too, to show the digit is still
-legible in them. Both as the evaluation trains them (with writer augmentation) and without it. Writes cyclegan_style_ceiling.json and .png (rows: held-out MNIST, then each
-rendering, then held-out scikit-learn digits).
+legible in them. Both as the evaluation trains them (with writer augmentation) and without it.
+Writes cyclegan_style_ceiling.json and .png (rows: held-out MNIST, then each rendering, then
+held-out scikit-learn digits).
 """
 import argparse
 import os
@@ -88,8 +89,8 @@ def main():
   for kind, augment in (("augmented", True), ("plain", False)):
     classifiers = {w: family.domain_classifier(dataset, w, augment) for w in "ab"}
 
-    def accuracy(which, images, truth=labels):
-      return round(metrics.label_accuracy(classifiers[which], images, truth), 4)  # pylint: disable=cell-var-from-loop
+    def accuracy(which, images, truth=labels, classifiers=classifiers):
+      return round(metrics.label_accuracy(classifiers[which], images, truth), 4)
     result[kind] = {"a_classifier_on_real_a": accuracy("a", held["a"], held["a_label"]),
                     "a_classifier_on_mnist_untranslated": accuracy("a", mnist)}
     for name, images in rendered.items():

@@ -179,8 +179,9 @@ def test_domain_classifiers_train_augmented_unless_told(monkeypatch):
   grey = np.zeros((4, 8, 8, 3), np.uint8)  # Colour channels that are equal: a grey domain.
   colour = grey.copy()
   colour[..., 0] = 9
-  dataset = type("D", (), dict(arrays={"a": grey, "b": colour}, info=type("I", (), {"name": "t"}),
-                               heldout={"a_train_label": np.arange(4), "b_train_label": np.arange(4)}))
+  labels = {"a_train_label": np.arange(4), "b_train_label": np.arange(4)}
+  dataset = type("D", (), dict(arrays={"a": grey, "b": colour}, heldout=labels,
+                               info=type("I", (), {"name": "t"})))
   family.domain_classifier(dataset, "a")
   family.domain_classifier(dataset, "b")
   family.domain_classifier(dataset, "a", augment=False)
