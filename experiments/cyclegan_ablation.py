@@ -128,6 +128,7 @@ def main():
   parser.add_argument("--seed", type=int, default=0,
                       help="other than 0: runs named <variant>_seed<N>")
   args = parser.parse_args()
+  os.makedirs(args.out, exist_ok=True)
   path = os.path.join(args.out, "cyclegan_ablation.json")
   for task in args.tasks.split(","):
     for variant in args.variants.split(","):
