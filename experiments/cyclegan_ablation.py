@@ -26,7 +26,8 @@ classifiers trained without it), the classifier on reconstructions, the hidden-l
 translation, right reconstruction), the cycle error, FID/KID against the target domain (--fid),
 and the fraction of translations whose background is brighter than their digit (colour
 inversion) next to the real target images' fraction. Writes cyclegan_ablation.json and
-cyclegan_<task>_<variant>.png (rows: held-out A | A->B | A->B->A | B | B->A | B->A->B) into --out; prints a markdown table.
+cyclegan_<task>_<variant>.png (rows: held-out A | A->B | A->B->A | B | B->A | B->A->B) into --out;
+prints a markdown table.
 """
 import argparse
 import json

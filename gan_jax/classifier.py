@@ -43,7 +43,7 @@ RECIPE = dict(version=3, features=(32, 64), kernel=5, hidden=128, steps=2_000, b
 
 
 # Training-time augmentation for a classifier that must read other writers than those it learns from
-# (`recipe=dict(augment=WRITER_AUGMENT)`): up to 20 degrees of slant, +-25 % width and height,
+# (`recipe=dict(augment=WRITER_AUGMENT)`): rotation up to 20 degrees, +-25 % width and height,
 # shear 0.4, ~2.5 px of smooth wobble, and a thicker or thinner pen 30 % of the time each.
 WRITER_AUGMENT = dict(rotate=20, scale=0.25, shear=0.4, elastic=2.5, pen_width=0.3)
 
