@@ -197,9 +197,7 @@ def parse_psis(values):
       psi = float(v)
     except ValueError:
       raise UserError(f"--psi={v} is not a number; allowed: numbers in [0, 1]") from None
-    if not 0.0 <= psi <= 1.0:
-      raise UserError(f"--psi={v} is outside [0, 1]; allowed: numbers in [0, 1] (1 = no "
-                      "truncation, 0 = the average w)")
+    latent_tools.check_psi(psi, v)
     psis.append(psi)
   return psis
 

@@ -6,7 +6,16 @@ for any generator; explore.py binds it to a trained run.
 """
 import numpy as np
 
+from gan_jax.errors import UserError
+
 ATTRIBUTES = ("stroke_width", "slant", "brightness")
+
+
+def check_psi(psi, as_written=None):
+  """Truncation psi must be in [0, 1]; else one UserError naming it (`as_written` by the user)."""
+  if not 0.0 <= psi <= 1.0:
+    raise UserError(f"--psi={as_written or f'{psi:g}'} is outside [0, 1]; allowed: numbers in "
+                    "[0, 1] (1 = no truncation, 0 = the average w)")
 
 
 def slerp(a, b, t, eps=1e-7):

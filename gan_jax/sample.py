@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from gan_jax import cli
+from gan_jax import latent_tools
 from gan_jax import loop
 from gan_jax import outputs
 from gan_jax.errors import UserError
@@ -37,11 +38,6 @@ flags.mark_flags_as_required(["workdir", "output"])
 GRID_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
-def check_psi(psi):
-  if not 0.0 <= psi <= 1.0:
-    raise UserError(f"--psi={psi:g} is outside [0, 1]; allowed: numbers in [0, 1] (1 = none)")
-
-
 def generate(restored, num_samples, label=None, seed=0, batch_size=500, psi=1.0):
   """(samples, labels) from a restored latent or StyleGAN run (`loop.restore`); images as uint8.
   `psi` < 1 truncates a StyleGAN's w towards its tracked average."""
@@ -49,7 +45,7 @@ def generate(restored, num_samples, label=None, seed=0, batch_size=500, psi=1.0)
   if family not in ("latent", "stylegan"):
     raise UserError(f"--workdir holds a {family} run; gan_jax.sample draws from latent-family and "
                     "StyleGAN runs (see the README for that family's tool)")
-  check_psi(psi)
+  latent_tools.check_psi(psi)
   if psi != 1.0 and family != "stylegan":
     raise UserError(f"--psi={psi:g}: truncation needs a StyleGAN run (w and its average); "
                     f"--workdir holds a {family} run")
@@ -98,7 +94,7 @@ def main(argv):
     folder = os.path.dirname(os.path.abspath(path or "."))
     if not os.path.isdir(folder):
       raise UserError(f"--{flag}={path}: the folder {folder} does not exist")
-  check_psi(FLAGS.psi)  # Before the restore: a bad number fails at once.
+  latent_tools.check_psi(FLAGS.psi)  # Before the restore: a bad number fails at once.
   restored = loop.restore(FLAGS.workdir)
   samples, labels = generate(restored, FLAGS.num_samples, FLAGS.label, FLAGS.seed,
                              FLAGS.batch_size, FLAGS.psi)
