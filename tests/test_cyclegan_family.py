@@ -166,15 +166,6 @@ def test_the_family_is_registered():
   assert families.get("cyclegan") is family
 
 
-def test_fid_references_sample_every_class_of_a_sorted_domain():
-  sorted_by_class = np.repeat(np.arange(10, dtype=np.uint8), 100)[:, None, None, None]
-  subset = family.reference_images(sorted_by_class, 100)
-  assert len(subset) == 100 and set(subset.ravel()) == set(range(10))  # The first 100: all 0s.
-  assert (np.diff(subset.ravel().astype(int)) >= 0).all()  # Kept in the domain's order.
-  np.testing.assert_array_equal(family.reference_images(sorted_by_class, 100), subset)
-  np.testing.assert_array_equal(family.reference_images(sorted_by_class, None), sorted_by_class)
-
-
 def test_domain_classifiers_train_augmented_unless_told(monkeypatch):
   """The recipe each domain's classifier gets: writer augmentation by default for grey digits, the
   plain recipe for colour domains and with augment=False."""

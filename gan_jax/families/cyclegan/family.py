@@ -291,18 +291,12 @@ def _content_key(images):
   return hashlib.sha1(np.ascontiguousarray(images).tobytes()).hexdigest()[:12]
 
 
-def reference_images(images, num):
-  """`num` of `images` (all for None) drawn by a fixed permutation (seed 0), in their order: an FID
-  reference that samples every class of a class-sorted folder, where the first `num` would not."""
-  chosen = np.random.default_rng(0).permutation(len(images))[:num]
-  return images[np.sort(chosen)]
-
-
 def _make_fid(config, dataset):
   """fid(target, translations_uint8) -> {'fid', 'kid'} of the first fid.num_samples translations
-  against fid.ref_num_samples training images of the target domain (their Inception
-  statistics computed once and cached). KID (unbiased) suits the small held-out sets; FID's bias
-  grows as the sets shrink, so compare FIDs at equal sizes only."""
+  against fid.ref_num_samples training images of the target domain (data.feed.reference_subset,
+  as the latent family draws its reference; their Inception statistics computed once and cached).
+  KID (unbiased) suits the small held-out sets; FID's bias grows as the sets shrink, so compare
+  FIDs at equal sizes only."""
   from gan_jax.fid import distance  # pylint: disable=g-import-not-at-top
   from gan_jax.fid import evaluator  # pylint: disable=g-import-not-at-top
   from gan_jax.fid import statistics  # pylint: disable=g-import-not-at-top
@@ -318,7 +312,7 @@ def _make_fid(config, dataset):
 
   def reference(target):
     if target not in references:
-      images = reference_images(dataset.arrays[target], num_ref)
+      images = data.feed.reference_subset(dataset.arrays[target], num_ref)
       path = statistics.reference_cache_path(
           f"cyclegan-{target}-{_content_key(images)}", len(images), kwargs["resize"], weights_id,
           weights.cache_dir())
