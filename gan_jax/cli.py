@@ -4,6 +4,12 @@
 then runs `main`: a UserError is one `error:` line and exit 2; a run stopped by a signal after
 saving (signals.Stopped) is one line and its status (130 for Ctrl-C); Ctrl-C elsewhere is one line
 and 130.
+
+Every command line defines its flags in `define_flags(flag_values)`, called by its `__main__` block
+(importing a tool defines no flag, so tools, tests and research code import each other freely).
+`run_in_process(module, argv)` runs a tool's `main` with its own FlagValues, as the command line
+would, and returns the exit status: tests and notebooks call the real entry point without a new
+Python.
 """
 import difflib
 import functools
@@ -21,14 +27,23 @@ EXIT_TRAINING_FAILED = 3
 EXIT_INTERRUPTED = 130
 
 
-def run(main, positional=False):
+def run(main, positional=False, argv=None, flag_values=None):
   """app.run(main), mapping UserError (and bad flags/config files) to 'error: ...' and exit 2.
   `positional`: arguments other than flags reach `main` (a tool name, as `gan_jax.explore mix`);
-  without it they are refused."""
+  without it they are refused. With `argv` (and the `flag_values` the tool's flags live in) the
+  flags are parsed and `main` runs in this process without absl's app.run, which runs once per
+  process; the exit status is returned, a bad flag's included."""
   from gan_jax import signals  # pylint: disable=g-import-not-at-top
-  parse = functools.partial(_parse_flags, positional=positional)
+  parse = functools.partial(_parse_flags, positional=positional, flag_values=flag_values)
   try:
-    app.run(main, flags_parser=parse)
+    if argv is None:
+      app.run(main, flags_parser=parse)
+    else:
+      main(parse(argv))
+  except SystemExit as e:  # A bad flag (_fail), or a tool that exits with a status itself.
+    if argv is None:
+      raise
+    return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
   except UserError as e:
     _quiet_shutdown()
     print(f"error: {e}", file=sys.stderr)
@@ -63,13 +78,31 @@ def _fail(message):
   sys.exit(EXIT_USER_ERROR)
 
 
-def _parse_flags(argv, positional=False):
+def run_in_process(module, argv):
+  """Runs the command line `module` (gan_jax.main, gan_jax.sample, ...) on `argv` (without the
+  program name) in this process, its flags defined afresh; returns its exit status."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flag_values = flags.FlagValues()
+  full_argv = [module.__name__, *argv]
+  saved = module.FLAGS, sys.argv
+  # ml_collections reads `--config.*` overrides from sys.argv.
+  module.FLAGS, sys.argv = flag_values, full_argv
+  try:
+    module.define_flags(flag_values)
+    return run(module.main, positional=getattr(module, "POSITIONAL_ARGUMENTS", False),
+               argv=full_argv, flag_values=flag_values)
+  finally:
+    module.FLAGS, sys.argv = saved
+
+
+def _parse_flags(argv, positional=False, flag_values=None):
   """absl's parser, but a bad flag, config file or override is one line instead of a traceback."""
   from absl import flags  # pylint: disable=g-import-not-at-top
+  flag_values = flags.FLAGS if flag_values is None else flag_values
   _check_config_files(argv)
   _make_configs_importable(argv)
   try:
-    remaining = flags.FLAGS(argv)
+    remaining = flag_values(argv)
   except flags.Error as e:
     message = str(e).strip().splitlines()
     _fail(message[-1] if message else e)
@@ -81,7 +114,7 @@ def _parse_flags(argv, positional=False):
   if len(remaining) > 1 and not positional:
     extra = " ".join(repr(a) for a in remaining[1:])
     _fail(f"unexpected argument {extra}: every option is a --flag=value (see --help)")
-  _check_tuple_overrides(flags.FLAGS, argv)
+  _check_tuple_overrides(flag_values, argv)
   return remaining
 
 

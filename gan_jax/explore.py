@@ -34,39 +34,53 @@ from gan_jax import outputs
 from gan_jax.errors import UserError
 
 TOOLS = ("interpolate", "truncation", "mix", "arithmetic")
+POSITIONAL_ARGUMENTS = True  # The tool's name: `gan_jax.explore --workdir=DIR mix`.
 
 FLAGS = flags.FLAGS
 
 
-def define_flags():
+def define_flags(flag_values=flags.FLAGS):
   """The command line's flags, defined when it runs (importing the tools defines none, so other
   absl programs can import them)."""
-  flags.DEFINE_string("workdir", None, "A training run's workdir (its latest checkpoint is used).")
-  flags.DEFINE_string("output", None, "Folder for the PNG/GIF/JSON files (default DIR/explore).")
-  flags.DEFINE_integer("seed", 0, "Seed of the latents.")
-  flags.DEFINE_integer("rows", 6, "Rows (interpolate, mix).")
-  flags.DEFINE_integer("cols", 6, "Columns (truncation, mix).")
-  flags.DEFINE_integer("steps", 10, "Points per interpolation row, ends included.")
+  flags.DEFINE_string("workdir", None, "A training run's workdir (its latest checkpoint is used).",
+                      flag_values=flag_values)
+  flags.DEFINE_string("output", None, "Folder for the PNG/GIF/JSON files (default DIR/explore).",
+                      flag_values=flag_values)
+  flags.DEFINE_integer("seed", 0, "Seed of the latents.", flag_values=flag_values)
+  flags.DEFINE_integer("rows", 6, "Rows (interpolate, mix).", flag_values=flag_values)
+  flags.DEFINE_integer("cols", 6, "Columns (truncation, mix).", flag_values=flag_values)
+  flags.DEFINE_integer("steps", 10, "Points per interpolation row, ends included.",
+                       flag_values=flag_values)
   flags.DEFINE_enum("space", "auto", ["auto", "z", "w"],
-                    "Interpolation space (auto: w if the model has one).")
-  flags.DEFINE_bool("animate", False, "interpolate: also write a looping GIF.")
-  flags.DEFINE_integer("keyframes", 6, "interpolate --animate: latents the loop passes through.")
-  flags.DEFINE_integer("frames", 24, "interpolate --animate: frames between two keyframes.")
-  flags.DEFINE_list("psi", ["1", "0.8", "0.6", "0.4", "0.2", "0"], "truncation: psi per row.")
+                    "Interpolation space (auto: w if the model has one).", flag_values=flag_values)
+  flags.DEFINE_bool("animate", False, "interpolate: also write a looping GIF.",
+                    flag_values=flag_values)
+  flags.DEFINE_integer("keyframes", 6, "interpolate --animate: latents the loop passes through.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("frames", 24, "interpolate --animate: frames between two keyframes.",
+                       flag_values=flag_values)
+  flags.DEFINE_list("psi", ["1", "0.8", "0.6", "0.4", "0.2", "0"], "truncation: psi per row.",
+                    flag_values=flag_values)
   flags.DEFINE_integer("cutoff", None,
                        "truncation: truncate layer inputs [0, cutoff) only; mix: the first layer "
-                       "input taken from the column (default: half of them).")
+                       "input taken from the column (default: half of them).",
+                       flag_values=flag_values)
   flags.DEFINE_integer("label", None, "Class of every sample of a conditional model (default: "
-                       "cycle through the classes).")
+                       "cycle through the classes).", flag_values=flag_values)
   flags.DEFINE_enum("attribute", "stroke_width", list(latent_tools.ATTRIBUTES),
-                    "arithmetic: the measured attribute.")
-  flags.DEFINE_integer("source_class", None, "arithmetic: class of the high/low exemplars.")
-  flags.DEFINE_integer("target_class", None, "arithmetic: class the vector is added to.")
-  flags.DEFINE_integer("exemplars", 3, "arithmetic: latents averaged per concept.")
-  flags.DEFINE_integer("trials", 32, "arithmetic: concept vectors drawn.")
-  flags.DEFINE_integer("num_samples", 2000, "arithmetic: samples the exemplars are chosen from.")
-  flags.DEFINE_integer("batch_size", 250, "Samples generated per device call.")
-  flags.mark_flags_as_required(["workdir"])
+                    "arithmetic: the measured attribute.", flag_values=flag_values)
+  flags.DEFINE_integer("source_class", None, "arithmetic: class of the high/low exemplars.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("target_class", None, "arithmetic: class the vector is added to.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("exemplars", 3, "arithmetic: latents averaged per concept.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("trials", 32, "arithmetic: concept vectors drawn.", flag_values=flag_values)
+  flags.DEFINE_integer("num_samples", 2000, "arithmetic: samples the exemplars are chosen from.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("batch_size", 250, "Samples generated per device call.",
+                       flag_values=flag_values)
+  flags.mark_flags_as_required(["workdir"], flag_values=flag_values)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -388,4 +402,4 @@ def _digit_classifier():
 
 if __name__ == "__main__":
   define_flags()
-  raise SystemExit(cli.run(main, positional=True))
+  raise SystemExit(cli.run(main, positional=POSITIONAL_ARGUMENTS))

@@ -26,18 +26,25 @@ from gan_jax.errors import UserError
 FLAGS = flags.FLAGS
 
 
-def define_flags():
+def define_flags(flag_values=flags.FLAGS):
   """The command line's flags, defined when it runs (importing the tool defines none, so other
   absl programs and tests can import it)."""
-  flags.DEFINE_string("workdir", None, "A text2image training run's workdir.")
-  flags.DEFINE_multi_string("prompt", [], "A sentence to draw (repeatable: one grid row each).")
-  flags.DEFINE_string("prompts_file", None, "A UTF-8 text file of prompts, one a line.")
-  flags.DEFINE_integer("num", 10, "Images per prompt.")
-  flags.DEFINE_string("grid", None, "A PNG grid to write: one row per prompt, the prompt beside it.")
-  flags.DEFINE_string("output", None, "An .npz file to write (images, prompts, prompt_index).")
-  flags.DEFINE_integer("seed", 0, "Seed of the latent vectors.")
-  flags.DEFINE_integer("batch_size", 500, "Images generated per device call.")
-  flags.mark_flags_as_required(["workdir"])
+  flags.DEFINE_string("workdir", None, "A text2image training run's workdir.",
+                      flag_values=flag_values)
+  flags.DEFINE_multi_string("prompt", [], "A sentence to draw (repeatable: one grid row each).",
+                            flag_values=flag_values)
+  flags.DEFINE_string("prompts_file", None, "A UTF-8 text file of prompts, one a line.",
+                      flag_values=flag_values)
+  flags.DEFINE_integer("num", 10, "Images per prompt.", flag_values=flag_values)
+  flags.DEFINE_string("grid", None,
+                      "A PNG grid to write: one row per prompt, the prompt beside it.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("output", None, "An .npz file to write (images, prompts, prompt_index).",
+                      flag_values=flag_values)
+  flags.DEFINE_integer("seed", 0, "Seed of the latent vectors.", flag_values=flag_values)
+  flags.DEFINE_integer("batch_size", 500, "Images generated per device call.",
+                       flag_values=flag_values)
+  flags.mark_flags_as_required(["workdir"], flag_values=flag_values)
 
 
 def read_prompts(prompts=(), prompts_file=None):

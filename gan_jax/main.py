@@ -12,9 +12,14 @@ from gan_jax import cli
 from gan_jax import loop
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and samples.")
-config_flags.DEFINE_config_file("config", None, "Training configuration file.", lock_config=True)
-flags.mark_flags_as_required(["config", "workdir"])
+
+
+def define_flags(flag_values=flags.FLAGS):
+  flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and samples.",
+                      flag_values=flag_values)
+  config_flags.DEFINE_config_file("config", None, "Training configuration file.",
+                                  flag_values=flag_values, lock_config=True)
+  flags.mark_flags_as_required(["config", "workdir"], flag_values=flag_values)
 
 
 def main(argv):
@@ -29,4 +34,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   sys.exit(cli.run(main))

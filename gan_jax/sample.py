@@ -24,18 +24,22 @@ from gan_jax.families.latent import family as latent
 from gan_jax.families.latent import step as step_lib
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "A training run's workdir.")
-flags.DEFINE_integer("num_samples", 64, "How many samples.")
-flags.DEFINE_string("output", None, "The .npz file to write.")
-flags.DEFINE_integer("label", None, "Class of every sample (conditional models); default: cycle.")
-flags.DEFINE_string("grid", None, "Also write a PNG grid (or scatter plot for 2D data).")
-flags.DEFINE_integer("seed", 0, "Seed of the latent vectors.")
-flags.DEFINE_integer("batch_size", 500, "Samples generated per device call.")
-flags.DEFINE_float("psi", 1.0, "StyleGAN runs: truncation psi in [0, 1] (1 = none).")
-flags.mark_flags_as_required(["workdir", "output"])
 
-# What both the image grid (PIL) and the 2D scatter plot (matplotlib) can write.
-GRID_EXTENSIONS = (".png", ".jpg", ".jpeg")
+
+def define_flags(flag_values=flags.FLAGS):
+  flags.DEFINE_string("workdir", None, "A training run's workdir.", flag_values=flag_values)
+  flags.DEFINE_integer("num_samples", 64, "How many samples.", flag_values=flag_values)
+  flags.DEFINE_string("output", None, "The .npz file to write.", flag_values=flag_values)
+  flags.DEFINE_integer("label", None, "Class of every sample (conditional models); default: cycle.",
+                       flag_values=flag_values)
+  flags.DEFINE_string("grid", None, "Also write a PNG grid (or scatter plot for 2D data).",
+                      flag_values=flag_values)
+  flags.DEFINE_integer("seed", 0, "Seed of the latent vectors.", flag_values=flag_values)
+  flags.DEFINE_integer("batch_size", 500, "Samples generated per device call.",
+                       flag_values=flag_values)
+  flags.DEFINE_float("psi", 1.0, "StyleGAN runs: truncation psi in [0, 1] (1 = none).",
+                     flag_values=flag_values)
+  flags.mark_flags_as_required(["workdir", "output"], flag_values=flag_values)
 
 
 def generate(restored, num_samples, label=None, seed=0, batch_size=500, psi=1.0):
@@ -111,4 +115,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   raise SystemExit(cli.run(main))

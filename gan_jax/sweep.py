@@ -46,12 +46,16 @@ from gan_jax import workdir as workdir_lib
 from gan_jax.errors import UserError
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Directory of the sweep (one run per structural group).")
-flags.DEFINE_string("metric", "", "Metric of the summary plot (default: fid, else modes, "
-                    "else g_loss).")
-config_flags.DEFINE_config_file("config", None, "Config file with get_config() and get_sweep(h).",
-                                lock_config=True)
-flags.mark_flags_as_required(["config", "workdir"])
+
+
+def define_flags(flag_values=flags.FLAGS):
+  flags.DEFINE_string("workdir", None, "Directory of the sweep (one run per structural group).",
+                      flag_values=flag_values)
+  flags.DEFINE_string("metric", "", "Metric of the summary plot (default: fid, else modes, "
+                      "else g_loss).", flag_values=flag_values)
+  config_flags.DEFINE_config_file("config", None, "Config file with get_config() and get_sweep(h).",
+                                  flag_values=flag_values, lock_config=True)
+  flags.mark_flags_as_required(["config", "workdir"], flag_values=flag_values)
 
 SUMMARY_PRIORITY = ("fid", "modes", "hq_percent", "kid", "g_loss")
 
@@ -342,4 +346,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   sys.exit(cli.run(main))

@@ -40,17 +40,22 @@ from gan_jax.errors import UserError
 FLAGS = flags.FLAGS
 
 
-def define_flags():
+def define_flags(flag_values=flags.FLAGS):
   """The command line's flags, defined when it runs (importing the tool defines none, so other
   absl programs and tests can import it)."""
-  flags.DEFINE_string("workdir", None, "The training run's workdir.")
-  flags.DEFINE_string("input", None, "A folder of images, an image file or an .npz of images.")
-  flags.DEFINE_string("output", None, "An .npz file or a folder (PNGs), not existing yet.")
-  flags.DEFINE_string("grid", None, "Optional PNG: the family's before/after columns.")
-  flags.DEFINE_string("direction", "a2b", "a2b or b2a (Pix2Pix runs translate their own way only).")
-  flags.DEFINE_integer("batch_size", 64, "Images per generator call.")
-  flags.DEFINE_integer("grid_rows", 16, "Inputs shown in --grid.")
-  flags.DEFINE_integer("seed", 0, "Key of test-time randomness (e.g. Pix2Pix's test dropout).")
+  flags.DEFINE_string("workdir", None, "The training run's workdir.", flag_values=flag_values)
+  flags.DEFINE_string("input", None, "A folder of images, an image file or an .npz of images.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("output", None, "An .npz file or a folder (PNGs), not existing yet.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("grid", None, "Optional PNG: the family's before/after columns.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("direction", "a2b", "a2b or b2a (Pix2Pix runs translate their own way only).",
+                      flag_values=flag_values)
+  flags.DEFINE_integer("batch_size", 64, "Images per generator call.", flag_values=flag_values)
+  flags.DEFINE_integer("grid_rows", 16, "Inputs shown in --grid.", flag_values=flag_values)
+  flags.DEFINE_integer("seed", 0, "Key of test-time randomness (e.g. Pix2Pix's test dropout).",
+                       flag_values=flag_values)
 
 
 DIRECTIONS = ("a2b", "b2a")

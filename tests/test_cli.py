@@ -3,45 +3,57 @@
 import os
 import subprocess
 import sys
+import types
 
-import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROGRAM = """
-import sys
 from absl import flags
 from ml_collections import config_flags
-from gan_jax import cli, signals
-config_flags.DEFINE_config_file("config", None, "config", lock_config=True)
-flags.DEFINE_string("workdir", None, "workdir")
-flags.DEFINE_string("then", "", "what main does")
-KEPT = []
+import pytest
 
-def main(argv):
-  if flags.FLAGS.then == "stop":
-    import signal
-    raise signals.Stopped(signal.SIGINT, "stopped by SIGINT at step 7: checkpoint saved")
-  if flags.FLAGS.then == "ctrl-c":
-    raise KeyboardInterrupt
-  if flags.FLAGS.then == "error-leaving-a-coroutine":
-    async def pending():
-      pass
-    KEPT.append(pending())  # Collected at exit, as a restore that orbax abandoned leaves one.
-    raise cli.UserError("no checkpoint can be restored")
-  print("ran", flags.FLAGS.config.model.g_hidden, flags.FLAGS.config.batch_size)
+from gan_jax import cli
+from gan_jax import signals
 
-sys.exit(cli.run(main))
-"""
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run(*args):
-  return subprocess.run([sys.executable, "-c", PROGRAM, *args], cwd=ROOT, capture_output=True,
-                        text=True, timeout=60, env=dict(os.environ, PYTHONPATH=ROOT))
+def _program():
+  """A command line as gan_jax.main is one: a config file, a workdir, and what `main` then does."""
+  program = types.SimpleNamespace(__name__="program", FLAGS=None)
+
+  def define_flags(flag_values):
+    config_flags.DEFINE_config_file("config", None, "config", flag_values=flag_values,
+                                    lock_config=True)
+    flags.DEFINE_string("workdir", None, "workdir", flag_values=flag_values)
+    flags.DEFINE_string("then", "", "what main does", flag_values=flag_values)
+
+  def main(argv):
+    del argv
+    then = program.FLAGS.then
+    if then == "stop":
+      import signal  # pylint: disable=g-import-not-at-top
+      raise signals.Stopped(signal.SIGINT, "stopped by SIGINT at step 7: checkpoint saved")
+    if then == "ctrl-c":
+      raise KeyboardInterrupt
+    config = program.FLAGS.config
+    print("ran", config.model.g_hidden, config.batch_size)
+
+  program.define_flags, program.main = define_flags, main
+  return program
 
 
-def test_valid_overrides_run():
+def run(*args, capsys=None):
+  code = cli.run_in_process(_program(), list(args))
+  out = capsys.readouterr()
+  return types.SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+
+
+@pytest.fixture(autouse=True)
+def _in_repository(monkeypatch):
+  monkeypatch.chdir(ROOT)
+
+
+def test_valid_overrides_run(capsys):
   r = run("--config=configs/gan_mlp.py", "--config.model.g_hidden=(64, 32)",
-          "--config.batch_size=8")
+          "--config.batch_size=8", capsys=capsys)
   assert r.returncode == 0 and r.stdout == "ran (64, 32) 8\n", r.stderr
 
 
@@ -62,8 +74,8 @@ def test_valid_overrides_run():
     (["extra"], "error: unexpected argument 'extra': every option is a --flag=value"),
     (["extra", "more"], "error: unexpected argument 'extra' 'more'"),
 ])
-def test_bad_overrides_and_arguments_are_one_line(args, message):
-  r = run("--config=configs/gan_mlp.py", *args)
+def test_bad_overrides_and_arguments_are_one_line(args, message, capsys):
+  r = run("--config=configs/gan_mlp.py", *args, capsys=capsys)
   assert r.returncode == 2, r.stderr
   assert r.stderr.startswith(message), r.stderr
   assert r.stderr.count("\n") == 1 and r.stdout == ""
@@ -75,21 +87,34 @@ def test_bad_overrides_and_arguments_are_one_line(args, message):
      "does not exist; did you mean 'configs/gan_mlp.py'?"),
     ("configs", "error: --config=configs: 'configs' is a directory, not a config file"),
 ])
-def test_a_mistyped_config_path_is_one_line(path, message):
-  r = run(f"--config={path}")
+def test_a_mistyped_config_path_is_one_line(path, message, capsys):
+  r = run(f"--config={path}", capsys=capsys)
   assert r.returncode == 2
   assert r.stderr == message + "\n"
 
 
-def test_a_stopped_run_and_ctrl_c_are_one_line_and_status_130():
-  r = run("--config=configs/gan_mlp.py", "--then=stop")
+def test_a_stopped_run_and_ctrl_c_are_one_line_and_status_130(capsys):
+  r = run("--config=configs/gan_mlp.py", "--then=stop", capsys=capsys)
   assert (r.returncode, r.stderr) == (130, "stopped by SIGINT at step 7: checkpoint saved\n")
-  r = run("--config=configs/gan_mlp.py", "--then=ctrl-c")
+  r = run("--config=configs/gan_mlp.py", "--then=ctrl-c", capsys=capsys)
   assert r.returncode == 130 and r.stderr.count("\n") == 1 and "interrupted" in r.stderr
 
 
 def test_an_error_is_the_only_line_even_with_a_coroutine_left_at_exit():
-  r = run("--config=configs/gan_mlp.py", "--then=error-leaving-a-coroutine")
+  """In a real process: the coroutine (as a restore that orbax abandoned leaves one) is collected
+  at exit, after `main` has returned."""
+  program = (
+      "import sys\n"
+      "from gan_jax import cli\n"
+      "async def pending():\n"
+      "  pass\n"
+      "KEPT = []\n"
+      "def main(argv):\n"
+      "  KEPT.append(pending())\n"
+      "  raise cli.UserError('no checkpoint can be restored')\n"
+      "sys.exit(cli.run(main))\n")
+  r = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True,
+                     timeout=60)
   assert (r.returncode, r.stderr) == (2, "error: no checkpoint can be restored\n")
 
 
