@@ -124,6 +124,7 @@ def make_models(config, info):
     raise UserError(f"model.d_architecture={m.d_architecture!r} is unknown; allowed: "
                     f"{', '.join(models.D_ARCHITECTURES)}")
   size = dict(channel_base=m.channel_base, channel_max=m.channel_max)
+  check_minibatch_std(m)
   generator = models.Generator(
       resolution=h, channels=c, z_dim=m.z_dim, w_dim=m.w_dim, num_classes=classes,
       mapping_layers=m.mapping_layers, mapping_lr_multiplier=m.mapping_lr_multiplier,
@@ -133,6 +134,19 @@ def make_models(config, info):
       mbstd_num_channels=m.mbstd_num_channels, num_classes=classes,
       mapping_layers=m.mapping_layers, **size)
   return generator, discriminator
+
+
+def check_minibatch_std(model_config):
+  """D's minibatch standard deviation splits its 4x4 features into `mbstd_num_channels` groups
+  (layers.minibatch_stddev_maps): the count must divide that width. The group size needs no check:
+  the layer uses the largest divisor of the batch up to it."""
+  n = model_config.mbstd_num_channels
+  width = layers.channels_at(4, model_config.channel_base, model_config.channel_max)
+  if n and width % n:
+    divisors = ", ".join(str(d) for d in range(1, width + 1) if width % d == 0)
+    raise UserError(f"model.mbstd_num_channels={n} must divide D's 4x4 width {width} (min("
+                    f"model.channel_base={model_config.channel_base} / 4, model.channel_max="
+                    f"{model_config.channel_max})); allowed: 0 (off) or {divisors}")
 
 
 def make_schedule(config, resolution):
