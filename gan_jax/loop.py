@@ -93,13 +93,28 @@ def validate_config(config):
 
 
 def check_before_writing(config, dataset, trainer):
-  """What needs the data or the family's trainer, checked before a run writes anything: the FID
-  weights when in-loop FID will run."""
+  """What needs the data or the family's trainer, checked before a run writes anything: when
+  in-loop evaluation will run, the family's evaluator checks (Trainer.check_evaluation) and the FID
+  weights if FID is its best metric. (The step's checks ran when it was placed: stage_steps.)"""
+  if not eval_every(config, dataset, trainer):
+    return
+  if trainer.check_evaluation is not None:
+    trainer.check_evaluation()
   fid_best = (trainer.best_metric or "").startswith("fid")  # fid, or a family's fid_a2b ...
-  if (config.get("eval_every_steps", 0) and trainer.make_evaluator is not None and fid_best
-      and dataset.info.kind == "image" and "fid" in config):
+  if fid_best and dataset.info.kind == "image" and "fid" in config:
     from gan_jax.fid import evaluator as fid_evaluator  # pylint: disable=g-import-not-at-top
     fid_evaluator.check_config(config.fid, weights_needed=True)
+
+
+def eval_every(config, dataset, trainer, members=0):
+  """How often the loop evaluates (0: never): `eval_every_steps` when the family has an evaluator;
+  a sweep of 2D points is compared by mode coverage at the end even with it off."""
+  if trainer.make_evaluator is None:
+    return 0
+  every = config.get("eval_every_steps", 0)
+  if members and not every and dataset.info.kind == "points":
+    every = config.num_train_steps
+  return every
 
 
 def state_numbers(config):
@@ -203,7 +218,14 @@ def scan_steps(one_step, n, state, xs=None, unroll=False):
 
 
 def stage_steps(trainer, axis_name=None, mesh=None, mode="jit"):
-  """stage -> the step of that stage (placed on `mesh` as `mode` says when a mesh is given)."""
+  """stage -> the step of that stage (placed on `mesh` as `mode` says when a mesh is given).
+
+  The family's check of the rows a step sees (Trainer.check_batch_rows) runs here, where they are
+  known and before a run writes anything: each device's share under pmap, else the whole batch."""
+  if trainer.check_batch_rows is not None:
+    per_device = mesh is not None and parallel.check_mode(mode) == "pmap"
+    trainer.check_batch_rows(trainer.batch_rows // mesh.devices.size if per_device
+                             else trainer.batch_rows)
   place = (lambda f: parallel.distribute_step(f, mesh, mode)) if mesh is not None else (lambda f: f)
   if not trainer.stage_starts:
     step = place(trainer.step)
@@ -442,11 +464,8 @@ def _write_grids(trainer, state, workdir, step, members, names, is_main):
 
 def _evaluator(config, dataset, trainer, workdir, members):
   """(evaluate, every): the family's in-loop evaluation, or (None, 0) when off."""
-  every = config.get("eval_every_steps", 0)
-  if members and not every and dataset.info.kind == "points":
-    # Toy members are compared by mode coverage at the end even with in-loop evaluation off.
-    every = config.num_train_steps
-  if not every or trainer.make_evaluator is None:
+  every = eval_every(config, dataset, trainer, members)
+  if not every:
     return None, 0
   return trainer.make_evaluator(workdir), every
 

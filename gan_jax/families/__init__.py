@@ -36,6 +36,15 @@ class Trainer:
   visualize: Callable
   # make_evaluator(workdir) -> evaluate(state, step) -> {metric: float}; None: no in-loop metrics.
   make_evaluator: Callable | None = None
+  # The family's checks that would otherwise surface only after the run has written its workdir
+  # (config.json, checkpoints/, metrics): the loop calls them before writing anything, so that a
+  # refused run leaves nothing behind and the corrected command is not "another config".
+  # check_evaluation(): what make_evaluator needs (e.g. held-out images); called when in-loop
+  # evaluation will run (make_evaluator itself runs later: it may train classifiers).
+  check_evaluation: Callable | None = None
+  # check_batch_rows(rows): what `step` needs of the rows it sees (each device's share under
+  # parallel.mode=pmap), instead of a failure when the step is first traced.
+  check_batch_rows: Callable | None = None
   best_metric: str | None = None  # Lower is better; kept in best_checkpoint/ when evaluated.
   # A program that changes during training (progressive growing): the first step of every stage
   # after the first, and step_for_stage(stage) -> a step like `step`. The loop compiles one program

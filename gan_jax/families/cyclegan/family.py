@@ -136,6 +136,7 @@ def build(config, dataset, axis_name=None):
       batch_rows=config.batch_size,
       visualize=visualize,
       make_evaluator=lambda workdir: make_evaluator(config, dataset, translate),
+      check_evaluation=lambda: check_evaluation(dataset),
       best_metric=best_metric(config, dataset),
       info={"models": nets, "translate": translate})
 
@@ -213,11 +214,18 @@ def translation_columns(restored, images, translations, direction, rng):
   return [prepare(restored, images, direction), y, r]
 
 
-def make_evaluator(config, dataset, translate_fn):
-  """evaluate(state, step) -> metrics.py's measurements of both directions on held-out images."""
+def check_evaluation(dataset):
+  """In-loop evaluation measures held-out images of both domains."""
   held = dataset.heldout or {}
   if not len(held.get("a", ())) or not len(held.get("b", ())):
-    raise UserError("in-loop evaluation needs held-out images: set dataset.heldout > 0")
+    raise UserError("in-loop evaluation needs held-out images: set dataset.heldout > 0 (or "
+                    "eval_every_steps=0)")
+
+
+def make_evaluator(config, dataset, translate_fn):
+  """evaluate(state, step) -> metrics.py's measurements of both directions on held-out images."""
+  check_evaluation(dataset)
+  held = dataset.heldout
   evaluation = config.get("eval", {})
   classifiers = {}
   if evaluation.get("classifier", True) and labelled(dataset):

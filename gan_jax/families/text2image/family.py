@@ -11,6 +11,7 @@ Fields: 'image' (uint8 images), 'caption_embedding' (float32 (K, D): each image'
 embeddings) and 'label' (which captions describe which images: another label is "something else").
 """
 import dataclasses
+import functools
 import logging
 import os
 
@@ -171,6 +172,7 @@ def build(config, dataset, axis_name=None):
       init=init, step=step_lib.make_step(opts, generator, discriminator, axis_name),
       fields=FIELDS, batch_rows=config.batch_size, visualize=visualize,
       make_evaluator=lambda workdir: make_evaluator(config, dataset, generator, opts),
+      check_batch_rows=functools.partial(step_lib.check_batch_rows, opts),
       best_metric="fid",
       info={"generator": generator, "discriminator": discriminator, "options": opts,
             "sample": sample})

@@ -33,6 +33,15 @@ def pick_captions(captions, rng):
   return jnp.take_along_axis(captions, k[:, None, None], axis=1)[:, 0]
 
 
+def check_batch_rows(options, rows):
+  """The mode-seeking term compares pairs of fakes: a step needs 2 rows or more (each device, under
+  parallel.mode=pmap). The loop checks it before a run writes anything (Trainer.check_batch_rows);
+  the step again when it is traced, for callers that build it themselves."""
+  if options.mode_seeking and rows < 2:
+    raise UserError(f"loss.mode_seeking_weight > 0 compares pairs of fakes: each device needs a "
+                    f"batch of 2 or more, not {rows} (raise batch_size)")
+
+
 def make_step(options, generator, discriminator, axis_name=None):
   """The pure step(state, batch, rng) -> (state, metrics) for a family.Options' switches."""
   latent_dim = options.latent_dim
@@ -52,9 +61,7 @@ def make_step(options, generator, discriminator, axis_name=None):
     mismatched = sentence[partners]
     z = jax.random.normal(z_rng, (images.shape[0], latent_dim), images.dtype)
     half = images.shape[0] // 2
-    if use_mode_seeking and not half:
-      raise UserError(f"loss.mode_seeking_weight > 0 compares pairs of fakes: each device needs a "
-                      f"batch of 2 or more, not {images.shape[0]} (raise batch_size)")
+    check_batch_rows(options, images.shape[0])
     # The caption each fake is drawn for: row i + half repeats row i's (mode seeking compares them).
     fake_sentence = (sentence[jnp.arange(images.shape[0]) % half] if use_mode_seeking
                      else sentence)
