@@ -142,6 +142,14 @@ def check(config, extra=()):
         _check_value(key, value, allowed)
 
 
+def check_decay_steps(key, steps, num_train_steps):
+  """A learning rate's decay over the run's last `steps` steps (CycleGAN's decay_steps, Pix2Pix's
+  lr_schedule.decay_steps) must fit in the run; -1, half of it, is resolved by the caller."""
+  if not 0 <= steps <= num_train_steps:
+    raise UserError(f"{key}={steps} must be between 0 and num_train_steps={num_train_steps} (or "
+                    "-1: half of it)")
+
+
 def flatten(config, prefix=""):
   """(dotted key, value) of every leaf of a ConfigDict or nested dict."""
   items = config.items() if hasattr(config, "items") else ()

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from configs import pix2pix_edges2digits
 from configs import stylegan_mnist
 from configs import text2image_digits
 from gan_jax import loop
@@ -89,3 +90,31 @@ def test_cyclegan_evaluation_without_heldout_images_is_refused_before_writing(tm
   config.eval_every_steps = 2
   refused(config, tmp_path / "run", r"in-loop evaluation needs held-out images: set "
                                     r"dataset.heldout > 0")
+
+
+def tiny_pix2pix():
+  config = shrink(pix2pix_edges2digits.get_config())
+  config.dataset.update(dict(max_images=24, num_heldout=4))
+  config.model.update(dict(g_width=4, d_width=4, d_layers=1))
+  return config
+
+
+@pytest.mark.parametrize("direction, match", [
+    ("sideways", r"dataset.direction='sideways' is unknown; allowed: a2b, b2a"),
+    ("b2a", r"dataset.direction='b2a': dataset.name=edges2digits makes its pairs one way"),
+])
+def test_pix2pix_direction_is_checked_for_every_task(tmp_path, direction, match):
+  config = tiny_pix2pix()
+  config.dataset.direction = direction
+  refused(config, tmp_path / "run", match)
+
+
+def test_pix2pix_decay_longer_than_the_run_is_refused_as_cyclegan_refuses_it(tmp_path):
+  config = tiny_pix2pix()
+  config.lr_schedule.decay_steps = 999999
+  refused(config, tmp_path / "run", r"lr_schedule.decay_steps=999999 must be between 0 and "
+                                    r"num_train_steps=2 \(or -1: half of it\)")
+  config = tiny_cyclegan_config(tmp_path / "data")
+  config.decay_steps = 999999
+  refused(config, tmp_path / "run", r"^decay_steps=999999 must be between 0 and "
+                                    r"num_train_steps=4 \(or -1: half of it\)")

@@ -44,6 +44,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
+from gan_jax import config_checks
 from gan_jax import key_streams
 from gan_jax import losses
 from gan_jax import parallel
@@ -88,9 +89,7 @@ def options_from_config(config):
   num_steps = int(config.num_train_steps)
   decay_steps = int(config.get("decay_steps", -1))
   decay_steps = num_steps // 2 if decay_steps < 0 else decay_steps  # -1: the second half.
-  if not 0 <= decay_steps <= num_steps:
-    raise UserError(f"decay_steps={decay_steps} must be between 0 and num_train_steps={num_steps} "
-                    "(or -1: half of it)")
+  config_checks.check_decay_steps("decay_steps", decay_steps, num_steps)
   return Options(loss=loss.name, cycle=cycle, identity=bool(loss.get("identity", True)),
                  pool_size=pool_size, num_steps=num_steps, decay_steps=decay_steps)
 

@@ -219,6 +219,7 @@ def load(config):
   task = _get(config, "name", "")
   if task not in TASKS:
     raise UserError(f"dataset.name={task!r} is unknown; allowed: {', '.join(TASKS)}")
+  check_direction(config, task)
   if task == "edges2digits":
     name, images, labels = _digits(config)
   elif task in ("colorize", "super_resolution", "inpaint"):
@@ -349,11 +350,21 @@ def _stack_side(images, files, size, what):
   return np.stack(images)
 
 
-def _direction(config, a, b):
+def check_direction(config, task):
+  """`dataset.direction`, for every task before any image is read: a2b or b2a for the user's
+  pairs (aligned, folders); the other tasks make their pairs one way, source -> target (a2b)."""
   direction = _get(config, "direction", "a2b")
   if direction not in DIRECTIONS:
     raise UserError(f"dataset.direction={direction!r} is unknown; allowed: a2b, b2a")
-  return (a, b) if direction == "a2b" else (b, a)
+  if direction != "a2b" and task not in ("aligned", "folders"):
+    raise UserError(f"dataset.direction={direction!r}: dataset.name={task} makes its pairs one "
+                    "way (source -> target); b2a is for the aligned and folders tasks")
+  return direction
+
+
+def _direction(config, a, b):
+  """(source, target) of the A and B sides (the direction is checked by `load`)."""
+  return (a, b) if _get(config, "direction", "a2b") == "a2b" else (b, a)
 
 
 def _aligned(config):

@@ -110,6 +110,8 @@ def make_models(config, shapes, axis_name=None):
 def check_config(config, shapes):
   """Bad settings as one line before anything compiles."""
   models.check_norm(config.model.norm)
+  config_checks.check_decay_steps("lr_schedule.decay_steps", lr_schedule(config)[1],
+                                  int(config.num_train_steps))
   if config.loss.l1_weight < 0 or config.loss.gan_weight < 0:
     raise UserError(f"loss.l1_weight={config.loss.l1_weight} and loss.gan_weight="
                     f"{config.loss.gan_weight} must be >= 0")
