@@ -74,11 +74,28 @@ def save(manager, state, step, metrics=None):
     path, reason = failure
     # Orbax's other writers fail the same way later; this line says it once.
     _drop_unretrieved_asyncio_errors()
-    kept = (f"the earlier checkpoints (steps {', '.join(map(str, earlier))}) are intact"
-            if earlier else "no earlier checkpoint exists")
     raise UserError(f"cannot write checkpoint step {step} to "
                     f"{path or os.path.join(str(manager.directory), str(step))}: {reason}; "
-                    f"{kept}") from e
+                    f"{_intact(earlier, 'earlier ')}") from e
+
+
+def failed_write(e, manager):
+  """A failed write of the run's other outputs (metrics, sample grids: disk full, read-only file
+  system) as the one line of a failed save: a UserError naming the file and the OS error, and the
+  checkpoints that are intact; None when `e` is not a failed write."""
+  failure = _write_error(e)
+  if failure is None:
+    return None
+  path, reason = failure
+  return UserError(f"cannot write {path or 'the run outputs'}: {reason}; "
+                   f"{_intact(list(manager.all_steps()))}")
+
+
+def _intact(steps, which=""):
+  """What a failed write leaves: 'the [earlier ]checkpoints (steps 2, 4) are intact'."""
+  if not steps:
+    return f"no {which}checkpoint exists"
+  return f"the {which}checkpoints (steps {', '.join(map(str, sorted(steps)))}) are intact"
 
 
 def _os_error(e):

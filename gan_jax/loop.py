@@ -348,8 +348,9 @@ def run(config, workdir, program, dataset, member_names=()):
         f"{k} {old} -> {new}" for k, (old, new) in changed.items()), flush=True)
 
   n_members = members or 1
-  writers = [outputs.MetricWriter(workdir, enabled=is_main, start_step=start_step,
-                                  member=i if members else None) for i in range(n_members)]
+  with _failed_writes_in_one_line(manager):
+    writers = [outputs.MetricWriter(workdir, enabled=is_main, start_step=start_step,
+                                    member=i if members else None) for i in range(n_members)]
   final = _logged_metrics(workdir, n_members, members)  # A resumed run's earlier numbers.
   progress = outputs.Progress(start_step, config.num_train_steps)
   evaluate, eval_every = _evaluator(config, dataset, trainer, workdir, members)
@@ -359,7 +360,7 @@ def run(config, workdir, program, dataset, member_names=()):
   compiled = set()
   sums, sum_steps = None, 0
   step = start_step
-  with signals.stop_requests(announce=is_main) as stop:
+  with signals.stop_requests(announce=is_main) as stop, _failed_writes_in_one_line(manager):
     try:
       while step < config.num_train_steps and not stop:
         n = _steps_in_call(step, config.num_train_steps, config.steps_per_call,
@@ -411,6 +412,19 @@ def run(config, workdir, program, dataset, member_names=()):
       for w in writers:
         w.close()
   return state, final
+
+
+@contextlib.contextmanager
+def _failed_writes_in_one_line(manager):
+  """A failed write of the metrics or a sample grid (disk full, read-only) ends the run as a failed
+  checkpoint save does: one line naming the file, and the checkpoints that are intact."""
+  try:
+    yield
+  except OSError as e:
+    failure = checkpointing.failed_write(e, manager)
+    if failure is None:
+      raise
+    raise failure from e
 
 
 def due(step, every, done):

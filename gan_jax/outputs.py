@@ -1,5 +1,6 @@
 """What a run leaves in its workdir besides checkpoints: metrics (JSON lines and TensorBoard event
 files), sample grids and scatter plots, progress lines."""
+import contextlib
 import json
 import math
 import os
@@ -94,9 +95,14 @@ def _drop_records_after(path, step):
 
 
 class MetricWriter:
-  """Appends scalars to `metrics.jsonl` and TensorBoard event files (no-op on non-zero processes).
+  """Appends scalars to `metrics.jsonl` and a TensorBoard event file (no-op on non-zero processes).
 
   `start_step`: the step a run resumes from; what an earlier attempt logged after it is dropped.
+  Both files are written and flushed in `write`, in this thread: a failed write (disk full,
+  read-only) is an OSError naming its file, raised there for the loop to report in one line
+  (tensorboardX's SummaryWriter writes from a thread of its own and flushes again at exit, so
+  one full disk used to end in four tracebacks). After a failed write, `close` drops what could
+  not be written instead of failing again.
   """
 
   def __init__(self, workdir, enabled=True, member=None, start_step=0):
@@ -104,13 +110,13 @@ class MetricWriter:
     self._jsonl = None
     self._tb = None
     self._member = member
+    self._failed = False
     if enabled:
-      from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
       tb_dir = os.path.join(workdir, "tensorboard")
       if member is not None:
         tb_dir = os.path.join(tb_dir, f"member_{member}")
-      # purge_step hides the earlier attempt's events from start_step + 1 on.
-      self._tb = SummaryWriter(tb_dir, purge_step=start_step + 1 if start_step else None)
+      os.makedirs(tb_dir, exist_ok=True)
+      self._tb = _EventFile(tb_dir, purge_step=start_step + 1 if start_step else None)
       path = os.path.join(workdir, "metrics.jsonl")
       _drop_records_after(path, start_step)
       self._jsonl = open(path, "a")
@@ -122,16 +128,70 @@ class MetricWriter:
     record = {"step": int(step), **scalars}
     if self._member is not None:
       record["member"] = self._member
-    self._jsonl.write(json.dumps(record) + "\n")
-    self._jsonl.flush()
-    for k, v in scalars.items():
-      self._tb.add_scalar(k, v, int(step))
-    self._tb.flush()
+    try:
+      with _naming_the_file(self._jsonl.name):
+        self._jsonl.write(json.dumps(record) + "\n")
+        self._jsonl.flush()
+      self._tb.write(int(step), scalars)
+    except OSError:
+      self._failed = True
+      raise
 
   def close(self):
-    if self._enabled:
-      self._jsonl.close()
-      self._tb.close()
+    if not self._enabled:
+      return
+    for f in (self._jsonl, self._tb):
+      try:
+        f.close()
+      except OSError:
+        if not self._failed:  # Reported already otherwise: the same failed write again.
+          raise
+
+
+class _EventFile:
+  """A TensorBoard event file of scalars, written and flushed by the caller's thread (tensorboardX's
+  record format). `purge_step`: TensorBoard hides the events an earlier attempt wrote from that
+  step on (a SessionLog START, as SummaryWriter(purge_step=...) writes)."""
+
+  def __init__(self, folder, purge_step=None):
+    from tensorboardX import event_file_writer  # pylint: disable=g-import-not-at-top
+    from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+    from tensorboardX import summary  # pylint: disable=g-import-not-at-top
+    self._event_pb2, self._summary = event_pb2, summary
+    # Writes the file's version record; names it events.out.tfevents.<time>.<host>.
+    self._writer = event_file_writer.EventsWriter(os.path.join(folder, "events"))
+    self.name = self._writer._file_name  # pylint: disable=protected-access
+    if purge_step is not None:
+      self._add(self._event_pb2.Event(step=purge_step, session_log=self._event_pb2.SessionLog(
+          status=self._event_pb2.SessionLog.START)))
+
+  def _add(self, event):
+    event.wall_time = time.time()
+    with _naming_the_file(self.name):
+      self._writer.write_event(event)
+      self._writer.flush()
+
+  def write(self, step, scalars):
+    with _naming_the_file(self.name):
+      for k, v in scalars.items():
+        self._writer.write_event(self._event_pb2.Event(
+            wall_time=time.time(), step=step, summary=self._summary.scalar(k, v)))
+      self._writer.flush()
+
+  def close(self):
+    with _naming_the_file(self.name):
+      self._writer.close()
+
+
+@contextlib.contextmanager
+def _naming_the_file(path):
+  """A failed write or flush raises an OSError without a file name: this one names `path`."""
+  try:
+    yield
+  except OSError as e:
+    if e.filename is not None:
+      raise
+    raise OSError(e.errno, e.strerror or str(e), path) from e
 
 
 class Progress:

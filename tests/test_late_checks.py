@@ -1,17 +1,23 @@
 """Mistakes the new families used to find late: each is one UserError line before the run writes
 anything (no config.json, checkpoints/, metrics), so the corrected command starts afresh; and the
 machine's faults during a run (a full disk under the metrics) are one line that says what is kept."""
+import builtins
+import errno
 import json
 import os
+import struct
 
 import numpy as np
 from PIL import Image
 import pytest
 
+from configs import gan_mlp
 from configs import pix2pix_edges2digits
 from configs import stylegan_mnist
 from configs import text2image_digits
+from gan_jax import checkpointing
 from gan_jax import loop
+from gan_jax import outputs
 from gan_jax.errors import UserError
 from test_cyclegan_family import tiny_config as tiny_cyclegan_config
 
@@ -118,3 +124,100 @@ def test_pix2pix_decay_longer_than_the_run_is_refused_as_cyclegan_refuses_it(tmp
   config.decay_steps = 999999
   refused(config, tmp_path / "run", r"^decay_steps=999999 must be between 0 and "
                                     r"num_train_steps=4 \(or -1: half of it\)")
+
+
+def tiny_mlp(steps=4):
+  """gan_mlp on 2D points: every step logged, a checkpoint every 2 steps, no sample plots."""
+  config = shrink(gan_mlp.get_config("ring8"), steps)
+  config.log_every_steps = 1
+  config.checkpoint_every_steps = 2
+  config.sample_every_steps = 0
+  return config
+
+
+def full_disk():
+  return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_under_metrics_jsonl_is_one_line_and_the_checkpoint_is_kept(
+    tmp_path, monkeypatch, capfd):
+  class FullAfterStep2:
+    """metrics.jsonl on a disk that fills up after step 2's record."""
+
+    def __init__(self, f):
+      self._f = f
+      self.name = f.name
+
+    def write(self, text):
+      if json.loads(text)["step"] > 2:
+        raise full_disk()
+      return self._f.write(text)
+
+    def __getattr__(self, name):
+      return getattr(self._f, name)
+
+  def opening(path, *args, **kwargs):
+    f = builtins.open(path, *args, **kwargs)
+    return FullAfterStep2(f) if str(path).endswith("metrics.jsonl") and "a" in args else f
+  monkeypatch.setattr(outputs, "open", opening, raising=False)
+  workdir = str(tmp_path / "run")
+  with pytest.raises(UserError) as e:
+    loop.train_and_evaluate(tiny_mlp(), workdir)
+  assert str(e.value) == (f"cannot write {workdir}/metrics.jsonl: No space left on device; the "
+                          "checkpoints (steps 2) are intact")
+  assert checkpointing.make_manager(workdir).latest_step() == 2
+  assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_full_disk_under_tensorboard_is_one_line_and_the_checkpoint_is_kept(
+    tmp_path, monkeypatch, capfd):
+  from tensorboardX import record_writer  # pylint: disable=g-import-not-at-top
+  flushes = []
+  real_flush = record_writer.RecordWriter.flush
+
+  def flush(self):
+    flushes.append(1)
+    if len(flushes) > 2:  # Steps 1 and 2's events are on disk; then the disk is full.
+      raise full_disk()
+    real_flush(self)
+  monkeypatch.setattr(record_writer.RecordWriter, "flush", flush)
+  workdir = str(tmp_path / "run")
+  with pytest.raises(UserError, match=r"^cannot write \S+/tensorboard/events.out.tfevents.\S+: No "
+                                      r"space left on device; the checkpoints \(steps 2\) are "
+                                      r"intact$"):
+    loop.train_and_evaluate(tiny_mlp(), workdir)
+  assert checkpointing.make_manager(workdir).latest_step() == 2
+  assert "Traceback" not in capfd.readouterr().err
+
+
+def read_events(folder):
+  """(step, tag, value) of the scalars and (step, 'START') of the session starts in the event
+  files under `folder` (TensorBoard's record format: length, its CRC, the Event, its CRC)."""
+  from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+  found = []
+  for name in sorted(os.listdir(folder)):
+    with open(os.path.join(folder, name), "rb") as f:
+      data = f.read()
+    at = 0
+    while at < len(data):
+      length, = struct.unpack("Q", data[at:at + 8])
+      event = event_pb2.Event.FromString(data[at + 12:at + 12 + length])
+      at += 16 + length
+      if event.HasField("session_log"):
+        found.append((event.step, "START"))
+      found += [(event.step, v.tag, v.simple_value) for v in event.summary.value]
+  return found
+
+
+def test_tensorboard_events_hold_each_write_and_a_resume_purges_the_later_steps(tmp_path):
+  writer = outputs.MetricWriter(str(tmp_path))
+  writer.write(10, {"d_loss": 1.5})
+  writer.write(20, {"d_loss": 2.5})
+  writer.close()
+  assert read_events(tmp_path / "tensorboard") == [(10, "d_loss", 1.5), (20, "d_loss", 2.5)]
+  writer = outputs.MetricWriter(str(tmp_path), start_step=10)
+  writer.write(20, {"d_loss": -2.5})
+  writer.close()
+  events = read_events(tmp_path / "tensorboard")
+  assert (11, "START") in events and events[-1] == (20, "d_loss", -2.5)
+
