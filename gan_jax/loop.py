@@ -288,17 +288,24 @@ def build(config, dataset, devices=None):
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
-  """Trains (or resumes) the run described by `config`, writing everything into `workdir`."""
-  validate_config(config)
-  distributed.initialize(config)
-  if jax.process_index() == 0:  # The lock's holder: a second run on this workdir stops here.
-    workdir_lib.check_usable(workdir)
-  family = families.get(config.get("family", "latent"))
-  dataset = family.load_data(config)
-  program = build(config, dataset)
-  check_before_writing(config, dataset, program.trainer)
-  with lock(workdir):
-    state, _ = run(config, workdir, program, dataset)
+  """Trains (or resumes) the run described by `config`, writing everything into `workdir`.
+
+  A SIGTERM before the loop starts (while the data load, the program compiles, the checkpoint is
+  restored) ends the run at once, status 0 (signals.stop_at_once); from then on it saves a
+  checkpoint first (signals.stop_requests)."""
+  with signals.stop_at_once(
+      "stopped by SIGTERM before training started: no step was trained; the same command "
+      "starts (or resumes) the run"):
+    validate_config(config)
+    distributed.initialize(config)
+    if jax.process_index() == 0:  # The lock's holder: a second run on this workdir stops here.
+      workdir_lib.check_usable(workdir)
+    family = families.get(config.get("family", "latent"))
+    dataset = family.load_data(config)
+    program = build(config, dataset)
+    check_before_writing(config, dataset, program.trainer)
+    with lock(workdir):
+      state, _ = run(config, workdir, program, dataset)
   return state
 
 

@@ -11,6 +11,10 @@ The handler only records the signal, so the step in flight finishes and the loop
 checkpoint. A second Ctrl-C while the first is being handled quits at once (KeyboardInterrupt,
 which `cli.run` also turns into one line): the last periodic checkpoint is kept.
 
+Before the loop can save anything (loading the data, building and compiling, restoring), there is
+no state worth waiting for: `stop_at_once` makes SIGTERM end the run at once, with one line and the
+same status.
+
 Exit statuses: SIGINT 130 (128 + 2, what shells report for Ctrl-C, so scripts see an interrupted
 run); SIGTERM 0, as before: a preempted run that saved its state and will resume with the same
 command has done what was asked (a scheduler that restarts jobs only on failure would need 143).
@@ -77,6 +81,26 @@ def stop_requests(signums=(signal.SIGTERM, signal.SIGINT), announce=True):
     previous[signum] = signal.signal(signum, handler)
   try:
     yield request
+  finally:
+    for signum, old in previous.items():
+      signal.signal(signum, old)
+
+
+@contextlib.contextmanager
+def stop_at_once(message, signums=(signal.SIGTERM,)):
+  """Until `stop_requests` takes over (it restores this on exit): any of `signums` raises Stopped
+  with `message` at once, instead of Python's default for SIGTERM (death, status 143). For the
+  stretch before a run has anything to save, which may be long (data, classifiers, compilation);
+  Ctrl-C keeps its KeyboardInterrupt. Outside the main thread it does nothing."""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+
+  def handler(signum, _):
+    raise Stopped(signum, message)
+  previous = {signum: signal.signal(signum, handler) for signum in signums}
+  try:
+    yield
   finally:
     for signum, old in previous.items():
       signal.signal(signum, old)

@@ -5,6 +5,7 @@ import builtins
 import errno
 import json
 import os
+import signal
 import struct
 
 import numpy as np
@@ -18,6 +19,7 @@ from configs import text2image_digits
 from gan_jax import checkpointing
 from gan_jax import loop
 from gan_jax import outputs
+from gan_jax import signals
 from gan_jax.errors import UserError
 from test_cyclegan_family import tiny_config as tiny_cyclegan_config
 
@@ -221,3 +223,33 @@ def test_tensorboard_events_hold_each_write_and_a_resume_purges_the_later_steps(
   events = read_events(tmp_path / "tensorboard")
   assert (11, "START") in events and events[-1] == (20, "d_loss", -2.5)
 
+
+@pytest.mark.parametrize("stage", ["load_data", "build"])
+def test_sigterm_before_the_first_step_exits_0_at_once_and_writes_nothing(tmp_path, monkeypatch,
+                                                                          stage):
+  """A preempted job's SIGTERM while the data load or the program compiles: Stopped (cli.run prints
+  its one line and returns its status, 0), raised at once, instead of death by SIGTERM (143)."""
+  from gan_jax.families.latent import family  # pylint: disable=g-import-not-at-top
+  where = family if stage == "load_data" else loop
+  real = getattr(where, stage)
+  reached = []
+
+  def terminated_meanwhile(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)
+    reached.append(stage)  # The handler raises before the stage goes on.
+    return real(*args, **kwargs)
+  monkeypatch.setattr(where, stage, terminated_meanwhile)
+
+  def killed(signum, frame):  # Python's default would end the test session (status 143).
+    raise AssertionError("SIGTERM was not handled: the process would die with status 143")
+  previous = signal.signal(signal.SIGTERM, killed)
+  workdir = tmp_path / "run"
+  try:
+    with pytest.raises(signals.Stopped, match=r"^stopped by SIGTERM before training started: no "
+                                              r"step was trained") as e:
+      loop.train_and_evaluate(tiny_mlp(), str(workdir))
+    assert signal.getsignal(signal.SIGTERM) is killed  # The handler before the run is restored.
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+  assert e.value.exit_status == 0 and "\n" not in str(e.value) and not reached
+  assert not os.path.exists(workdir)
