@@ -100,13 +100,7 @@ def _intact(steps, which=""):
 
 def _os_error(e):
   """The OSError in an exception's cause/context chain, or None."""
-  seen = set()
-  while e is not None and id(e) not in seen:
-    if isinstance(e, OSError) and e.errno is not None:
-      return e
-    seen.add(id(e))
-    e = e.__cause__ or e.__context__
-  return None
+  return next((x for x in _chain(e) if isinstance(x, OSError) and x.errno is not None), None)
 
 
 def _write_error(e):
@@ -165,7 +159,7 @@ def restore_latest(manager, target_state, set_aside_damaged=False, warn=None, on
         restored_step = step
         break
       except Exception as e:  # pylint: disable=broad-except  # Each file error has its own type.
-        damaged.append((step, _reason(e)))
+        damaged.append((step, _reason(e, str(manager.directory))))
         # The other reads of that step fail too, and asyncio logs each when it is collected.
         _drop_unretrieved_asyncio_errors()
   if restored_step is None and damaged:
@@ -244,19 +238,41 @@ def _set_aside(manager, step):
   return dst
 
 
-def _reason(e):
-  """A short reason for a failed restore: tensorstore's status code says what is wrong with the
-  files; otherwise the exception's first line."""
-  text = " ".join(str(e).split())
-  for code, meaning in (("OUT_OF_RANGE", "an array file is truncated"),
-                        ("DATA_LOSS", "an array file is corrupt"),
-                        ("NOT_FOUND", "an array file or the manifest is missing"),
-                        ("FAILED_PRECONDITION", "an array file is corrupt")):
-    if code in text:
-      return meaning
-  if type(e).__name__ == "JSONDecodeError":
-    return "its metadata file is not valid JSON"
-  return f"{type(e).__name__}: {text[:160] or 'no message'}"
+def _reason(e, folder):
+  """A short reason for a failed restore: which file (relative to `folder`, the checkpoints:
+  '30/default/d/84210b...'), or the file of which array, is truncated, corrupt or missing, when the
+  error says; else what is wrong with the step's files. Orbax may wrap tensorstore's error
+  ('Encountered error while reading array index ... <bound method ...>'), so its causes are read
+  too: tensorstore's status code says what is wrong. Otherwise: the error's first clause, without
+  tensorstore's spec."""
+  chain = _chain(e)
+  chain_text = [" ".join(str(x).split()) for x in chain]
+  text = " ".join(chain_text)
+  state = next((state for marker, state in (
+      ("OUT_OF_RANGE", "truncated"), ("DATA_LOSS", "corrupt"), ("NOT_FOUND", "missing"),
+      ("FAILED_PRECONDITION", "corrupt"), ("Data corruption", "corrupt")) if marker in text), None)
+  if state is None:
+    if any(type(x).__name__ == "JSONDecodeError" for x in chain):
+      return "its metadata file is not valid JSON"
+    first = re.split(r" See full TensorStore details| \[tensorstore_spec", chain_text[0])[0]
+    return f"{type(e).__name__}: {first[:120] or 'no message'}"
+  files = [f for f in re.findall(r'local file "([^"\\]+)"', text) if not f.endswith("/")]
+  if files:
+    return f"{os.path.relpath(files[-1], folder)} is {state}"
+  array = re.search(r'Error reading "([^"\\/]+)/[^"\\]*" in OCDBT', text)
+  if array:
+    return f"the file of array {array.group(1)} is {state}"
+  return ("an array file or the manifest is missing" if state == "missing"
+          else f"an array file is {state}")
+
+
+def _chain(e):
+  """`e` and the exceptions it was raised from or during, outermost first."""
+  chain = []
+  while e is not None and all(e is not x for x in chain):
+    chain.append(e)
+    e = e.__cause__ or e.__context__
+  return chain
 
 
 def _stderr(message):

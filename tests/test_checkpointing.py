@@ -7,6 +7,7 @@ import gc
 import glob
 import logging
 import os
+import re
 import resource
 import shutil
 import signal
@@ -90,11 +91,12 @@ def _logged(name=None):
     logger.removeHandler(handler)
 
 
-DAMAGES = {"truncated array file": (_truncate_arrays, "an array file is truncated"),
-           "missing array file": (_remove_arrays, "an array file or the manifest is missing"),
-           "missing manifest": (_remove_manifest, "an array file or the manifest is missing"),
-           "garbage metadata": (_garbage_metadata, "its metadata file is not valid JSON"),
-           "half-written step folder": (_remove_state, "the step folder holds no saved state")}
+# The reason each damage is reported with (a regular expression): the file, when the error names it.
+DAMAGES = {"truncated array file": (_truncate_arrays, r"30/default/d/[0-9a-f]+ is truncated"),
+           "missing array file": (_remove_arrays, r"30/default/d/[0-9a-f]+ is missing"),
+           "missing manifest": (_remove_manifest, r"an array file or the manifest is missing"),
+           "garbage metadata": (_garbage_metadata, r"its metadata file is not valid JSON"),
+           "half-written step folder": (_remove_state, r"the step folder holds no saved state")}
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
@@ -109,8 +111,9 @@ def test_a_damaged_latest_checkpoint_is_skipped_with_one_warning(damage, tmp_pat
                                           warn=warnings.append)
   assert int(restored.step) == 20
   np.testing.assert_array_equal(restored.params["w"], np.full((4, 3), 20.0))
-  assert warnings == [f"warning: skipped damaged checkpoint step 30 in {workdir}/checkpoints "
-                      f"({reason}); restored step 20"]
+  assert len(warnings) == 1 and re.fullmatch(
+      re.escape(f"warning: skipped damaged checkpoint step 30 in {workdir}/checkpoints (") + reason
+      + re.escape("); restored step 20"), warnings[0]), warnings
   assert _files(workdir) == before
   # The training loop: the damaged folder is renamed, so that step 30 can be written again.
   manager = checkpointing.make_manager(workdir)
@@ -123,6 +126,26 @@ def test_a_damaged_latest_checkpoint_is_skipped_with_one_warning(damage, tmp_pat
   assert checkpointing.make_manager(workdir).all_steps() == [10, 20, 30]
   restored = checkpointing.restore_latest(checkpointing.make_manager(workdir), _state(0))
   assert int(restored.step) == 30
+
+
+def test_a_damaged_file_of_a_large_array_is_named_in_one_readable_line(tmp_path):
+  """Orbax wraps the read error of a large array's own file ('Encountered error while reading array
+  index: ... <bound method ...>'): the warning still says which array's file of which step."""
+  workdir = str(tmp_path / "run")
+  manager = checkpointing.make_manager(workdir)
+  for step in (10, 20):
+    rng = np.random.default_rng(step)
+    checkpointing.save(manager, State(step=jnp.array(step, jnp.int32), params={
+        "w": jnp.asarray(rng.normal(size=(200, 300)), jnp.float32)}), step)
+  largest = max(_step_files(workdir, 20, "d/*"), key=os.path.getsize)
+  os.truncate(largest, os.path.getsize(largest) // 2)
+  warnings = []
+  target = State(step=jnp.array(0, jnp.int32), params={"w": jnp.zeros((200, 300))})
+  restored = checkpointing.restore_latest(checkpointing.make_manager(workdir), target,
+                                          warn=warnings.append)
+  assert int(restored.step) == 10
+  assert warnings == [f"warning: skipped damaged checkpoint step 20 in {workdir}/checkpoints (the "
+                      "file of array params.w is truncated); restored step 10"]
 
 
 def test_a_stray_empty_step_folder_is_skipped(tmp_path):
@@ -145,8 +168,9 @@ def test_no_intact_checkpoint_is_one_error_that_blames_the_files(tmp_path):
     checkpointing.restore_latest(checkpointing.make_manager(workdir), _state(0),
                                  set_aside_damaged=True)
   message = str(e.value)
-  assert message.startswith(f"the checkpoint files in {workdir}/checkpoints are damaged and none "
-                            "can be restored (step 20: an array file is truncated; step 10: ")
+  assert re.match(re.escape(f"the checkpoint files in {workdir}/checkpoints are damaged and none "
+                            "can be restored (step 20: 20/default/d/") + r"[0-9a-f]+ is truncated; "
+                  r"step 10: ", message), message
   assert "config" not in message and "\n" not in message
   assert _files(workdir) == before
 
