@@ -253,3 +253,11 @@ def test_sigterm_before_the_first_step_exits_0_at_once_and_writes_nothing(tmp_pa
     signal.signal(signal.SIGTERM, previous)
   assert e.value.exit_status == 0 and "\n" not in str(e.value) and not reached
   assert not os.path.exists(workdir)
+
+
+def test_pix2pix_unknown_norm_names_the_key(tmp_path):
+  config = tiny_pix2pix()
+  config.model.norm = "group"
+  refused(config, tmp_path / "run", r"^model\.norm='group' is unknown; allowed: batch, instance, "
+                                    r"none$")
+

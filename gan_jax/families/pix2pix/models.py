@@ -43,7 +43,7 @@ def _bn_scale_init(key, shape, dtype=jnp.float32):
 
 def check_norm(norm):
   if norm not in NORMS:
-    raise UserError(f"model norm={norm!r} is unknown; allowed: {', '.join(NORMS)}")
+    raise UserError(f"model.norm={norm!r} is unknown; allowed: {', '.join(NORMS)}")
   return norm
 
 
