@@ -77,11 +77,20 @@ def check_usable(path):
     raise UserError(f"workdir {path} cannot be created: {existing} is a file")
   if not os.access(existing, os.W_OK | os.X_OK):
     what = "workdir" if existing == path else f"workdir {path} cannot be created: folder"
-    raise UserError(f"{what} {existing} is not writable (permission denied); use another "
-                    "--workdir")
+    raise UserError(f"{what} {existing} is not writable ({_why_not_writable(existing)}); use "
+                    "another --workdir")
   lock_path = os.path.join(path, LOCK_NAME)
   if _held_by_other(lock_path):
     raise _in_use(path, lock_path)
+
+
+def _why_not_writable(folder):
+  """os.access says no without saying why: a read-only mount, or the folder's permissions."""
+  try:
+    read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+  except OSError:
+    read_only = False
+  return "read-only file system" if read_only else "permission denied"
 
 
 @contextlib.contextmanager

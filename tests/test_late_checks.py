@@ -261,3 +261,11 @@ def test_pix2pix_unknown_norm_names_the_key(tmp_path):
   refused(config, tmp_path / "run", r"^model\.norm='group' is unknown; allowed: batch, instance, "
                                     r"none$")
 
+
+def test_a_workdir_on_a_read_only_file_system_says_so(tmp_path, monkeypatch):
+  class ReadOnly:
+    f_flag = os.ST_RDONLY
+  monkeypatch.setattr(os, "access", lambda path, mode: False)
+  monkeypatch.setattr(os, "statvfs", lambda path: ReadOnly())
+  refused(tiny_mlp(), tmp_path / "run", rf"^workdir {tmp_path}/run cannot be created: folder "
+                                        rf"{tmp_path} is not writable \(read-only file system\)")
