@@ -2,6 +2,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from configs import default
 from gan_jax import losses
@@ -132,3 +133,26 @@ def test_initial_weights_do_not_reuse_the_first_steps_keys():
     from_step_key = g.init(step_key, *ts.latent_and_labels(config, 0, step_key, 2), train=False)
     assert not jax.tree.all(jax.tree.map(np.array_equal, state.nets["g"].params,
                                          from_step_key["params"]))
+
+
+def test_gradient_penalty_enters_the_critic_update_with_its_weight():
+  """A linear critic D(x) = w.x + b has ||grad_x D|| = ||w|| at every point, so its WGAN-GP is
+  (||w|| - 1)^2 whatever the interpolates. With SGD, a gp_weight of lam instead of 0 (the same
+  program, the same keys) moves w by -lr * lam * 2 (||w|| - 1) w / ||w|| more, and b no more."""
+  lr, lam = 0.01, 10.0
+  c = _config(**{"loss.name": "wasserstein", "loss.gp_weight": lam, "model.d_hidden": (),
+                 "d_optimizer.name": "sgd", "d_optimizer.learning_rate": lr})
+  _, _, state, step, batch = _setup(c)
+  w = jnp.array([[3.0], [4.0]])  # ||w|| = 5: the penalty is 16, its gradient 1.6 w.
+  d = state.nets["d"]
+  state = state.replace(nets={**state.nets, "d": d.replace(
+      params={"Dense_0": {"kernel": w, "bias": jnp.zeros((1,))}})})
+  rng = jax.random.key(2)
+  with_gp, metrics = step(state, batch, rng)
+  without_gp, _ = step(state.replace(hparams={**state.hparams, "gp_weight": jnp.float32(0.0)}),
+                       batch, rng)
+  assert float(metrics["gradient_penalty"]) == pytest.approx(16.0, rel=1e-5)
+  moved = lambda s, name: np.asarray(s.nets["d"].params["Dense_0"][name])
+  np.testing.assert_allclose(moved(with_gp, "kernel") - moved(without_gp, "kernel"),
+                             -lr * lam * 2 * (5.0 - 1.0) * np.asarray(w) / 5.0, rtol=1e-4)
+  np.testing.assert_allclose(moved(with_gp, "bias"), moved(without_gp, "bias"), atol=1e-7)
