@@ -1,8 +1,10 @@
 """Reading a user's images (a folder, one image file or an .npz) and writing images (an .npz or a
 folder of PNGs) whole or not at all: the input and output side of command-line tools such as
 `gan_jax.translate`. `what` names the flag in error messages."""
+import contextlib
 import os
 import pathlib
+import re
 import shutil
 import tempfile
 
@@ -14,9 +16,27 @@ from gan_jax.errors import UserError
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
+@contextlib.contextmanager
+def open_image(path, what=""):
+  """PIL's Image.open, where an image whose header claims more pixels than PIL decodes (twice
+  Image.MAX_IMAGE_PIXELS: a decompression bomb) is one UserError naming the file and the limit.
+  PIL's limit is kept, so a large legitimate image still opens (with PIL's warning above half of
+  it)."""
+  try:
+    img = Image.open(path)
+  except Image.DecompressionBombError as e:
+    claimed = re.search(r"\((\d+) pixels\)", str(e))
+    size = f"{int(claimed.group(1)):,} pixels" if claimed else "more pixels than that"
+    raise UserError(f"{what + ': ' if what else ''}{str(path)!r} claims {size}, more than the "
+                    f"{2 * Image.MAX_IMAGE_PIXELS:,} that PIL decodes (its limit against "
+                    "decompression bombs); use a smaller image") from e
+  with img:
+    yield img
+
+
 def _decode(path, what):
   try:
-    with Image.open(path) as img:
+    with open_image(path, what) as img:
       if img.mode.startswith("I") or img.mode == "F":
         raise UserError(f"{what}: {str(path)!r} is a {img.mode} image; 8-bit grey or colour "
                         "images are supported")

@@ -269,3 +269,36 @@ def test_a_workdir_on_a_read_only_file_system_says_so(tmp_path, monkeypatch):
   monkeypatch.setattr(os, "statvfs", lambda path: ReadOnly())
   refused(tiny_mlp(), tmp_path / "run", rf"^workdir {tmp_path}/run cannot be created: folder "
                                         rf"{tmp_path} is not writable \(read-only file system\)")
+
+
+def png_claiming(path, width, height):
+  """A 1x1 PNG whose header (IHDR) claims `width` x `height` pixels, its CRC fixed: PIL opens it
+  as that size without decoding a pixel."""
+  import zlib  # pylint: disable=g-import-not-at-top
+  Image.new("L", (1, 1)).save(path)
+  data = bytearray(path.read_bytes())
+  ihdr = data.index(b"IHDR")
+  data[ihdr + 4:ihdr + 12] = struct.pack(">II", width, height)
+  data[ihdr + 17:ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr:ihdr + 17])))
+  path.write_bytes(bytes(data))
+  return path
+
+
+def test_a_decompression_bomb_given_to_translate_is_one_line_naming_the_file_and_the_limit(
+    tmp_path):
+  from gan_jax import image_files  # pylint: disable=g-import-not-at-top
+  bomb = png_claiming(tmp_path / "bomb.png", 20_000, 20_000)
+  with pytest.raises(UserError, match=(
+      rf"^--input: '{bomb}' claims 400,000,000 pixels, more than the 178,956,970 that PIL decodes "
+      r"\(its limit against decompression bombs\); use a smaller image$")):
+    image_files.read_images(str(bomb), "--input")
+  with pytest.raises(UserError, match="bomb.png' claims 400,000,000 pixels"):
+    image_files.read_images(str(tmp_path), "--input")  # In a folder of inputs too.
+  from gan_jax.families.pix2pix import data as pix2pix_data  # pylint: disable=g-import-not-at-top
+  with pytest.raises(UserError, match="bomb.png' claims 400,000,000 pixels"):  # Training pairs.
+    pix2pix_data.load({"name": "aligned", "path": str(tmp_path)})
+  large = tmp_path / "large" / "photo.png"  # A large legitimate image still reads.
+  large.parent.mkdir()
+  Image.new("RGB", (4000, 3000), (10, 20, 30)).save(large)
+  (image,), _ = image_files.read_images(str(large.parent), "--input")
+  assert image.shape == (3000, 4000, 3)

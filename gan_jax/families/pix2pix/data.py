@@ -39,6 +39,7 @@ from skimage import color
 from skimage import feature
 
 from gan_jax import data as data_lib
+from gan_jax import image_files
 from gan_jax.data import sources as sources_lib
 from gan_jax.errors import UserError
 
@@ -319,7 +320,7 @@ def _list_images(folder, what):
 
 def _decode(path):
   try:
-    with Image.open(path) as img:
+    with image_files.open_image(path) as img:
       return sources_lib._process_image(img, 0, False)  # pylint: disable=protected-access
   except (OSError, ValueError) as e:
     raise UserError(f"cannot decode {str(path)!r}: {e}") from e
