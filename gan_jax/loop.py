@@ -265,10 +265,10 @@ def build(config, dataset, devices=None):
   trainer = family.build(config, dataset, axis_name)
   mesh = parallel.make_mesh(devices)
   parallel.check_batch_divides(config.batch_size, mesh)
+  step_of_stage = stage_steps(trainer, axis_name, mesh, mode)  # Checks the rows before compiling.
   replicated = parallel.replicated(mesh)
   state = jax.jit(trainer.init, out_shardings=replicated)(jax.random.key(config.seed))
   feeder, sample = feeder_for(config, dataset, trainer, mesh)
-  step_of_stage = stage_steps(trainer, axis_name, mesh, mode)
   base_key = jax.random.key(config.seed)
   batch_sharding = parallel.batch_sharded(mesh)
 
