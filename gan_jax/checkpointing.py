@@ -82,11 +82,11 @@ def save(manager, state, step, metrics=None):
 def failed_write(e, manager):
   """A failed write of the run's other outputs (metrics, sample grids: disk full, read-only file
   system) as the one line of a failed save: a UserError naming the file and the OS error, and the
-  checkpoints that are intact; None when `e` is not a failed write."""
-  failure = _write_error(e)
-  if failure is None:
+  checkpoints that are intact; None when `e` is not a failed write (another OSError, such as a
+  missing file, is not one: it keeps its traceback)."""
+  if not _is_write_failure(e):
     return None
-  path, reason = failure
+  path, reason = _write_error(e)
   return UserError(f"cannot write {path or 'the run outputs'}: {reason}; "
                    f"{_intact(list(manager.all_steps()))}")
 
