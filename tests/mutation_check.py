@@ -22,7 +22,9 @@ an error naming the mutation) and the replacement, all on one line. The scratch 
 the tests import, subprocesses included: PYTHONPATH is the scratch folder (ahead of the editable
 install of the working tree), and no bytecode is written, so a mutated file is always compiled
 afresh (a pyc of the same size and second would otherwise be reused). GAN_JAX_CACHE is one temporary
-folder shared by all the runs.
+folder for all the runs (where tests/conftest.py does not set its own), the temporary files of the
+tests go below the scratch folder, and the scratch copy's `.pytest_cache/xla` (tests/conftest.py's
+XLA compilation cache, keyed by the program: a mutant compiles afresh) lasts for the whole check.
 """
 import argparse
 import dataclasses
@@ -163,11 +165,13 @@ def copy_repository(dest):
     shutil.copy2(src, os.path.join(dest, rel))
 
 
-def environment(scratch, cache):
+def environment(scratch, work):
   """The tests' environment: the scratch copy first on the path (its subprocesses inherit it), no
-  bytecode, one cache folder."""
+  bytecode, one cache folder, and temporary files (pytest's tmp_path, the test session's folders)
+  inside `work`, removed with it."""
   path = os.pathsep.join(filter(None, (scratch, os.environ.get("PYTHONPATH"))))
-  env = dict(os.environ, PYTHONPATH=path, PYTHONDONTWRITEBYTECODE="1", GAN_JAX_CACHE=cache)
+  env = dict(os.environ, PYTHONPATH=path, PYTHONDONTWRITEBYTECODE="1",
+             GAN_JAX_CACHE=os.path.join(work, "cache"), TMPDIR=os.path.join(work, "tmp"))
   env.setdefault("JAX_PLATFORMS", "cpu")
   return env
 
@@ -261,9 +265,9 @@ def main():
     shared = os.path.join(os.path.dirname(ROOT), "shared")
     if os.path.isdir(shared):
       os.symlink(shared, os.path.join(work, "shared"))
-    cache = os.path.join(work, "cache")
-    os.makedirs(cache)
-    env = environment(scratch, cache)
+    env = environment(scratch, work)
+    for folder in (env["GAN_JAX_CACHE"], env["TMPDIR"]):
+      os.makedirs(folder)
     check_imports(scratch, env)
     sources = {}
     for m in chosen:  # Every mutation applies, before anything runs.
