@@ -42,6 +42,10 @@ def define_flags(flag_values=flags.FLAGS):
   flags.mark_flags_as_required(["workdir", "output"], flag_values=flag_values)
 
 
+# What both the image grid (PIL) and the 2D scatter plot (matplotlib) can write.
+GRID_EXTENSIONS = (".png", ".jpg", ".jpeg")
+
+
 def generate(restored, num_samples, label=None, seed=0, batch_size=500, psi=1.0):
   """(samples, labels) from a restored latent or StyleGAN run (`loop.restore`); images as uint8.
   `psi` < 1 truncates a StyleGAN's w towards its tracked average."""

@@ -3,8 +3,8 @@
 - `ROOT`, the repository, is importable (`configs.*`).
 - One `GAN_JAX_CACHE` for the session (data, FID weights, classifiers: built once, by whichever test
   needs them first), never the user's `~/.cache/gan_jax`.
-- A persistent XLA compilation cache (`.pytest_cache/xla` in the checkout, or $GAN_JAX_TEST_XLA_CACHE),
-  passed to subprocesses through the environment: a program compiled once, by a test or a
+- A persistent XLA compilation cache (`.pytest_cache/xla` in the checkout, or
+  $GAN_JAX_TEST_XLA_CACHE), passed to subprocesses through the environment: a program compiled once, by a test or a
   subprocess, is read back instead of compiled again. Its key holds the program, the compiler
   options and the jax version, so a stale entry cannot be read.
 - XLA's cheapest compiler settings (`jax_disable_most_optimizations`): most tests compare a program
@@ -13,15 +13,13 @@
   the `production_compiler` fixture.
 - JAX on the CPU, nothing from the network.
 
-Fixtures: `run_cli(tool, *args)` runs a command line in this process (`cli.run_in_process`: its own
-flags, its `main`, its exit status and output); `run_subprocess(tool, *args)` starts a real Python,
-for the few tests that prove an entry point or need a process of their own (signals, locks,
-XLA_FLAGS).
+Fixtures (tests/cli_testing.py): `run_cli(tool, *args)` runs a command line in this process
+(`cli.run_in_process`: its own flags, its `main`, its exit status and output); `run_subprocess(tool,
+*args)` starts a real Python, for the few tests that prove an entry point or need a process of their
+own (signals, locks, resource limits, XLA_FLAGS).
 """
-import dataclasses
-import importlib
 import os
-import subprocess
+import shutil
 import sys
 import tempfile
 
@@ -36,7 +34,7 @@ def _session_environment():
   """Set once, before JAX is imported, in the process that starts pytest-xdist's workers too, so
   that every worker and subprocess shares the same caches."""
   if "GAN_JAX_TEST_SESSION" in os.environ:  # A worker, or a test's subprocess: inherited.
-    return
+    return None
   session = tempfile.mkdtemp(prefix="gan_jax_tests_")
   xla_cache = os.environ.get("GAN_JAX_TEST_XLA_CACHE", os.path.join(ROOT, ".pytest_cache", "xla"))
   os.makedirs(xla_cache, exist_ok=True)
@@ -51,9 +49,18 @@ def _session_environment():
       "PYTHONPATH": os.pathsep.join(filter(None, (ROOT, os.environ.get("PYTHONPATH")))),
       "TFDS_DATA_DIR": os.path.join(session, "tfds"),  # Empty: a test can never find a download.
   })
+  return session
 
 
-_session_environment()
+def pytest_unconfigure(config):
+  del config
+  if _CREATED_SESSION:  # The process that made the session's folder removes it.
+    shutil.rmtree(_CREATED_SESSION, ignore_errors=True)
+
+
+_CREATED_SESSION = _session_environment()
+
+import cli_testing  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 @pytest.fixture
@@ -66,39 +73,15 @@ def production_compiler():
   jax.config.update("jax_disable_most_optimizations", True)
 
 
-@dataclasses.dataclass
-class Result:
-  returncode: int
-  stdout: str
-  stderr: str
-
-
 @pytest.fixture
-def run_cli(capsys):
-  """run_cli('gan_jax.main', '--config=...', ...) -> Result: the command line's own `main` in this
-  process (cwd: the repository, as the README's commands run)."""
-  from gan_jax import cli  # pylint: disable=g-import-not-at-top
-
-  def run(tool, *args):
-    module = importlib.import_module(tool)
-    capsys.readouterr()
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-      code = cli.run_in_process(module, list(args))
-    finally:
-      os.chdir(cwd)
-    out = capsys.readouterr()
-    return Result(code, out.out, out.err)
-  return run
+def run_cli():
+  """run_cli('gan_jax.main', '--config=...', ...) -> Result: the command line's `main` in this
+  process (tests/cli_testing.py)."""
+  return cli_testing.run_cli
 
 
 @pytest.fixture
 def run_subprocess():
   """run_subprocess('gan_jax.main', '--config=...', timeout=..., env=...) -> CompletedProcess of
   `python -m TOOL ARGS` in the repository."""
-  def run(tool, *args, timeout=300, env=None, **kwargs):
-    return subprocess.run([sys.executable, "-m", tool, *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env=dict(os.environ, **(env or {})),
-                          **kwargs)
-  return run
+  return cli_testing.run_subprocess

@@ -3,8 +3,6 @@ exactly, the step's fields are the two domains only, bad input ends as one line.
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import jax
 import numpy as np
@@ -17,7 +15,6 @@ from gan_jax import loop
 from gan_jax.errors import UserError
 from gan_jax.families.cyclegan import family
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def make_folder(root, n, mode, size=8, seed=0, classes=("0", "1")):
@@ -51,12 +48,6 @@ def tiny_config(tmp_path, steps=4):
   return config
 
 
-def run_cli(*args, timeout=300):
-  env = dict(os.environ, JAX_PLATFORMS="cpu")
-  return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
-                        timeout=timeout, env=env)
-
-
 def test_the_dataset_feeds_two_domains_with_their_own_orders_and_keeps_labels_aside(tmp_path):
   config = tiny_config(tmp_path)
   dataset = family.load_data(config)
@@ -71,7 +62,6 @@ def test_the_dataset_feeds_two_domains_with_their_own_orders_and_keeps_labels_as
 def trained(tmp_path_factory):
   """A tiny run of 4 steps: (its config, workdir, final state, a scratch folder)."""
   root = tmp_path_factory.mktemp("trained")
-  os.environ["GAN_JAX_CACHE"] = str(root / "cache")
   config = tiny_config(root / "data")
   workdir = str(root / "run")
   state = loop.train_and_evaluate(config, workdir)
@@ -103,7 +93,7 @@ def test_a_tiny_run_trains_and_resumes_exactly(trained):
 
 
 @pytest.mark.slow  # Restores the tiny run in a subprocess (~30 s).
-def test_translate_cli_round_trip(trained, tmp_path):
+def test_translate_cli_round_trip(trained, tmp_path, run_cli):
   _, workdir, _, _ = trained
   inputs = tmp_path / "mine"
   inputs.mkdir()
@@ -135,7 +125,7 @@ def test_translate_cli_round_trip(trained, tmp_path):
   assert not (tmp_path / "bad.npz").exists()
 
 
-def test_one_folder_for_both_domains_is_one_line_and_writes_nothing(tmp_path):
+def test_one_folder_for_both_domains_is_one_line_and_writes_nothing(tmp_path, run_cli):
   folder = make_folder(tmp_path / "both", 3, "RGB")
   workdir = tmp_path / "run"
   out = run_cli("gan_jax.main", "--config=configs/cyclegan_digits.py", f"--workdir={workdir}",
@@ -148,7 +138,7 @@ def test_one_folder_for_both_domains_is_one_line_and_writes_nothing(tmp_path):
   assert not workdir.exists()
 
 
-def test_an_empty_domain_is_one_line_and_writes_nothing(tmp_path):
+def test_an_empty_domain_is_one_line_and_writes_nothing(tmp_path, run_cli):
   good = make_folder(tmp_path / "good", 3, "RGB")
   (tmp_path / "empty").mkdir()
   workdir = tmp_path / "run"

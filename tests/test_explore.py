@@ -1,8 +1,6 @@
 """The latent-space tools on tiny trained runs: a StyleGAN (w space) and a latent-family MLP GAN
 (z only), in process; bad input through the command line; gan_jax.sample on both."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 from PIL import Image
@@ -14,7 +12,6 @@ from gan_jax import explore
 from gan_jax import loop
 from gan_jax.errors import UserError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The module's runs (a StyleGAN and an MLP GAN through the loop) take over 30 s to compile.
 pytestmark = pytest.mark.slow
@@ -105,26 +102,18 @@ def test_tools_without_the_needed_part_say_so(runs, tmp_path):
     (["warp"], "error: the tool is 'warp'; allowed: one of interpolate, truncation, mix, "
                "arithmetic"),
 ])
-def test_bad_input_is_one_line_and_exit_2(runs, args, message):
-  out = subprocess.run([sys.executable, "-m", "gan_jax.explore",
-                        f"--workdir={runs['root'] / 'mlp'}", *args], cwd=ROOT,
-                       capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, JAX_PLATFORMS="cpu"))
+def test_bad_input_is_one_line_and_exit_2(runs, args, message, run_cli):
+  out = run_cli("gan_jax.explore", f"--workdir={runs['root'] / 'mlp'}", *args)
   assert out.returncode == 2
   assert out.stderr.strip().splitlines() == [out.stderr.strip()] and out.stderr.startswith(message)
   assert not os.path.exists(runs["root"] / "mlp" / "explore")
 
 
-def _sample_cli(workdir, out, *flags):
-  return subprocess.run([sys.executable, "-m", "gan_jax.sample", f"--workdir={workdir}",
-                         f"--output={out}", *flags], cwd=ROOT, capture_output=True, text=True,
-                        timeout=300, env=dict(os.environ, JAX_PLATFORMS="cpu"))
-
-
-def test_sample_draws_from_a_stylegan_run_and_truncates_it(runs, tmp_path):
+def test_sample_draws_from_a_stylegan_run_and_truncates_it(runs, tmp_path, run_cli):
   style = runs["root"] / "stylegan"
   out = tmp_path / "samples.npz"
-  r = _sample_cli(style, out, "--num_samples=5", "--batch_size=2")
+  r = run_cli("gan_jax.sample", f"--workdir={style}", f"--output={out}", "--num_samples=5",
+              "--batch_size=2")
   assert r.returncode == 0, r.stderr
   with np.load(out) as f:
     samples, labels = f["samples"], f["labels"]
@@ -132,7 +121,8 @@ def test_sample_draws_from_a_stylegan_run_and_truncates_it(runs, tmp_path):
   np.testing.assert_array_equal(labels, np.arange(5) % 10)  # Conditional: labels cycle.
   assert len({s.tobytes() for s in samples}) == 5
   # psi 0: every latent maps to the tracked w average, so every sample is one image.
-  r = _sample_cli(style, out, "--num_samples=3", "--label=4", "--psi=0")
+  r = run_cli("gan_jax.sample", f"--workdir={style}", f"--output={out}", "--num_samples=3",
+              "--label=4", "--psi=0")
   assert r.returncode == 0, r.stderr
   with np.load(out) as f:
     np.testing.assert_array_equal(f["labels"], [4, 4, 4])
@@ -144,9 +134,10 @@ def test_sample_draws_from_a_stylegan_run_and_truncates_it(runs, tmp_path):
     ("mlp", "0.5", "error: --psi=0.5: truncation needs a StyleGAN run"),
     ("no_such_run", "-0.5", "error: --psi=-0.5 is outside [0, 1]"),  # Checked before the restore.
 ])
-def test_sample_refuses_a_bad_psi_in_one_line(runs, tmp_path, run, psi, message):
+def test_sample_refuses_a_bad_psi_in_one_line(runs, tmp_path, run, psi, message, run_cli):
   out = tmp_path / "samples.npz"
-  r = _sample_cli(runs["root"] / run, out, f"--psi={psi}")
+  r = run_cli("gan_jax.sample", f"--workdir={runs['root'] / run}", f"--output={out}",
+              f"--psi={psi}")
   assert r.returncode == 2
   assert r.stderr.strip().splitlines() == [r.stderr.strip()] and r.stderr.startswith(message)
   assert not out.exists()

@@ -18,6 +18,8 @@ import time
 import numpy as np
 import pytest
 
+import cli_testing
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ("--config=configs/gan_mlp.py", "--config.steps_per_call=10", "--config.log_every_steps=10",
         "--config.sample_every_steps=0", "--config.checkpoint_every_steps=10",
@@ -28,9 +30,12 @@ def _env():
   return dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=ROOT)
 
 
-def run(tool, *args, timeout=300, **kwargs):
-  return subprocess.run([sys.executable, "-m", tool, *args], cwd=ROOT, capture_output=True,
-                        text=True, timeout=timeout, env=_env(), **kwargs)
+def run(tool, *args, **process_options):
+  """The command line in this process; given process options (a timeout, a preexec_fn), in a new
+  Python, for faults that need a process of their own (resource limits, signals, a second run)."""
+  if process_options:
+    return cli_testing.run_subprocess(tool, *args, **process_options)
+  return cli_testing.run_cli(tool, *args)
 
 
 def train(workdir, steps, *args, **kwargs):
@@ -263,7 +268,8 @@ def test_sample_refuses_a_directory_an_unknown_extension_and_a_run_without_check
 
 def test_sample_prints_its_result_without_logging_noise(trained, tmp_path):
   out = tmp_path / "s.npz"
-  r = run("gan_jax.sample", f"--workdir={trained}", f"--output={out}", "--num_samples=8")
+  r = run("gan_jax.sample", f"--workdir={trained}", f"--output={out}", "--num_samples=8",
+          timeout=300)  # A new process: absl and orbax log to the process's own stderr.
   assert r.returncode == 0, r.stderr[-3000:]
   assert r.stdout == f"wrote 8 samples to {out}\n"
   noise = [l for l in r.stderr.splitlines() if l.strip()]
@@ -280,21 +286,21 @@ def test_fid_cli_faults(tmp_path):
   features = rs.rand(400, 2048) ** 2  # 400 images: a covariance of rank 399 in 2048 dimensions.
   mu, sigma = features.mean(0), np.cov(features, rowvar=False)
   a = _stats(tmp_path / "a.npz", mu, sigma)
-  r = run("gan_jax.fid", a, a)
+  r = run("gan_jax.fid.__main__", a, a)
   assert r.returncode == 0, r.stderr[-3000:]
   assert abs(float(r.stdout.split(":")[1])) < 1e-6  # It was -0.00047.
   bad_sigma = sigma.copy()
   bad_sigma[5, 7] = np.nan
   nan = _stats(tmp_path / "nan.npz", mu, bad_sigma)
-  line = one_error_line(run("gan_jax.fid", a, nan))
+  line = one_error_line(run("gan_jax.fid.__main__", a, nan))
   assert "are not finite (sigma has 1 NaN/Inf entries)" in line
   garbage = tmp_path / "garbage.npz"
   garbage.write_bytes(b"\x80\x04\x95 not an npz")
-  line = one_error_line(run("gan_jax.fid", a, str(garbage)))
+  line = one_error_line(run("gan_jax.fid.__main__", a, str(garbage)))
   assert "cannot be decoded as .npz: not a zip archive" in line
   (tmp_path / "dir.npz").mkdir()
-  line = one_error_line(run("gan_jax.fid", a, "--save-stats", str(tmp_path / "dir.npz")))
+  line = one_error_line(run("gan_jax.fid.__main__", a, "--save-stats", str(tmp_path / "dir.npz")))
   assert "is a directory" in line
-  r = run("gan_jax.fid", a, "--save-stats", str(tmp_path / "copy.npz"))
+  r = run("gan_jax.fid.__main__", a, "--save-stats", str(tmp_path / "copy.npz"))
   assert r.returncode == 0 and r.stdout.startswith("wrote the statistics of ")
   assert str(tmp_path / "copy.npz") in r.stdout

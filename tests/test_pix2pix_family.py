@@ -4,8 +4,6 @@ import glob
 import importlib
 import json
 import os
-import subprocess
-import sys
 
 import jax
 import numpy as np
@@ -18,7 +16,6 @@ from gan_jax.errors import UserError
 from gan_jax.families.pix2pix import data
 from gan_jax.families.pix2pix import family
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _config(name, arg=None):
@@ -58,14 +55,8 @@ def _tiny_colorize(root):
   return config
 
 
-def _run_cli(*args):
-  return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
-                        timeout=300, env=dict(os.environ, JAX_PLATFORMS="cpu"))
-
-
 @pytest.mark.slow
-def test_tiny_run_and_translate_round_trip(tmp_path, monkeypatch):
-  monkeypatch.setenv("GAN_JAX_CACHE", str(tmp_path / "cache"))
+def test_tiny_run_and_translate_round_trip(tmp_path, run_cli):
   os.makedirs(tmp_path / "images")
   config = _tiny_colorize(str(tmp_path / "images"))
   workdir = str(tmp_path / "run")
@@ -110,14 +101,14 @@ def test_tiny_run_and_translate_round_trip(tmp_path, monkeypatch):
   Image.fromarray(np.full((40, 40), 90, np.uint8)).save(inputs / "grey.jpg")
   Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(inputs / "black.png")
   out, out_npz, grid_png = tmp_path / "colour", tmp_path / "colour.npz", tmp_path / "grid.png"
-  r = _run_cli("gan_jax.translate", f"--workdir={workdir}", f"--input={inputs}",
+  r = run_cli("gan_jax.translate", f"--workdir={workdir}", f"--input={inputs}",
                f"--output={out}", f"--grid={grid_png}", "--batch_size=2")
   assert r.returncode == 0, r.stderr[-2000:]
   assert sorted(os.listdir(out)) == ["black.png", "grey.png", "red.png"]
   assert np.asarray(Image.open(out / "red.png")).shape == (16, 16, 3)
   assert Image.open(grid_png).size[0] > 0
   # The other direction: one line, exit 2, nothing written (refused before the run is restored).
-  r = _run_cli("gan_jax.translate", f"--workdir={workdir}", f"--input={inputs}",
+  r = run_cli("gan_jax.translate", f"--workdir={workdir}", f"--input={inputs}",
                f"--output={tmp_path / 'b2a'}", "--direction=b2a")
   assert r.returncode == 2 and "translates one way" in r.stderr
   assert r.stderr.strip().count("\n") == 0, r.stderr
@@ -152,7 +143,7 @@ def test_translate_reads_and_writes_every_format(tmp_path):
     (["--input=IMAGES", "--output=OUT", "--batch_size=0"], "--batch_size=0 must be >= 1"),
     (["--input=IMAGES", "--output=OUT"], "holds no config.json"),
 ])
-def test_translate_bad_input_is_one_line(tmp_path, args, message):
+def test_translate_bad_input_is_one_line(tmp_path, args, message, run_cli):
   paths = {"MISSING": tmp_path / "missing", "EMPTY": tmp_path / "empty",
            "BAD_NPZ": tmp_path / "bad.npz", "IMAGES": tmp_path / "images",
            "EXISTING": tmp_path / "existing.npz", "OUT": tmp_path / "out"}
@@ -164,7 +155,7 @@ def test_translate_bad_input_is_one_line(tmp_path, args, message):
   for key, value in paths.items():
     args = [a.replace(key, str(value)) for a in args]
     message = message.replace(key, str(value))
-  r = _run_cli("gan_jax.translate", f"--workdir={tmp_path / 'no_run'}", *args)
+  r = run_cli("gan_jax.translate", f"--workdir={tmp_path / 'no_run'}", *args)
   assert r.returncode == 2, r.stderr[-2000:]
   assert r.stderr.strip().count("\n") == 0 and message in r.stderr, r.stderr
   assert not os.path.exists(paths["OUT"]) and paths["EXISTING"].read_bytes() == b"keep"

