@@ -20,6 +20,7 @@ import warnings
 
 from absl import app
 
+from gan_jax.errors import NonFiniteLossError
 from gan_jax.errors import UserError
 
 EXIT_USER_ERROR = 2
@@ -55,7 +56,6 @@ def run(main, positional=False, argv=None, flag_values=None):
     print("interrupted (Ctrl-C); the last saved checkpoint, if any, is kept", file=sys.stderr)
     return EXIT_INTERRUPTED
   except Exception as e:  # pylint: disable=broad-except
-    from gan_jax.loop import NonFiniteLossError  # pylint: disable=g-import-not-at-top
     if isinstance(e, NonFiniteLossError):
       print(f"error: {e}", file=sys.stderr)
       return EXIT_TRAINING_FAILED

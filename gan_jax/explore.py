@@ -18,9 +18,7 @@ high-attribute(source) - low-attribute(source) + low-attribute(target), each the
 the target's exemplars alone and with random latents. Classes come from the label of a conditional
 model or, for an unconditional digit model, from the digit classifier (gan_jax.classifier).
 """
-import dataclasses
 import os
-from typing import Callable
 
 from absl import flags
 import jax
@@ -81,27 +79,6 @@ def define_flags(flag_values=flags.FLAGS):
   flags.DEFINE_integer("batch_size", 250, "Samples generated per device call.",
                        flag_values=flag_values)
   flags.mark_flags_as_required(["workdir"], flag_values=flag_values)
-
-
-@dataclasses.dataclass(frozen=True)
-class LatentModel:
-  """What the tools need from a trained generator (a family's `latent_model(restored)` builds it).
-
-  generate(z, labels) -> images in [-1, 1]; for a model with an intermediate latent space (StyleGAN)
-  also map(z, labels) -> ws (B, num_ws, w_dim), synthesize(ws) -> images, and the tracked w_avg.
-  """
-  name: str
-  z_dim: int
-  num_classes: int
-  generate: Callable
-  map: Callable | None = None
-  synthesize: Callable | None = None
-  num_ws: int = 0
-  w_avg: np.ndarray | None = None
-
-  @property
-  def has_w(self):
-    return self.map is not None
 
 
 def _batched(fn, *arrays, batch_size=250):

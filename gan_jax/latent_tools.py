@@ -4,11 +4,35 @@ attributes, and concept-vector arithmetic with exemplars chosen by a measured at
 Everything here is a plain function of arrays (latents, images in [-1, 1] NHWC, labels), so it works
 for any generator; explore.py binds it to a trained run.
 """
+import dataclasses
+from typing import Callable
+
 import numpy as np
 
 from gan_jax.errors import UserError
 
 ATTRIBUTES = ("stroke_width", "slant", "brightness")
+
+
+@dataclasses.dataclass(frozen=True)
+class LatentModel:
+  """What the tools need from a trained generator (a family's `latent_model(restored)` builds it).
+
+  generate(z, labels) -> images in [-1, 1]; for a model with an intermediate latent space (StyleGAN)
+  also map(z, labels) -> ws (B, num_ws, w_dim), synthesize(ws) -> images, and the tracked w_avg.
+  """
+  name: str
+  z_dim: int
+  num_classes: int
+  generate: Callable
+  map: Callable | None = None
+  synthesize: Callable | None = None
+  num_ws: int = 0
+  w_avg: np.ndarray | None = None
+
+  @property
+  def has_w(self):
+    return self.map is not None
 
 
 def check_psi(psi, as_written=None):

@@ -37,15 +37,12 @@ from gan_jax import parallel
 from gan_jax import signals
 from gan_jax import state as state_lib
 from gan_jax import workdir as workdir_lib
+from gan_jax.errors import NonFiniteLossError
 from gan_jax.errors import UserError
 
 # Keys that may change when a run is resumed (more steps, other logging cadence).
 RESUMABLE_KEYS = ("num_train_steps", "log_every_steps", "sample_every_steps",
                   "checkpoint_every_steps", "eval_every_steps", "keep_checkpoints")
-
-
-class NonFiniteLossError(RuntimeError):
-  """Training produced NaN/Inf; the last good checkpoint is kept."""
 
 
 @dataclasses.dataclass

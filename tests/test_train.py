@@ -17,6 +17,7 @@ import pytest
 
 from gan_jax import checkpointing
 from gan_jax import data
+from gan_jax import errors
 from gan_jax import outputs
 from gan_jax import loop
 from gan_jax import parallel
@@ -232,7 +233,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
   config.sample_every_steps = 0
   config.g_optimizer = config.d_optimizer = type(config.g_optimizer)(
       dict(name="sgd", learning_rate=1e30))
-  with pytest.raises(loop.NonFiniteLossError, match="non-finite"):
+  with pytest.raises(errors.NonFiniteLossError, match="non-finite"):
     loop.train_and_evaluate(config, str(tmp_path))
   manager = checkpointing.make_manager(str(tmp_path))
   if manager.latest_step() is not None:

@@ -16,6 +16,7 @@ from gan_jax import config_checks
 from gan_jax import data
 from gan_jax import families
 from gan_jax import key_streams
+from gan_jax import latent_tools
 from gan_jax import layers
 from gan_jax import losses
 from gan_jax import outputs
@@ -147,7 +148,6 @@ def make_evaluator(config, dataset, generator, sample):
 def latent_model(restored):
   """The explore tools' view of a trained latent GAN (DCGAN, cGAN, ...): z (and a label) -> images
   from G's average when there is one. Latent GANs have no intermediate w."""
-  from gan_jax import explore  # pylint: disable=g-import-not-at-top
   info = restored.dataset.info
   if info.kind != "image":
     raise UserError(f"--workdir holds a model of 2D points ({info.name}); the latent-space tools "
@@ -166,5 +166,5 @@ def latent_model(restored):
           "progan": "ProGAN"}.get(restored.config.model.name, restored.config.model.name)
   if generator.num_classes:
     name = f"conditional {name}"
-  return explore.LatentModel(name=name, z_dim=restored.config.model.latent_dim,
+  return latent_tools.LatentModel(name=name, z_dim=restored.config.model.latent_dim,
                              num_classes=generator.num_classes, generate=generate)

@@ -17,6 +17,7 @@ from gan_jax import config_checks
 from gan_jax import data
 from gan_jax import families
 from gan_jax import key_streams
+from gan_jax import latent_tools
 from gan_jax import layers
 from gan_jax import outputs
 from gan_jax import progressive
@@ -255,7 +256,6 @@ def make_evaluator(config, dataset, generator, sample, psi=1.0):
 def latent_model(restored):
   """The explore tools' view of a trained StyleGAN: z -> w -> images, from G's average, at full
   resolution (or the stage the run reached), with the fixed noise images."""
-  from gan_jax import explore  # pylint: disable=g-import-not-at-top
   generator = restored.trainer.info["generator"]
   schedule = restored.trainer.info["schedule"]
   variables = restored.state.ema["g"]
@@ -271,7 +271,7 @@ def latent_model(restored):
   map_fn = jax.jit(lambda z, labels: generator.apply(variables, z, labels, method="map"))
   synthesize = jax.jit(lambda ws: to_full(generator.apply(
       variables, ws, stage=stage, alpha=alpha, noise_mode="const", method="synthesize")))
-  return explore.LatentModel(
+  return latent_tools.LatentModel(
       name="StyleGAN", z_dim=generator.z_dim, num_classes=generator.num_classes,
       generate=generate, map=map_fn, synthesize=synthesize, num_ws=models.num_ws(
           generator.resolution),
