@@ -5,7 +5,10 @@ setuptools.setup(
     name="gan_jax",
     version="0.1.0",
     description="Functional research codebase for Generative Adversarial Networks in JAX/Flax.",
-    packages=setuptools.find_packages(include=["gan_jax", "gan_jax.*"]),
+    # configs: research code imports the shipped configs (`from configs import wgan_gp`) from any
+    # folder. Their data paths (configs.default.CIFAR10_FOLDER) are found beside the checkout, so
+    # install it editable (`pip install -e .`).
+    packages=setuptools.find_packages(include=["gan_jax", "gan_jax.*", "configs"]),
     python_requires=">=3.10",
     install_requires=[
         "jax>=0.6",
