@@ -66,6 +66,12 @@ def run(main, positional=False, argv=None, flag_values=None):
   return 0
 
 
+def note(line):
+  """A line for the user that is not a result (what a tool is doing, a warning): on stderr, so that
+  stdout holds the results only."""
+  print(line, file=sys.stderr, flush=True)
+
+
 def _quiet_shutdown():
   """After an error, the line we print is the only one: a restore that orbax abandoned leaves a
   tensorstore coroutine that Python reports as 'never awaited' when it is collected at exit."""

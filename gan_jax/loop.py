@@ -555,15 +555,34 @@ def load_config(workdir):
     return ml_collections.ConfigDict(json.load(f))
 
 
-def restore(workdir, step=None):
+def latest_checkpoint_step(workdir):
+  """The newest step kept in the run's checkpoints/, read without loading data, compiling or
+  restoring anything, so that a tool refuses a run without a checkpoint at once; a UserError when
+  there is none."""
+  return _latest_step(workdir, checkpointing.make_manager(workdir, create=False))
+
+
+def _latest_step(workdir, manager):
+  steps = manager.all_steps()
+  if not steps:
+    raise UserError(f"--workdir={workdir} has no checkpoint yet")
+  return max(steps)
+
+
+def restore(workdir, step=None, announce=None):
   """The latest checkpoint of the run in `workdir` (or the one of `step`), on one device (a tool
   needs no data parallelism, and the training batch need not divide the device count of the
-  machine it runs on)."""
+  machine it runs on). A run without a checkpoint is refused before anything is built.
+  `announce(line)` hears 'restoring DIR (step N) and compiling...' before the seconds that takes:
+  the tools print it, so that their silence has a reason."""
   config = load_config(workdir)
+  manager = checkpointing.make_manager(workdir, create=False)  # A tool writes nothing here.
+  latest = _latest_step(workdir, manager)
+  if announce is not None:
+    announce(f"restoring {workdir} (step {latest if step is None else step}) and compiling...")
   family = families.get(config.get("family", "latent"))
   dataset = family.load_data(config)
   program = build(config, dataset, devices=jax.devices()[:1])
-  manager = checkpointing.make_manager(workdir, create=False)  # A tool writes nothing here.
   state = checkpointing.restore_latest(manager, program.state, only_step=step)
   if state is None:
     raise UserError(f"--workdir={workdir} has no checkpoint yet")

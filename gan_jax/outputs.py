@@ -4,10 +4,13 @@ import contextlib
 import json
 import math
 import os
+import sys
 import time
 
 import numpy as np
 from PIL import Image
+
+from gan_jax import output_paths
 
 
 def to_uint8(images):
@@ -59,25 +62,23 @@ def save_scatter(path, points, modes=None, title=""):
   ax.set_title(title)
   ax.legend(loc="upper right", fontsize=8)
   fig.tight_layout()
-  tmp = path + ".tmp.png"
-  fig.savefig(tmp)
-  plt.close(fig)
-  os.replace(tmp, path)
+  try:
+    with output_paths.written(path) as tmp:
+      fig.savefig(tmp)
+  finally:
+    plt.close(fig)
 
 
 def write_json(path, value):
   """Writes `value` as JSON through a temporary file, so a reader (another process of a
   multi-host run, a resumed run) never sees a partial file."""
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
+  with output_paths.written(path) as tmp, open(tmp, "w") as f:
     json.dump(value, f, indent=2, sort_keys=True)
-  os.replace(tmp, path)
 
 
 def _atomic_save(img, path):
-  tmp = path + ".tmp.png"
-  img.save(tmp)
-  os.replace(tmp, path)
+  with output_paths.written(path) as tmp:
+    img.save(tmp)
 
 
 def _drop_records_after(path, step):
@@ -216,6 +217,27 @@ class Progress:
     self._last_step, self._last_time = step, now
     eta = (self._total - step) / rate if rate > 0 else float("inf")
     return f"step {step}/{self._total} {shown} | {rate:.1f} steps/s, ETA {_fmt_seconds(eta)}"
+
+
+class CountProgress:
+  """'generated 1000/20000 samples (412.3/s, ETA 47 s)' for a tool's batch loop, on stderr (stdout
+  holds the results): a line at most every `every` seconds, and a last one when a job of several
+  batches ends, so a long request shows that it moves and a short one prints nothing."""
+
+  def __init__(self, verb, noun, total, every=10.0):
+    self._verb, self._noun, self._total, self._every = verb, noun, total, every
+    self._start = self._last = time.perf_counter()
+    self._updates = 0
+
+  def update(self, done):
+    self._updates += 1
+    now = time.perf_counter()
+    if now - self._last > self._every or (done >= self._total and self._updates > 1):
+      rate = done / max(now - self._start, 1e-9)
+      eta = (self._total - done) / max(rate, 1e-9)
+      print(f"{self._verb} {done}/{self._total} {self._noun} ({rate:.1f}/s, ETA "
+            f"{_fmt_seconds(eta)})", file=sys.stderr, flush=True)
+      self._last = now
 
 
 def _fmt_seconds(s):
