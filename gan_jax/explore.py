@@ -7,7 +7,9 @@
   python -m gan_jax.explore --workdir=DIR arithmetic --attribute=stroke_width|slant|brightness
                                          [--source_class=7 --target_class=1] [--exemplars=3]
 
-Files go to --output (default DIR/explore/). `interpolate`: rows from one latent to another,
+Files go to the folder --output (default DIR/explore/, created if needed); a file of the same name
+there is refused unless --overwrite, and every output is checked before the run is restored.
+`interpolate`: rows from one latent to another,
 spherical in z and linear in w (StyleGAN's w space is where its paper interpolates); `--animate`
 adds a GIF of a closed loop through `--keyframes` latents. `truncation` (StyleGAN): one row per psi,
 the same latents in every column. `mix` (StyleGAN): the top row's latents give the fine styles
@@ -19,8 +21,10 @@ the target's exemplars alone and with random latents. Classes come from the labe
 model or, for an unconditional digit model, from the digit classifier (gan_jax.classifier).
 """
 import os
+import shutil
 
 from absl import flags
+from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -28,6 +32,7 @@ from PIL import Image, ImageDraw
 
 from gan_jax import cli
 from gan_jax import latent_tools
+from gan_jax import output_paths
 from gan_jax import outputs
 from gan_jax.errors import UserError
 
@@ -42,8 +47,9 @@ def define_flags(flag_values=flags.FLAGS):
   absl programs can import them)."""
   flags.DEFINE_string("workdir", None, "A training run's workdir (its latest checkpoint is used).",
                       flag_values=flag_values)
-  flags.DEFINE_string("output", None, "Folder for the PNG/GIF/JSON files (default DIR/explore).",
-                      flag_values=flag_values)
+  flags.DEFINE_string("output", None, "Folder for the PNG/GIF/JSON files (default DIR/explore; "
+                      "created if needed).", flag_values=flag_values)
+  output_paths.define_overwrite_flag(flag_values)
   flags.DEFINE_integer("seed", 0, "Seed of the latents.", flag_values=flag_values)
   flags.DEFINE_integer("rows", 6, "Rows (interpolate, mix).", flag_values=flag_values)
   flags.DEFINE_integer("cols", 6, "Columns (truncation, mix).", flag_values=flag_values)
@@ -79,6 +85,15 @@ def define_flags(flag_values=flags.FLAGS):
   flags.DEFINE_integer("batch_size", 250, "Samples generated per device call.",
                        flag_values=flag_values)
   flags.mark_flags_as_required(["workdir"], flag_values=flag_values)
+
+
+def files_written(tool, attribute=None, animate=False):
+  """The names of the files `tool` writes into the output folder, in the order it returns them."""
+  if tool == "interpolate":
+    return ["interpolate.png"] + (["interpolate_loop.gif"] if animate else [])
+  if tool == "arithmetic":
+    return [f"arithmetic_{attribute}.png", f"arithmetic_{attribute}.json"]
+  return [f"{tool}.png"]
 
 
 def _batched(fn, *arrays, batch_size=250):
@@ -130,9 +145,8 @@ def save_labeled_grid(path, images, ncols, row_labels=()):
     for i, text in enumerate(row_labels):
       draw.text((4, int((i + 0.5) * row_height) - 5), text, fill="black")
     img = canvas
-  tmp = path + ".tmp.png"
-  img.save(tmp)
-  os.replace(tmp, path)
+  with output_paths.written(path) as tmp:
+    img.save(tmp)
 
 
 def save_gif(path, frames, fps=24):
@@ -143,9 +157,8 @@ def save_gif(path, frames, fps=24):
   scale = max(1, 256 // frames.shape[1])
   pil = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST)
          for f in frames]
-  tmp = path + ".tmp.gif"
-  pil[0].save(tmp, save_all=True, append_images=pil[1:], duration=int(1000 / fps), loop=0)
-  os.replace(tmp, path)
+  with output_paths.written(path) as tmp:
+    pil[0].save(tmp, save_all=True, append_images=pil[1:], duration=int(1000 / fps), loop=0)
 
 
 def interpolate(model, out_dir, rows, steps, space, seed, label=None, animate=False, keyframes=6,
@@ -164,7 +177,7 @@ def interpolate(model, out_dir, rows, steps, space, seed, label=None, animate=Fa
   else:
     path = latent_tools.interpolation_rows(ends[:rows], ends[rows:], steps, spherical=True)
     images = _batched(model.generate, path, row_labels, batch_size=batch_size)
-  written = [os.path.join(out_dir, "interpolate.png")]
+  written = [os.path.join(out_dir, f) for f in files_written("interpolate", animate=animate)]
   save_labeled_grid(written[0], images, steps)
   if animate:
     keys = _latents(model, keyframes, seed + 1)
@@ -176,12 +189,14 @@ def interpolate(model, out_dir, rows, steps, space, seed, label=None, animate=Fa
     else:
       loop = latent_tools.loop_path(keys, frames, spherical=True)
       movie = _batched(model.generate, loop, label_all(len(loop)), batch_size=batch_size)
-    written.append(os.path.join(out_dir, "interpolate_loop.gif"))
-    save_gif(written[-1], movie)
+    save_gif(written[1], movie)
   return written, f"{rows} rows of {steps} points in {'w (linear)' if use_w else 'z (slerp)'}"
 
 
 def parse_psis(values):
+  if not values:
+    raise UserError("--psi is empty; allowed: numbers in [0, 1], one row each, e.g. "
+                    "--psi=1,0.7,0.4,0")
   psis = []
   for v in values:
     try:
@@ -216,7 +231,7 @@ def truncation(model, out_dir, psis, cols, cutoff, seed, label=None, batch_size=
     rows.append(truncated)
   images = _batched(model.synthesize, np.concatenate(rows).astype(np.float32),
                     batch_size=batch_size)
-  path = os.path.join(out_dir, "truncation.png")
+  path = os.path.join(out_dir, files_written("truncation")[0])
   save_labeled_grid(path, images, cols, [f"psi={p:g}" for p in psis])
   return [path], f"{len(psis)} rows (psi {', '.join(f'{p:g}' for p in psis)}) x {cols} latents"
 
@@ -235,7 +250,7 @@ def mix(model, out_dir, rows, cols, cutoff, seed, label=None, batch_size=250):
   grid = [blank, sources[rows:]]
   for i in range(rows):
     grid += [sources[i:i + 1], cells[i * cols:(i + 1) * cols]]
-  path = os.path.join(out_dir, "mix.png")
+  path = os.path.join(out_dir, files_written("mix")[0])
   save_labeled_grid(path, np.concatenate(grid), cols + 1)
   return [path], (f"{rows} x {cols}: layer inputs [0, {cutoff}) from the row's latent (left "
                   f"column), [{cutoff}, {model.num_ws}) from the column's (top row)")
@@ -303,9 +318,8 @@ def arithmetic(model, out_dir, attribute, source_class, target_class, exemplars,
   source = labels_of(source_class, rows)
   columns = [render(means[:rows, 0], source), render(means[:rows, 1], source),
              base_images[:rows], result_images[:rows]]
-  png = os.path.join(out_dir, f"arithmetic_{attribute}.png")
+  png, report_path = (os.path.join(out_dir, f) for f in files_written("arithmetic", attribute))
   save_labeled_grid(png, np.stack(columns, 1).reshape((-1,) + images.shape[1:]), 4)
-  report_path = os.path.join(out_dir, f"arithmetic_{attribute}.json")
   outputs.write_json(report_path, report)
   src = "" if source_class is None else f" {source_class}s"
   tgt = "" if target_class is None else f" {target_class}s"
@@ -319,15 +333,17 @@ def arithmetic(model, out_dir, attribute, source_class, target_class, exemplars,
   return [png, report_path], summary
 
 
-def load_latent_model(workdir):
-  """The LatentModel of a trained run, through its family's `latent_model(restored)`."""
+def load_latent_model(workdir, announce=None):
+  """The LatentModel of a trained run, through its family's `latent_model(restored)`; a family
+  without one is refused before the run is restored. `announce`: as loop.restore's."""
+  from gan_jax import families  # pylint: disable=g-import-not-at-top
   from gan_jax import loop  # pylint: disable=g-import-not-at-top
-  restored = loop.restore(workdir)
-  hook = getattr(restored.family, "latent_model", None)
-  if hook is None:
-    raise UserError(f"--workdir={workdir}: family {restored.config.family!r} has no latent space "
-                    "(the tools work on latent models: DCGAN, cGAN, StyleGAN)")
-  return hook(restored)
+  config = loop.load_config(workdir)
+  if not hasattr(families.get(config.get("family", "latent")), "latent_model"):
+    raise UserError(f"--workdir={workdir}: family {config.get('family', 'latent')!r} has no latent "
+                    "space (the tools work on latent models: DCGAN, cGAN, StyleGAN)")
+  restored = loop.restore(workdir, announce=announce)
+  return restored.family.latent_model(restored)
 
 
 def main(argv):
@@ -335,37 +351,54 @@ def main(argv):
     given = " ".join(argv[1:]) or "nothing"
     raise UserError(f"the tool is {given!r}; allowed: one of {', '.join(TOOLS)}")
   tool = argv[1]
+  # Before JAX starts its backends: absl's INFO lines (JAX's 'Unable to initialize backend',
+  # orbax's restore) would come before the tool's one line.
+  logging.set_verbosity(logging.WARNING)
   psis = parse_psis(FLAGS.psi) if tool == "truncation" else None
   for name in ("rows", "cols", "steps", "keyframes", "frames", "exemplars", "trials",
                "num_samples", "batch_size"):
     if FLAGS[name].value < 1:
       raise UserError(f"--{name}={FLAGS[name].value} must be >= 1")
-  model = load_latent_model(FLAGS.workdir)
-  out_dir = FLAGS.output or os.path.join(FLAGS.workdir, "explore")
+  if not FLAGS.output:  # The default folder is in the workdir: a mistyped one is named as such.
+    from gan_jax import loop  # pylint: disable=g-import-not-at-top
+    loop.load_config(FLAGS.workdir)
+  out_dir = output_paths.check_folder(
+      "--output" if FLAGS.output else "the default --output",
+      FLAGS.output or os.path.join(FLAGS.workdir, "explore"), FLAGS.overwrite,
+      files=files_written(tool, FLAGS.attribute, FLAGS.animate))
+  model = load_latent_model(FLAGS.workdir, announce=cli.note)
   if tool in ("truncation", "mix"):
     _need_w(model, tool)
+  created = not os.path.isdir(out_dir)
   os.makedirs(out_dir, exist_ok=True)
-  common = dict(seed=FLAGS.seed, batch_size=FLAGS.batch_size)
-  if tool == "interpolate":
-    written, summary = interpolate(model, out_dir, FLAGS.rows, FLAGS.steps, FLAGS.space,
-                                   label=FLAGS.label, animate=FLAGS.animate,
-                                   keyframes=FLAGS.keyframes, frames=FLAGS.frames, **common)
-  elif tool == "truncation":
-    written, summary = truncation(model, out_dir, psis, FLAGS.cols, FLAGS.cutoff,
-                                  label=FLAGS.label, **common)
-  elif tool == "mix":
-    written, summary = mix(model, out_dir, FLAGS.rows, FLAGS.cols, FLAGS.cutoff,
-                           label=FLAGS.label, **common)
-  else:
-    classify = None
-    if FLAGS.source_class is not None and not model.num_classes:
-      classify = _digit_classifier()
-    written, summary = arithmetic(model, out_dir, FLAGS.attribute, FLAGS.source_class,
-                                  FLAGS.target_class, FLAGS.exemplars, FLAGS.trials,
-                                  FLAGS.num_samples, classify=classify, **common)
+  try:
+    with output_paths.failed_writes_in_one_line():
+      written, summary = _run(tool, model, out_dir, psis)
+  except BaseException:
+    if created:  # Only this run's files are in it: nothing is left of a failed run.
+      shutil.rmtree(out_dir, ignore_errors=True)
+    raise
   print(summary)
   for path in written:
     print(f"wrote {path}")
+
+
+def _run(tool, model, out_dir, psis):
+  """`tool` with the command line's flags: (the files written, a summary line)."""
+  common = dict(seed=FLAGS.seed, batch_size=FLAGS.batch_size)
+  if tool == "interpolate":
+    return interpolate(model, out_dir, FLAGS.rows, FLAGS.steps, FLAGS.space, label=FLAGS.label,
+                       animate=FLAGS.animate, keyframes=FLAGS.keyframes, frames=FLAGS.frames,
+                       **common)
+  if tool == "truncation":
+    return truncation(model, out_dir, psis, FLAGS.cols, FLAGS.cutoff, label=FLAGS.label, **common)
+  if tool == "mix":
+    return mix(model, out_dir, FLAGS.rows, FLAGS.cols, FLAGS.cutoff, label=FLAGS.label, **common)
+  classify = None
+  if FLAGS.source_class is not None and not model.num_classes:
+    classify = _digit_classifier()
+  return arithmetic(model, out_dir, FLAGS.attribute, FLAGS.source_class, FLAGS.target_class,
+                    FLAGS.exemplars, FLAGS.trials, FLAGS.num_samples, classify=classify, **common)
 
 
 def _digit_classifier():

@@ -3,12 +3,19 @@ generator when the run has one).
 
   python -m gan_jax.sample --workdir=DIR --num_samples=N --output=FILE.npz [--label=K] [--grid=FILE.png]
       [--psi=0.7]   # StyleGAN: truncation towards the tracked w average
+      [--batch_size=500] [--overwrite]
 
 The .npz holds `samples` (uint8 NHWC images, or float32 (N, 2) points) and `labels` when the model is
-conditional.
+conditional. The samples are drawn `--batch_size` at a time and written as they come (memory stays
+flat in N), with a progress line on stderr for long requests; a request larger than the free space
+of --output's folder is refused. Every output is checked before the run is restored: an existing
+one is refused unless --overwrite; each appears whole or not at all.
 """
+import contextlib
 import functools
 import os
+import shutil
+import zipfile
 
 from absl import flags
 from absl import logging
@@ -18,6 +25,7 @@ import numpy as np
 from gan_jax import cli
 from gan_jax import latent_tools
 from gan_jax import loop
+from gan_jax import output_paths
 from gan_jax import outputs
 from gan_jax.errors import UserError
 from gan_jax.families.latent import family as latent
@@ -32,24 +40,27 @@ def define_flags(flag_values=flags.FLAGS):
   flags.DEFINE_string("output", None, "The .npz file to write.", flag_values=flag_values)
   flags.DEFINE_integer("label", None, "Class of every sample (conditional models); default: cycle.",
                        flag_values=flag_values)
-  flags.DEFINE_string("grid", None, "Also write a PNG grid (or scatter plot for 2D data).",
+  flags.DEFINE_string("grid", None, f"Also write a PNG grid of the first {GRID_IMAGES} samples (or "
+                      f"a scatter plot of the first {GRID_POINTS} for 2D data).",
                       flag_values=flag_values)
   flags.DEFINE_integer("seed", 0, "Seed of the latent vectors.", flag_values=flag_values)
   flags.DEFINE_integer("batch_size", 500, "Samples generated per device call.",
                        flag_values=flag_values)
   flags.DEFINE_float("psi", 1.0, "StyleGAN runs: truncation psi in [0, 1] (1 = none).",
                      flag_values=flag_values)
+  output_paths.define_overwrite_flag(flag_values)
   flags.mark_flags_as_required(["workdir", "output"], flag_values=flag_values)
 
 
 # What both the image grid (PIL) and the 2D scatter plot (matplotlib) can write.
 GRID_EXTENSIONS = (".png", ".jpg", ".jpeg")
+GRID_IMAGES, GRID_POINTS = 256, 10000  # More would not be seen (or, as points, not be plotted).
 
 
-def generate(restored, num_samples, label=None, seed=0, batch_size=500, psi=1.0):
-  """(samples, labels) from a restored latent or StyleGAN run (`loop.restore`); images as uint8.
-  `psi` < 1 truncates a StyleGAN's w towards its tracked average."""
-  family = restored.config.get("family", "latent")
+def check_request(config, psi=1.0):
+  """What the run's config alone refuses (a family this tool does not draw from, truncation of a
+  model without w), so that the tool refuses it before restoring anything."""
+  family = config.get("family", "latent")
   if family not in ("latent", "stylegan"):
     raise UserError(f"--workdir holds a {family} run; gan_jax.sample draws from latent-family and "
                     "StyleGAN runs (see the README for that family's tool)")
@@ -57,7 +68,22 @@ def generate(restored, num_samples, label=None, seed=0, batch_size=500, psi=1.0)
   if psi != 1.0 and family != "stylegan":
     raise UserError(f"--psi={psi:g}: truncation needs a StyleGAN run (w and its average); "
                     f"--workdir holds a {family} run")
+
+
+def generate(restored, num_samples, label=None, seed=0, batch_size=500, psi=1.0):
+  """(samples, labels) from a restored latent or StyleGAN run (`loop.restore`); images as uint8.
+  `psi` < 1 truncates a StyleGAN's w towards its tracked average."""
+  batches = list(sample_batches(restored, num_samples, label, seed, batch_size, psi))
+  labels = [y for _, y in batches]
+  return (np.concatenate([s for s, _ in batches]),
+          None if labels[0] is None else np.concatenate(labels))
+
+
+def sample_batches(restored, num_samples, label=None, seed=0, batch_size=500, psi=1.0):
+  """`generate`'s (samples, labels) `batch_size` at a time: batch i from fold_in(key(seed), i)."""
+  check_request(restored.config, psi)
   config, state = restored.config, restored.state
+  family = config.get("family", "latent")
   generator = restored.trainer.info["generator"]
   num_classes = generator.num_classes
   if label is not None and not 0 <= label < num_classes:
@@ -69,19 +95,36 @@ def generate(restored, num_samples, label=None, seed=0, batch_size=500, psi=1.0)
   else:
     draw = functools.partial(jax.jit(step_lib.make_sample_fn(generator)), state)
     latents = functools.partial(step_lib.latent_and_labels, config, num_classes)
-  chunks, labels = [], []
+  images = restored.dataset.info.kind == "image"
   for i, start in enumerate(range(0, num_samples, batch_size)):
     n = min(batch_size, num_samples - start)
     z, y = latents(jax.random.fold_in(jax.random.key(seed), i), n)
     if num_classes:
       y = np.full((n,), label) if label is not None else (np.arange(start, start + n) % num_classes)
       y = y.astype(np.int32)
-    chunks.append(np.asarray(draw(z, y)))
-    labels.append(np.asarray(y))
-  samples = np.concatenate(chunks)
-  if restored.dataset.info.kind == "image":
-    samples = outputs.to_uint8(samples)
-  return samples, (np.concatenate(labels) if num_classes else None)
+    samples = np.asarray(draw(z, y))
+    yield (outputs.to_uint8(samples) if images else samples), (np.asarray(y) if num_classes
+                                                               else None)
+
+
+def _check_space(path, num_samples, samples, labels):
+  """Refuses a request whose .npz would not fit in the free space of its folder (known from the
+  first batch), before it is generated."""
+  per_sample = (samples.nbytes + (0 if labels is None else labels.nbytes)) / len(samples)
+  folder = os.path.dirname(path)
+  need, free = num_samples * per_sample, shutil.disk_usage(folder).free
+  if need > free:
+    raise UserError(f"--num_samples={num_samples} needs {_size(need)} for --output, more than "
+                    f"the {_size(free)} free in {folder}; ask for fewer samples or write them "
+                    "elsewhere")
+
+
+def _size(n):
+  for unit in ("bytes", "kB", "MB", "GB"):
+    if n < 1000:
+      break
+    n /= 1000
+  return f"{n:.0f} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
 
 
 def main(argv):
@@ -90,32 +133,40 @@ def main(argv):
   for flag in ("num_samples", "batch_size"):
     if FLAGS[flag].value < 1:
       raise UserError(f"--{flag}={FLAGS[flag].value} must be >= 1")
-  if not FLAGS.output.endswith(".npz"):
-    raise UserError(f"--output={FLAGS.output} must end in .npz")
-  if FLAGS.grid and os.path.splitext(FLAGS.grid)[1].lower() not in GRID_EXTENSIONS:
-    raise UserError(f"--grid={FLAGS.grid}: unknown image extension "
-                    f"{os.path.splitext(FLAGS.grid)[1]!r}; allowed: {', '.join(GRID_EXTENSIONS)}")
-  for flag in ("output", "grid"):
-    path = FLAGS[flag].value
-    if path and os.path.isdir(path):
-      raise UserError(f"--{flag}={path} is a directory; name a file in it")
-    folder = os.path.dirname(os.path.abspath(path or "."))
-    if not os.path.isdir(folder):
-      raise UserError(f"--{flag}={path}: the folder {folder} does not exist")
-  latent_tools.check_psi(FLAGS.psi)  # Before the restore: a bad number fails at once.
-  restored = loop.restore(FLAGS.workdir)
-  samples, labels = generate(restored, FLAGS.num_samples, FLAGS.label, FLAGS.seed,
-                             FLAGS.batch_size, FLAGS.psi)
-  arrays = {"samples": samples}
-  if labels is not None:
-    arrays["labels"] = labels
-  tmp = FLAGS.output + ".tmp.npz"
-  np.savez(tmp, **arrays)
-  os.replace(tmp, FLAGS.output)
+  output = output_paths.check_file("--output", FLAGS.output, (".npz",), FLAGS.overwrite)
   if FLAGS.grid:
-    info = restored.dataset.info
-    latent.save_samples(FLAGS.grid, samples if info.kind == "points" else samples[:256], info)
-  print(f"wrote {len(samples)} samples to {FLAGS.output}")
+    output_paths.check_file("--grid", FLAGS.grid, GRID_EXTENSIONS, FLAGS.overwrite)
+  latent_tools.check_psi(FLAGS.psi)  # Before the restore: a bad number fails at once.
+  check_request(loop.load_config(FLAGS.workdir), FLAGS.psi)
+  restored = loop.restore(FLAGS.workdir, announce=cli.note)
+  num = FLAGS.num_samples
+  progress = outputs.CountProgress("generated", "samples", num)
+  info = restored.dataset.info
+  grid_size = GRID_POINTS if info.kind == "points" else GRID_IMAGES
+  shown, labels, done = [], [], 0
+  with output_paths.failed_writes_in_one_line(), output_paths.written(output) as tmp, \
+      zipfile.ZipFile(tmp, "w", allowZip64=True) as npz:
+    with contextlib.ExitStack() as entry:
+      for samples, y in sample_batches(restored, num, FLAGS.label, FLAGS.seed, FLAGS.batch_size,
+                                       FLAGS.psi):
+        if not done:
+          _check_space(output, num, samples, y)
+          put = entry.enter_context(output_paths.npz_rows(npz, "samples",
+                                                          (num,) + samples.shape[1:],
+                                                          samples.dtype))
+        put(samples)
+        labels += [] if y is None else [y]
+        if FLAGS.grid and done < grid_size:
+          shown.append(samples[:grid_size - done])
+        done += len(samples)
+        progress.update(done)
+    if labels:
+      with output_paths.npz_rows(npz, "labels", (num,), np.int32) as put:
+        for y in labels:
+          put(y)
+    if FLAGS.grid:  # Before the .npz is in place: a failure here leaves neither.
+      latent.save_samples(FLAGS.grid, np.concatenate(shown), info)
+  print(f"wrote {num} samples to {FLAGS.output}")
 
 
 if __name__ == "__main__":

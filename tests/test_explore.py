@@ -122,7 +122,7 @@ def test_sample_draws_from_a_stylegan_run_and_truncates_it(runs, tmp_path, run_c
   assert len({s.tobytes() for s in samples}) == 5
   # psi 0: every latent maps to the tracked w average, so every sample is one image.
   r = run_cli("gan_jax.sample", f"--workdir={style}", f"--output={out}", "--num_samples=3",
-              "--label=4", "--psi=0")
+              "--label=4", "--psi=0", "--overwrite")
   assert r.returncode == 0, r.stderr
   with np.load(out) as f:
     np.testing.assert_array_equal(f["labels"], [4, 4, 4])

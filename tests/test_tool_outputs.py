@@ -136,3 +136,174 @@ def test_npz_rows_writes_an_array_batch_by_batch(tmp_path):
   with np.load(tmp_path / "a.npz") as z:
     np.testing.assert_array_equal(z["samples"], rows)
     assert z["labels"].dtype == np.int32 and z["labels"].tolist() == list(range(7))
+
+
+# --- Every tool refuses a bad output before it restores anything ----------------------------------
+
+REFUSED = [
+    # The folder of --output on a read-only mount, for each tool.
+    ("gan_jax.sample", ["--output={ro}/s.npz"],
+     "--output={ro}/s.npz: the folder {ro} is not writable (read-only file system)"),
+    ("gan_jax.translate", ["--input={tmp}/in", "--output={ro}/t.npz"],
+     "--output={ro}/t.npz: the folder {ro} is not writable (read-only file system)"),
+    ("gan_jax.translate", ["--input={tmp}/in", "--output={ro}/pngs"],
+     "--output={ro}/pngs: the folder {ro} is not writable (read-only file system)"),
+    ("gan_jax.generate", ["--prompt=a seven", "--output={ro}/g.npz"],
+     "--output={ro}/g.npz: the folder {ro} is not writable (read-only file system)"),
+    ("gan_jax.explore", ["--output={ro}/e", "mix"],
+     "--output={ro}/e: the folder {ro} is not writable (read-only file system)"),
+    # explore's default folder inside a read-only workdir.
+    ("gan_jax.explore", ["--workdir={ro}", "interpolate"],
+     "the default --output={ro}/explore: the folder {ro} is not writable (read-only file system)"),
+    # A directory where a file goes, a file where a folder goes.
+    ("gan_jax.generate", ["--prompt=a seven", "--output={tmp}/dir.npz"],
+     "--output={tmp}/dir.npz is a directory; name a file in it (ending in .npz)"),
+    ("gan_jax.generate", ["--prompt=a seven", "--output={tmp}/g.npz", "--grid={tmp}/dir"],
+     "--grid={tmp}/dir is a directory; name a file in it (ending in .png)"),
+    ("gan_jax.explore", ["--output={tmp}/old.npz", "mix"],
+     "--output={tmp}/old.npz is a file; name a folder"),
+    # An existing output, without --overwrite.
+    ("gan_jax.sample", ["--output={tmp}/old.npz"],
+     "--output={tmp}/old.npz exists already; pass --overwrite to replace it, or name a new one"),
+    ("gan_jax.generate", ["--prompt=a seven", "--output={tmp}/old.npz"],
+     "--output={tmp}/old.npz exists already; pass --overwrite"),
+    ("gan_jax.generate", ["--prompt=a seven", "--grid={tmp}/old.png"],
+     "--grid={tmp}/old.png exists already; pass --overwrite"),
+    ("gan_jax.translate", ["--input={tmp}/in", "--output={tmp}/old.npz"],
+     "--output={tmp}/old.npz exists already; pass --overwrite"),
+    ("gan_jax.explore", ["--output={tmp}/full", "mix"],
+     "--output={tmp}/full holds mix.png already; pass --overwrite to replace it"),
+    # What translate and explore wrote anyway or failed on after the restore.
+    ("gan_jax.translate", ["--input={tmp}/in", "--output={tmp}/t.npz", "--grid={tmp}/x.txt"],
+     "--grid={tmp}/x.txt must end in .png, not '.txt'"),
+    ("gan_jax.translate", ["--input={tmp}/in", "--output={tmp}/t.npz", "--grid_rows=0"],
+     "--grid_rows=0 must be >= 1"),
+    ("gan_jax.explore", ["--output={tmp}/e", "truncation", "--psi="],
+     "--psi is empty; allowed: numbers in [0, 1]"),
+]
+
+
+@pytest.mark.parametrize("tool, args, message", REFUSED,
+                         ids=[f"{t[0][8:]}-{i}" for i, t in enumerate(REFUSED)])
+def test_a_bad_output_is_refused_before_the_run_is_restored(tool, args, message, tmp_path,
+                                                           monkeypatch, run_cli):
+  """--workdir names no run (unless the case gives one), so the output's check must come first."""
+  ro = tmp_path / "ro"
+  ro.mkdir()
+  (ro / "config.json").write_text(json.dumps({"family": "latent"}))
+  (tmp_path / "dir.npz").mkdir()
+  (tmp_path / "dir").mkdir()
+  (tmp_path / "old.npz").write_bytes(b"keep")
+  (tmp_path / "old.png").write_bytes(b"keep")
+  (tmp_path / "full").mkdir()
+  (tmp_path / "full" / "mix.png").write_bytes(b"keep")
+  before = sorted(str(p) for p in tmp_path.rglob("*"))
+  real_probe = output_paths._probe  # pylint: disable=protected-access
+
+  def probe(folder):  # `ro` is on a read-only mount.
+    if folder == str(ro):
+      raise OSError(errno.EROFS, os.strerror(errno.EROFS), folder)
+    real_probe(folder)
+  monkeypatch.setattr(output_paths, "_probe", probe)
+  fill = lambda text: text.format(tmp=tmp_path, ro=ro)
+  workdir = [] if any(a.startswith("--workdir") for a in args) else [f"--workdir={tmp_path}/none"]
+  line = one_error_line(run_cli(tool, *workdir, *map(fill, args)))
+  assert line.startswith("error: " + fill(message)), line
+  assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+  assert (tmp_path / "old.npz").read_bytes() == b"keep"
+
+
+# --- Runs restored by the tools --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def latent_run(tmp_path_factory):
+  """A conditional MLP GAN on 8x8 digits after one step: what sample and explore restore."""
+  from configs import default  # pylint: disable=g-import-not-at-top
+  from gan_jax import loop  # pylint: disable=g-import-not-at-top
+  config = default.get_config()
+  config.dataset.name = "digits"
+  config.model.update(name="mlp", latent_dim=8, g_hidden=(16,), d_hidden=(16,), conditional=True)
+  config.update(batch_size=8, num_train_steps=1, steps_per_call=1, log_every_steps=1,
+                sample_every_steps=0, checkpoint_every_steps=1)
+  workdir = str(tmp_path_factory.mktemp("latent") / "run")
+  loop.train_and_evaluate(config, workdir)
+  return workdir
+
+
+def test_sample_goes_in_batches_says_so_and_overwrites_only_when_asked(latent_run, tmp_path,
+                                                                      run_cli):
+  from gan_jax import loop  # pylint: disable=g-import-not-at-top
+  from gan_jax import sample  # pylint: disable=g-import-not-at-top
+  out, grid = tmp_path / "s.npz", tmp_path / "g.png"
+  args = [f"--workdir={latent_run}", f"--output={out}", f"--grid={grid}", "--num_samples=5",
+          "--batch_size=2"]
+  r = run_cli("gan_jax.sample", *args)
+  assert r.returncode == 0, r.stderr[-3000:]
+  lines = r.stderr.splitlines()
+  assert lines[0] == f"restoring {latent_run} (step 1) and compiling..."
+  assert lines[-1].startswith("generated 5/5 samples (") and len(lines) == 2, lines
+  assert r.stdout == f"wrote 5 samples to {out}\n"
+  samples, labels = sample.generate(loop.restore(latent_run), 5, batch_size=2)
+  with np.load(out) as z:  # Written batch by batch: the same arrays.
+    np.testing.assert_array_equal(z["samples"], samples)
+    np.testing.assert_array_equal(z["labels"], labels)
+    assert z["labels"].tolist() == [0, 1, 2, 3, 4]
+  first, first_grid = out.read_bytes(), grid.read_bytes()
+  r = run_cli("gan_jax.sample", *args, "--seed=1")
+  assert "--output" in one_error_line(r) and "exists already; pass --overwrite" in r.stderr
+  assert out.read_bytes() == first and grid.read_bytes() == first_grid
+  r = run_cli("gan_jax.sample", *args, "--seed=1", "--overwrite")
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert out.read_bytes() != first and grid.read_bytes() != first_grid
+  assert sorted(os.listdir(tmp_path)) == ["g.png", "s.npz"]
+
+
+def test_sample_refuses_more_than_its_folder_holds(latent_run, tmp_path, monkeypatch, run_cli):
+  import shutil  # pylint: disable=g-import-not-at-top
+  usage = shutil.disk_usage(tmp_path)
+  monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=10000))
+  r = run_cli("gan_jax.sample", f"--workdir={latent_run}", f"--output={tmp_path / 's.npz'}",
+              "--num_samples=1000", "--batch_size=100")
+  line = one_error_line(r, loading=True)
+  assert line == (f"error: --num_samples=1000 needs 68.0 kB for --output, more than the 10.0 kB "
+                  f"free in {tmp_path}; ask for fewer samples or write them elsewhere")
+  assert os.listdir(tmp_path) == []
+
+
+def test_explore_refuses_existing_files_and_leaves_nothing_of_a_failed_run(latent_run, tmp_path,
+                                                                          run_cli):
+  out = tmp_path / "explore"
+  args = [f"--workdir={latent_run}", f"--output={out}", "interpolate", "--rows=2", "--steps=3"]
+  r = run_cli("gan_jax.explore", *args)
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert r.stderr == f"restoring {latent_run} (step 1) and compiling...\n"
+  assert "exists" not in r.stderr and os.listdir(out) == ["interpolate.png"]
+  first = (out / "interpolate.png").read_bytes()
+  assert "holds interpolate.png already" in one_error_line(run_cli("gan_jax.explore", *args,
+                                                                   "--seed=1"))
+  assert (out / "interpolate.png").read_bytes() == first
+  r = run_cli("gan_jax.explore", *args, "--seed=1", "--overwrite")
+  assert r.returncode == 0 and (out / "interpolate.png").read_bytes() != first
+  # Too few samples for the exemplars: refused after the restore, and the new folder is gone.
+  r = run_cli("gan_jax.explore", f"--workdir={latent_run}", f"--output={tmp_path / 'new'}",
+              "arithmetic", "--source_class=1", "--target_class=7", "--num_samples=4")
+  assert "candidate exemplars" in one_error_line(r, loading=True)
+  assert sorted(os.listdir(tmp_path)) == ["explore"]
+
+
+def test_explore_errors_are_one_line_without_absl_info(latent_run, run_subprocess):
+  """JAX logs 'Unable to initialize backend' at INFO when it looks for a TPU (JAX_PLATFORMS unset):
+  absl printed it before explore's error until the tool set its verbosity."""
+  r = run_subprocess("gan_jax.explore", f"--workdir={latent_run}", "mix",
+                     env={"JAX_PLATFORMS": ""})
+  line = one_error_line(r, loading=True)
+  assert line.startswith("error: mix needs a model with an intermediate latent space w"), line
+
+
+def test_explore_refuses_a_family_without_latents_before_restoring(tmp_path, run_cli):
+  (tmp_path / "config.json").write_text(json.dumps({"family": "pix2pix"}))
+  line = one_error_line(run_cli("gan_jax.explore", f"--workdir={tmp_path}",
+                                f"--output={tmp_path / 'e'}", "interpolate"))
+  assert line == (f"error: --workdir={tmp_path}: family 'pix2pix' has no latent space (the tools "
+                  "work on latent models: DCGAN, cGAN, StyleGAN)")
+  assert os.listdir(tmp_path) == ["config.json"]

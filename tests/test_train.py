@@ -135,7 +135,8 @@ def test_sample_cli_conditional_labels_and_grid(tmp_path, run_cli):
     assert f["samples"].shape == (10, 28, 28, 1) and f["samples"].dtype == np.uint8
     np.testing.assert_array_equal(f["labels"], np.full(10, 7))
   assert Image.open(grid).size[0] > 28
-  r = run_cli("gan_jax.sample", f"--workdir={workdir}", "--label=12", f"--output={out}")
+  r = run_cli("gan_jax.sample", f"--workdir={workdir}", "--label=12", f"--output={out}",
+              "--overwrite")
   assert r.returncode == 2 and "--label=12 is out of range; allowed: 0..9" in r.stderr
   r = run_cli("gan_jax.sample", f"--workdir={workdir}", f"--output={tmp_path}/no/such.npz")
   assert r.returncode == 2 and f"the folder {tmp_path}/no does not exist" in r.stderr
@@ -157,7 +158,8 @@ def test_sample_cli_points(tmp_path, run_cli, run_subprocess):
   with np.load(out) as f:
     assert f["samples"].shape == (100, 2) and f["samples"].dtype == np.float32
     assert "labels" not in f
-  r = run_cli("gan_jax.sample", f"--workdir={workdir}", "--label=0", f"--output={out}")
+  r = run_cli("gan_jax.sample", f"--workdir={workdir}", "--label=0", f"--output={out}",
+              "--overwrite")
   assert r.returncode == 2 and "--label=0 is out of range; allowed: none" in r.stderr
   r = run_cli("gan_jax.sample", f"--workdir={workdir}", "--batch_size=0", f"--output={out}")
   assert r.returncode == 2 and "--batch_size=0 must be >= 1" in r.stderr
