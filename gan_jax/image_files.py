@@ -1,16 +1,16 @@
 """Reading a user's images (a folder, one image file or an .npz) and writing images (an .npz or a
 folder of PNGs) whole or not at all: the input and output side of command-line tools such as
-`gan_jax.translate`. `what` names the flag in error messages."""
+`gan_jax.translate`. `what` names the flag in error messages; gan_jax/output_paths.py checks and
+writes the outputs as it does for every tool."""
 import contextlib
 import os
 import pathlib
 import re
-import shutil
-import tempfile
 
 import numpy as np
 from PIL import Image
 
+from gan_jax import output_paths
 from gan_jax.errors import UserError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -91,33 +91,23 @@ def _read_npz(p, what):
   return list(images), [f"{i:06d}" for i in range(len(images))]
 
 
-def check_output(path, what="--output"):
-  p = pathlib.Path(os.path.expanduser(path))
-  if p.exists():
-    raise UserError(f"{what}={path!r} exists already; give a new .npz file or folder")
-  if not p.parent.is_dir():
-    raise UserError(f"{what}={path!r}: its folder {str(p.parent)!r} does not exist")
-  return p
+def check_output(path, what="--output", overwrite=False):
+  """The output `write_output` writes to `path` (an .npz, else a folder of PNGs), checked by
+  output_paths before anything is computed; its absolute path."""
+  if path.lower().endswith(".npz"):
+    return pathlib.Path(output_paths.check_file(what, path, (".npz",), overwrite))
+  return pathlib.Path(output_paths.check_folder(what, path, overwrite))
 
 
 def write_output(p, images, names):
-  """Writes to a temporary sibling, then renames it into place."""
+  """uint8 NHWC `images` as an .npz (`images`, `names`) or a folder of PNGs named after `names`,
+  through a temporary file or folder renamed into place."""
+  p = pathlib.Path(p)
   if p.suffix.lower() == ".npz":
-    fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".npz.tmp")
-    try:
-      with os.fdopen(fd, "wb") as f:
-        np.savez(f, images=images, names=np.asarray(names))
-      os.replace(tmp, p)
-    except BaseException:
-      os.unlink(tmp)
-      raise
+    with output_paths.written(str(p)) as tmp:
+      np.savez(tmp, images=images, names=np.asarray(names))
     return
-  tmp = tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.tmp")
-  try:
+  with output_paths.written_folder(str(p)) as tmp:
     for image, name in zip(images, names):
       Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
           os.path.join(tmp, f"{name}.png"))
-    os.rename(tmp, p)
-  except BaseException:
-    shutil.rmtree(tmp, ignore_errors=True)
-    raise

@@ -113,7 +113,7 @@ def written(path):
   """Yields a temporary path beside `path` to write to, with its extension (PIL, matplotlib and
   np.savez choose the format by it); renamed onto `path` when the block ends, removed if it fails.
   An OSError names `path`, not the temporary file."""
-  tmp = _temporary_name(path, os.path.splitext(path)[1])
+  tmp = _temporary_name(path, os.path.splitext(path)[1].lower())  # np.savez appends '.npz' else.
   try:
     yield tmp
     os.replace(tmp, path)
