@@ -78,6 +78,8 @@ def get_config():
   config.model.d_dropout = 0.3      # DCGAN discriminators' dropout rate.
   config.model.g_hidden = (256, 512)  # MLP widths.
   config.model.d_hidden = (512, 256)
+  # The DCGAN and SNGAN networks' channels (dcgan28, dcgan32, sngan32): their papers' at 1.
+  config.model.channel_multiplier = 1.0
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = "non_saturating"

@@ -106,6 +106,7 @@ RULES = (
     ("model.minibatch_kernels", count(0, "0 = off")),
     ("model.minibatch_kernel_dim", count(1)),
     ("model.maxout_pieces", count(1)),
+    ("model.channel_multiplier", above(0.0, "1 = the paper's widths")),
     # Data.
     ("dataset.num_examples", count(0, "0 = fresh samples every step, for 2D mixtures")),
     ("dataset.image_size", count(0, "0 = keep")),

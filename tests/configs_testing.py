@@ -44,12 +44,13 @@ def tiny(config, steps=2):
 
 
 def tiny_widths(config):
-  """Narrows a config's networks, keeping their structure (depth, layers, switches). The latent
-  family's DCGAN and SNGAN networks have fixed widths (the papers'): they stay as they are."""
+  """Narrows a config's networks, keeping their structure (depth, layers, switches)."""
   model = config.model
   narrow = lambda widths, w: tuple(min(x, w) for x in widths)
-  if "g_hidden" in model:  # The latent family's MLPs (and the unused fields of its conv models).
+  if "g_hidden" in model:  # The latent family's MLPs and conv28.
     model.g_hidden, model.d_hidden = narrow(model.g_hidden, 16), narrow(model.d_hidden, 16)
+  if "channel_multiplier" in model:  # Its DCGAN and SNGAN networks: 512 channels become 8.
+    model.channel_multiplier = 1 / 64
   if "channel_base" in model:  # ProGAN and StyleGAN: channels = min(base / resolution, max).
     model.channel_base, model.channel_max = 64, 8
   for key in ("z_dim", "w_dim"):

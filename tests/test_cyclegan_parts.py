@@ -66,6 +66,7 @@ def _flax_conv_paths(blocks, downsamplings=2):
           + [(f"Conv_{1 + downsamplings}",)])
 
 
+@pytest.mark.usefixtures("production_compiler")  # Parity with the reference.
 @pytest.mark.parametrize("c_in,c_out,size,downsamplings",
                          [(1, 3, 12, 2), (3, 3, 16, 2), (1, 1, 12, 1), (3, 1, 8, 0)])
 def test_resnet_generator_matches_the_authors_architecture_in_pytorch(c_in, c_out, size,

@@ -13,6 +13,7 @@ from gan_jax.fid import inception
 from gan_jax.fid import statistics
 
 
+@pytest.mark.usefixtures("production_compiler")  # Parity with the reference.
 # Minutes on 2 CPU cores (compiling Inception inside the scan): `-m "not slow"` skips it.
 @pytest.mark.slow
 def test_evaluator_matches_offline_stats_and_reuses_compile(tmp_path,

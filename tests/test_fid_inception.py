@@ -8,6 +8,9 @@ import pytest
 from gan_jax.fid import inception
 from gan_jax.fid import weights
 
+# Compared with numbers computed elsewhere: the compiler settings of a user's run.
+pytestmark = pytest.mark.usefixtures("production_compiler")
+
 
 def test_pool_features_match_torchscript(tmp_path):
   torch = pytest.importorskip('torch')

@@ -35,6 +35,7 @@ def _nhwc(t):
   return t.detach().numpy().transpose(0, 2, 3, 1)
 
 
+@pytest.mark.usefixtures("production_compiler")  # Parity with the reference.
 @pytest.mark.parametrize("norm", ["batch", "instance", "none"])
 @pytest.mark.parametrize("train", [False, True])
 def test_unet_matches_pytorch(norm, train):
@@ -63,6 +64,7 @@ def test_unet_matches_pytorch(norm, train):
                                ref.down_norm[1].running_mean.numpy(), atol=1e-6)
 
 
+@pytest.mark.usefixtures("production_compiler")  # Parity with the reference.
 @pytest.mark.parametrize("norm", ["batch", "instance"])
 @pytest.mark.parametrize("n_layers", [1, 2, 3])
 def test_patch_discriminator_matches_pytorch(norm, n_layers):

@@ -75,6 +75,7 @@ def _torch_state_dict(module_cls, args, variables):
   return module.state_dict()
 
 
+@pytest.mark.usefixtures("production_compiler")  # Parity with the reference.
 @pytest.mark.parametrize("optimizer,lr", [("sgd", 0.05), ("adam", 2e-4)])
 def test_two_steps_match_the_authors_step_in_pytorch(optimizer, lr):
   """SGD keeps the losses' scale in the updates (the halved D loss, lambda); Adam is theirs."""

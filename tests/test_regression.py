@@ -31,6 +31,9 @@ from gan_jax import loop
 from gan_jax import sweep
 from gan_jax import sweep_spec
 
+# Compared with numbers computed elsewhere: the compiler settings of a user's run.
+pytestmark = pytest.mark.usefixtures("production_compiler")
+
 RECORD = bool(os.environ.get("GAN_JAX_RECORD"))
 
 # _machine() of the machines whose digests are asserted. The EPYC and the AVX-512 Xeon round the

@@ -69,6 +69,7 @@ def _upfirdn2d_torch(x, f, up=1, down=1, padding=(0, 0, 0, 0), gain=1.0):
   return torch.nn.functional.conv2d(x, kernel, groups=c)[:, :, ::down, ::down]
 
 
+@pytest.mark.usefixtures("production_compiler")  # Parity with the reference.
 @pytest.mark.parametrize("kwargs", [dict(up=2, padding=(2, 1, 2, 1), gain=4.0),
                                     dict(down=2, padding=(1, 1, 1, 1)),
                                     dict(padding=(1, -1, 0, 2)),

@@ -8,6 +8,9 @@ import pytest
 from gan_jax import text_encoder
 from gan_jax.errors import UserError
 
+# Compared with numbers computed elsewhere: the compiler settings of a user's run.
+pytestmark = pytest.mark.usefixtures("production_compiler")
+
 SENTENCES = [
     "a thick seven leaning right", "the number seven", "7", "a thin one", "a small 0 tilted left",
     "a red car on a dark background", "an automobile", "a photo of a blue ship",

@@ -193,26 +193,35 @@ def _batch_norm(train, axis_name):
                       axis_name=axis_name if train else None)
 
 
+def scaled(channels, multiplier):
+  """A layer's channels times `model.channel_multiplier` (at least 1): the papers' networks at 1,
+  narrower ones for CPUs and tests below it."""
+  return max(1, round(channels * multiplier))
+
+
 class DCGANGenerator(nn.Module):
   """DCGAN generator from a layer table: z -> Dense -> `base` map -> [ConvTranspose, BN, LeakyReLU]
   per `layers` entry (features, kernel, stride) -> ConvTranspose to C channels (`out`: kernel,
-  stride, bias) -> tanh."""
+  stride, bias) -> tanh. Hidden channels are scaled by `channel_multiplier`."""
   base: tuple = ()
   layers: tuple = ()
   out: tuple = ()
   channels: int = 1
   num_classes: int = 0
   axis_name: str | None = None
+  channel_multiplier: float = 1.0
 
   @nn.compact
   def __call__(self, z, labels=None, train=True):
     h = concat_label_to_vector(z, labels, self.num_classes)
-    dense = nn.Dense(math.prod(self.base), use_bias=False)
+    height, width, depth = self.base
+    base = (height, width, scaled(depth, self.channel_multiplier))
+    dense = nn.Dense(math.prod(base), use_bias=False)
     h = leaky_relu(_batch_norm(train, self.axis_name)(dense(h)))
-    h = h.reshape((-1,) + tuple(self.base))
+    h = h.reshape((-1,) + base)
     for features, kernel, stride in self.layers:
-      h = nn.ConvTranspose(features, (kernel, kernel), (stride, stride), padding="SAME",
-                           use_bias=False)(h)
+      h = nn.ConvTranspose(scaled(features, self.channel_multiplier), (kernel, kernel),
+                           (stride, stride), padding="SAME", use_bias=False)(h)
       h = leaky_relu(_batch_norm(train, self.axis_name)(h))
     kernel, stride, bias = self.out
     h = nn.ConvTranspose(self.channels, (kernel, kernel), (stride, stride), padding="SAME",
@@ -253,19 +262,21 @@ class PatchConv(nn.Module):
 class DCGANDiscriminator(nn.Module):
   """DCGAN discriminator from a layer table: [Conv (features, kernel) s2, LeakyReLU, Dropout] per
   `layers` entry -> Dense 1 (or the projection head). `patch_conv`: the convolutions as matrix
-  products of patches (PatchConv; faster on CPUs)."""
+  products of patches (PatchConv; faster on CPUs). Channels are scaled by `channel_multiplier`."""
   layers: tuple = ()
   num_classes: int = 0
   dropout_rate: float = 0.3
   spectral_norm: bool = False
   conditioning: str = "concat"
   patch_conv: bool = False
+  channel_multiplier: float = 1.0
 
   @nn.compact
   def __call__(self, x, labels=None, train=True):
     _check_conditioning(self.conditioning)
     h = concat_label_to_image(x, labels, self.num_classes) if self.conditioning == "concat" else x
     for i, (features, kernel) in enumerate(self.layers):
+      features = scaled(features, self.channel_multiplier)
       # Named as nn.Conv's default names: the two forms' weights are interchangeable.
       conv = (PatchConv(features, kernel, name=f"Conv_{i}") if self.patch_conv else
               nn.Conv(features, (kernel, kernel), (2, 2), padding="SAME"))
@@ -305,42 +316,47 @@ class DCGAN32Discriminator(DCGANDiscriminator):
 
 class SNGAN32Generator(nn.Module):
   """SNGAN's standard CNN generator (Miyato et al. 2018, table 3): z(128) -> 4x4x512 -> deconv 4x4
-  s2 256/128/64 (BN, ReLU) -> conv 3x3 C, tanh."""
+  s2 256/128/64 (BN, ReLU) -> conv 3x3 C, tanh. Hidden channels scaled by `channel_multiplier`."""
   channels: int = 3
   num_classes: int = 0
   axis_name: str | None = None
   spectral_norm: bool = False
+  channel_multiplier: float = 1.0
 
   @nn.compact
   def __call__(self, z, labels=None, train=True):
     sn = lambda layer: maybe_spectral_norm(layer, self.spectral_norm, train)
+    width = functools.partial(scaled, multiplier=self.channel_multiplier)
     h = concat_label_to_vector(z, labels, self.num_classes)
-    h = nn.relu(_batch_norm(train, self.axis_name)(sn(nn.Dense(4 * 4 * 512))(h)))
-    h = h.reshape((-1, 4, 4, 512))
+    h = nn.relu(_batch_norm(train, self.axis_name)(sn(nn.Dense(4 * 4 * width(512)))(h)))
+    h = h.reshape((-1, 4, 4, width(512)))
     for features in (256, 128, 64):
-      h = sn(nn.ConvTranspose(features, (4, 4), (2, 2), padding="SAME"))(h)
+      h = sn(nn.ConvTranspose(width(features), (4, 4), (2, 2), padding="SAME"))(h)
       h = nn.relu(_batch_norm(train, self.axis_name)(h))
     return jnp.tanh(sn(nn.Conv(self.channels, (3, 3), padding="SAME"))(h))
 
 
 class SNGAN32Discriminator(nn.Module):
   """SNGAN's standard CNN discriminator: conv 3x3 / 4x4 s2 pairs 64-128-256, conv 3x3 512,
-  LeakyReLU(0.1), linear logit; spectral normalisation on every layer by default."""
+  LeakyReLU(0.1), linear logit; spectral normalisation on every layer by default. Channels scaled
+  by `channel_multiplier`."""
   num_classes: int = 0
   dropout_rate: float = 0.0
   spectral_norm: bool = True
   conditioning: str = "concat"
+  channel_multiplier: float = 1.0
 
   @nn.compact
   def __call__(self, x, labels=None, train=True):
     _check_conditioning(self.conditioning)
     act = functools.partial(nn.leaky_relu, negative_slope=0.1)
     sn = lambda layer: maybe_spectral_norm(layer, self.spectral_norm, train)
+    width = functools.partial(scaled, multiplier=self.channel_multiplier)
     h = concat_label_to_image(x, labels, self.num_classes) if self.conditioning == "concat" else x
     for features in (64, 128, 256):
-      h = act(sn(nn.Conv(features, (3, 3), padding="SAME"))(h))
-      h = act(sn(nn.Conv(features, (4, 4), (2, 2), padding="SAME"))(h))
-    h = act(sn(nn.Conv(512, (3, 3), padding="SAME"))(h))
+      h = act(sn(nn.Conv(width(features), (3, 3), padding="SAME"))(h))
+      h = act(sn(nn.Conv(width(features), (4, 4), (2, 2), padding="SAME"))(h))
+    h = act(sn(nn.Conv(width(512), (3, 3), padding="SAME"))(h))
     return discriminator_head(h.reshape((h.shape[0], -1)), labels, self.num_classes,
                               self.conditioning, self.spectral_norm, train)
 
@@ -453,9 +469,11 @@ def get_models(model_config, data_shape, num_classes, axis_name=None):
     return g, d_cls(tuple((width, 4) for width in get("d_hidden", (32, 64))), classes,
                     get("d_dropout", 0.3), d_sn, conditioning, patch_conv=True)
   default_dropout = 0.0 if name == "sngan32" else 0.3
-  return (g_cls(channels=data_shape[2], num_classes=classes, axis_name=axis_name, **g_kwargs),
+  multiplier = get("channel_multiplier", 1.0)
+  return (g_cls(channels=data_shape[2], num_classes=classes, axis_name=axis_name,
+                channel_multiplier=multiplier, **g_kwargs),
           d_cls(num_classes=classes, dropout_rate=get("d_dropout", default_dropout),
-                spectral_norm=d_sn, conditioning=conditioning))
+                spectral_norm=d_sn, conditioning=conditioning, channel_multiplier=multiplier))
 
 
 def _progan(model_config, data_shape, classes):
