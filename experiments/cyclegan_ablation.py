@@ -100,7 +100,7 @@ def measure(workdir, fid):
   restored = loop.restore(workdir)
   dataset, state, config = restored.dataset, restored.state, restored.config
   config.eval.update(classifier=True, classifier_augment=True, fid=fid)
-  translate = restored.trainer.info["translate"]
+  translate = metrics.make_translate(restored.trainer.networks)
   result = family.make_evaluator(config, dataset, translate)(state, int(state.step))
   # The same translations read by the classifiers trained without augmentation (the figures
   # before stop 29), prefixed plain_.

@@ -26,7 +26,6 @@ from gan_jax import diagnostics
 from gan_jax import data
 from gan_jax import loop
 from gan_jax.families.latent import family as latent
-from gan_jax.families.latent import step as train_step_lib
 
 # name -> (what is pushed, config overrides).
 RUNS = {
@@ -54,7 +53,7 @@ def run(name, overrides, steps, chunk, dataset):
     (config[section] if section else config)[field] = value
   program = loop.build(config, dataset)
   state = program.state
-  sample = jax.jit(train_step_lib.make_sample_fn(program.trainer.info["generator"]))
+  sample = program.trainer.sampler.sample
   z, labels = latent.fixed_latents(config, 0, 64)
   history = {k: [] for k in ("step", "d_loss", "g_loss", "d_acc", "diversity")}
   for step in range(chunk, steps + 1, chunk):

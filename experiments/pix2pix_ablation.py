@@ -68,7 +68,8 @@ def train_and_measure(config, dataset, workdir, fid):
   step = int(state.step)
   metrics = program.trainer.make_evaluator(workdir)(state, step)
   heldout, task = dataset.heldout, config.dataset.name
-  out = family.generate(program.trainer.info["apply"], family.g_variables(state),
+  apply = family.make_apply(program.trainer.networks["g"], config.model.test_dropout)
+  out = family.generate(apply, family.g_variables(state),
                         heldout["source"], jax.random.key(0))
   images = data.to_images(task, heldout["source"], out)
   if fid:

@@ -44,9 +44,9 @@ def fid(workdir, num_samples, psi=None, ref_samples=0):
   if psi is None:
     evaluate = family.build(config, restored.dataset).make_evaluator(workdir)
   else:
-    info = restored.trainer.info
-    evaluate = family.make_evaluator(config, restored.dataset, info["generator"], info["sample"],
-                                     psi=psi)
+    trainer = restored.trainer
+    evaluate = family.make_evaluator(config, restored.dataset, trainer.networks["g"],
+                                     trainer.sampler.sample, psi=psi)
   step = int(jax.device_get(restored.state.step))
   metrics = evaluate(restored.state, step)
   return {"fid": float(metrics["fid"]), "fid_s": time.time() - started, "step": step}

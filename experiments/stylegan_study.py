@@ -85,12 +85,11 @@ def _copy_grid(workdir, name):
 def digit_scores(restored, num_samples, psi, batch=500):
   """The digit classifier's Inception-Score analogue and % of confident (p >= 0.9) samples of G's
   average at `psi`, on the centre 28x28 of the padded samples; `restored`: `loop.restore`'s run."""
-  sample = restored.trainer.info["sample"]
-  z_dim = restored.trainer.info["generator"].z_dim
+  sampler = restored.trainer.sampler
   images = []
   for i in range(0, num_samples, batch):
-    z = jax.random.normal(jax.random.fold_in(jax.random.key(0), i), (batch, z_dim))
-    images.append(np.asarray(sample(restored.state, z, None, psi)))
+    z = jax.random.normal(jax.random.fold_in(jax.random.key(0), i), (batch, sampler.z_dim))
+    images.append(np.asarray(sampler.sample(restored.state, z, None, psi)))
   images = digit_quality.centre_crop(np.concatenate(images)[:num_samples])
   return digit_quality.scores(classifier.load_digit_classifier().probs(images))
 
@@ -98,7 +97,7 @@ def digit_scores(restored, num_samples, psi, batch=500):
 def diversity(restored, num_latents=64):
   """Per-pixel std over `num_latents` latents (mean over pixels) of G and of G's average, and the
   same for w (whether the mapping still spreads the latents)."""
-  generator = restored.trainer.info["generator"]
+  generator = restored.trainer.networks["g"]
   z = jax.random.normal(jax.random.key(1), (num_latents, generator.z_dim))
   labels = (jnp.arange(num_latents) % generator.num_classes if generator.num_classes else None)
   out = {"step": int(jax.device_get(restored.state.step))}
@@ -117,8 +116,8 @@ def discriminator_probe(restored, z, labels):
   a batch of G's images, the mean logit, the logit of the first image scored in its batch, and
   the mean logit of 32 copies of that image. A D whose minibatch standard deviation sees collapse
   scores the copies below the same image scored among others."""
-  generator = restored.trainer.info["generator"]
-  discriminator = restored.trainer.info["discriminator"]
+  generator = restored.trainer.networks["g"]
+  discriminator = restored.trainer.networks["d"]
   d_vars = restored.state.nets["d"].variables()
   arrays = restored.dataset.arrays
   index = np.random.default_rng(0).permutation(len(arrays["x"]))[:z.shape[0]]

@@ -210,11 +210,11 @@ def main():
   matcher = matching.cached(train_set, config.dataset.name, steps=args.matching_steps)
   pool_sentences, pool_labels = real_sentences, real_labels
   rng = lambda: np.random.default_rng(args.seed)
-  z = jax.random.normal(jax.random.key(args.seed + 7),
-                        (len(real_sentences), restored.trainer.info["options"].latent_dim))
+  sampler = restored.trainer.sampler
+  z = jax.random.normal(jax.random.key(args.seed + 7), (len(real_sentences), sampler.z_dim))
   generated = outputs.to_uint8(np.concatenate([
-      np.asarray(restored.trainer.info["sample"](restored.state, z[i:i + 500],
-                                                 jnp.asarray(real_sentences[i:i + 500])))
+      np.asarray(sampler.sample(restored.state, z[i:i + 500],
+                                jnp.asarray(real_sentences[i:i + 500])))
       for i in range(0, len(z), 500)]))
   r_prec = {
       "real_heldout": matching.r_precision(matcher, real_images, real_sentences, real_labels,

@@ -33,7 +33,7 @@ def load(spec):
 def time_config(spec, calls):
   """(first call s, steps/s, estimated default run s, config) of one config."""
   config = load(spec)
-  dataset = families.get(config.get("family", "latent")).load_data(config)
+  dataset = families.get(config.family).load_data(config)
   program = loop.build(config, dataset)
   k = min(config.steps_per_call, config.num_train_steps)
   start = time.perf_counter()

@@ -334,16 +334,12 @@ def arithmetic(model, out_dir, attribute, source_class, target_class, exemplars,
 
 
 def load_latent_model(workdir, announce=None):
-  """The LatentModel of a trained run, through its family's `latent_model(restored)`; a family
-  without one is refused before the run is restored. `announce`: as loop.restore's."""
+  """The LatentModel of a trained run, through its family's `TOOLS.latent_model(restored)`; a
+  family without one is refused before the run is restored. `announce`: as loop.restore's."""
   from gan_jax import families  # pylint: disable=g-import-not-at-top
   from gan_jax import loop  # pylint: disable=g-import-not-at-top
-  config = loop.load_config(workdir)
-  if not hasattr(families.get(config.get("family", "latent")), "latent_model"):
-    raise UserError(f"--workdir={workdir}: family {config.get('family', 'latent')!r} has no latent "
-                    "space (the tools work on latent models: DCGAN, cGAN, StyleGAN)")
-  restored = loop.restore(workdir, announce=announce)
-  return restored.family.latent_model(restored)
+  latent_model = families.offered(loop.load_config(workdir), "latent_model", workdir)
+  return latent_model(loop.restore(workdir, announce=announce))
 
 
 def main(argv):

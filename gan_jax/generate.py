@@ -1,4 +1,5 @@
-"""Images from sentences with a trained text2image run (the EMA generator when the run has one).
+"""Images from sentences with a trained run whose family generates from text (its
+`TOOLS.text_generator`; the EMA generator when the run has one).
 
   python -m gan_jax.generate --workdir=DIR --prompt "a thick seven leaning right" \
       [--prompt "the number three" ...] [--prompts_file=FILE] --num=10 --grid=out.png \
@@ -19,6 +20,7 @@ from absl import logging
 import numpy as np
 
 from gan_jax import cli
+from gan_jax import families
 from gan_jax import loop
 from gan_jax import text_encoder
 from gan_jax.errors import UserError
@@ -29,7 +31,7 @@ FLAGS = flags.FLAGS
 def define_flags(flag_values=flags.FLAGS):
   """The command line's flags, defined when it runs (importing the tool defines none, so other
   absl programs and tests can import it)."""
-  flags.DEFINE_string("workdir", None, "A text2image training run's workdir.",
+  flags.DEFINE_string("workdir", None, "A text-to-image training run's workdir.",
                       flag_values=flag_values)
   flags.DEFINE_multi_string("prompt", [], "A sentence to draw (repeatable: one grid row each).",
                             flag_values=flag_values)
@@ -115,13 +117,10 @@ def main(argv):
   _check_path("output", FLAGS.output, ".npz")
   prompts = read_prompts(FLAGS.prompt, FLAGS.prompts_file)
   config = loop.load_config(FLAGS.workdir)
-  if config.get("family", "latent") != "text2image":
-    raise UserError(f"--workdir={FLAGS.workdir} holds a {config.get('family', 'latent')} run; "
-                    "gan_jax.generate draws from text2image runs (gan_jax.sample draws from "
-                    "latent ones)")
+  text_generator = families.offered(config, "text_generator", FLAGS.workdir)
   sentences = encode_prompts(prompts, note=lambda m: print(m, file=sys.stderr))
   restored = loop.restore(FLAGS.workdir)
-  images = restored.family.generate(restored, sentences, FLAGS.num, FLAGS.seed, FLAGS.batch_size)
+  images = text_generator.generate(restored, sentences, FLAGS.num, FLAGS.seed, FLAGS.batch_size)
   if FLAGS.output:
     _atomic_savez(FLAGS.output, images=images.reshape((-1,) + images.shape[2:]),
                   prompts=np.asarray(prompts, dtype=str),
@@ -129,7 +128,7 @@ def main(argv):
     print(f"wrote {images.shape[0] * images.shape[1]} images ({len(prompts)} prompts x "
           f"{FLAGS.num}) to {FLAGS.output}")
   if FLAGS.grid:
-    restored.family.save_prompt_grid(FLAGS.grid, images, prompts)
+    text_generator.save_prompt_grid(FLAGS.grid, images, prompts)
     print(f"wrote the grid to {FLAGS.grid}")
 
 

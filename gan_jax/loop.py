@@ -81,7 +81,7 @@ def validate_config(config):
               "eval_every_steps"):
     if config.get(key, 0) % k:
       raise UserError(f"{key}={config.get(key)} must be a multiple of steps_per_call={k}")
-  family = families.get(config.get("family", "latent"))
+  family = families.get(config.family)
   # Value ranges (learning rates, decays, rates, weights, sizes): the shared table and the family's.
   config_checks.check(config, extra=getattr(family, "CONFIG_CHECKS", ()))
   if "fid" in config:  # Names and paths; whether the weights exist is checked once data is known.
@@ -117,7 +117,7 @@ def eval_every(config, dataset, trainer, members=0):
 def state_numbers(config):
   """A config's numbers that live in the train state: the family's hparams and each network's
   optimizer hyper-parameters (learning rate, betas, ...)."""
-  family = families.get(config.get("family", "latent"))
+  family = families.get(config.family)
   return family.hparams(config), state_lib.optimizer_numbers(family.optimizers(config))
 
 
@@ -151,7 +151,7 @@ def _state_number_keys(config, old, keys):
   """The keys among `keys` (dotted, numbers in both configs) whose values live in the state and
   whose change leaves the step's structure (the family's options) as it is: a resumed run may
   change them (lower the learning rate after a non-finite stop)."""
-  family = families.get(config.get("family", "latent"))
+  family = families.get(config.family)
   reverted = ml_collections.ConfigDict(config.to_dict())
   for key in keys:
     _set(reverted, key, old[key])
@@ -256,7 +256,7 @@ def build(config, dataset, devices=None):
   """The family's trainer, the initial state and the compiled `train`, placed on `devices`
   (default: all, of every process) as `config.parallel.mode` says. Shared by training and the
   command-line tools."""
-  family = families.get(config.get("family", "latent"))
+  family = families.get(config.family)
   mode = parallel.check_mode(config.get("parallel", {}).get("mode", "jit"))
   axis_name = parallel.axis_name_for(mode)
   trainer = family.build(config, dataset, axis_name)
@@ -297,7 +297,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     distributed.initialize(config)
     if jax.process_index() == 0:  # The lock's holder: a second run on this workdir stops here.
       workdir_lib.check_usable(workdir)
-    family = families.get(config.get("family", "latent"))
+    family = families.get(config.family)
     dataset = family.load_data(config)
     program = build(config, dataset)
     check_before_writing(config, dataset, program.trainer)
@@ -580,7 +580,7 @@ def restore(workdir, step=None, announce=None):
   latest = _latest_step(workdir, manager)
   if announce is not None:
     announce(f"restoring {workdir} (step {latest if step is None else step}) and compiling...")
-  family = families.get(config.get("family", "latent"))
+  family = families.get(config.family)
   dataset = family.load_data(config)
   program = build(config, dataset, devices=jax.devices()[:1])
   state = checkpointing.restore_latest(manager, program.state, only_step=step)

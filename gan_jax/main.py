@@ -27,7 +27,7 @@ def main(argv):
   # Orbax and JAX log every checkpoint step at INFO; the progress lines are printed instead.
   logging.set_verbosity(logging.WARNING)
   config = cli.config_from_flag(FLAGS["config"])
-  what = " ".join(filter(None, (config.get("family", "latent"), "GAN",
+  what = " ".join(filter(None, (config.family, "GAN",
                                  config.model.get("name", ""))))  # StyleGAN's model has no name.
   print(f"Training {what} on {config.dataset.name} into {FLAGS.workdir}", flush=True)
   loop.train_and_evaluate(config, FLAGS.workdir)

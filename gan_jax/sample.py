@@ -1,8 +1,8 @@
-"""Exports samples from a trained latent-family or StyleGAN run's latest checkpoint (the EMA
-generator when the run has one).
+"""Exports samples from the latest checkpoint of a trained run whose family draws from latent
+vectors and class labels (its `TOOLS.sample`; the EMA generator when the run has one).
 
   python -m gan_jax.sample --workdir=DIR --num_samples=N --output=FILE.npz [--label=K] [--grid=FILE.png]
-      [--psi=0.7]   # StyleGAN: truncation towards the tracked w average
+      [--psi=0.7]   # a w space (TOOLS.truncation): truncation towards the tracked w average
       [--batch_size=500] [--overwrite]
 
 The .npz holds `samples` (uint8 NHWC images, or float32 (N, 2) points) and `labels` when the model is
@@ -12,7 +12,6 @@ of --output's folder is refused. Every output is checked before the run is resto
 one is refused unless --overwrite; each appears whole or not at all.
 """
 import contextlib
-import functools
 import os
 import shutil
 import zipfile
@@ -23,13 +22,12 @@ import jax
 import numpy as np
 
 from gan_jax import cli
+from gan_jax import families
 from gan_jax import latent_tools
 from gan_jax import loop
 from gan_jax import output_paths
 from gan_jax import outputs
 from gan_jax.errors import UserError
-from gan_jax.families.latent import family as latent
-from gan_jax.families.latent import step as step_lib
 
 FLAGS = flags.FLAGS
 
@@ -46,7 +44,7 @@ def define_flags(flag_values=flags.FLAGS):
   flags.DEFINE_integer("seed", 0, "Seed of the latent vectors.", flag_values=flag_values)
   flags.DEFINE_integer("batch_size", 500, "Samples generated per device call.",
                        flag_values=flag_values)
-  flags.DEFINE_float("psi", 1.0, "StyleGAN runs: truncation psi in [0, 1] (1 = none).",
+  flags.DEFINE_float("psi", 1.0, "Runs with a w space: truncation psi in [0, 1] (1 = none).",
                      flag_values=flag_values)
   output_paths.define_overwrite_flag(flag_values)
   flags.mark_flags_as_required(["workdir", "output"], flag_values=flag_values)
@@ -57,22 +55,19 @@ GRID_EXTENSIONS = (".png", ".jpg", ".jpeg")
 GRID_IMAGES, GRID_POINTS = 256, 10000  # More would not be seen (or, as points, not be plotted).
 
 
-def check_request(config, psi=1.0):
-  """What the run's config alone refuses (a family this tool does not draw from, truncation of a
-  model without w), so that the tool refuses it before restoring anything."""
-  family = config.get("family", "latent")
-  if family not in ("latent", "stylegan"):
-    raise UserError(f"--workdir holds a {family} run; gan_jax.sample draws from latent-family and "
-                    "StyleGAN runs (see the README for that family's tool)")
+def check_request(config, psi=1.0, workdir=None):
+  """What the run's config alone refuses (a family whose runs this tool does not draw from,
+  truncation of a model without w), so that the tool refuses it before restoring anything."""
+  families.offered(config, "sample", workdir)
   latent_tools.check_psi(psi)
-  if psi != 1.0 and family != "stylegan":
-    raise UserError(f"--psi={psi:g}: truncation needs a StyleGAN run (w and its average); "
-                    f"--workdir holds a {family} run")
+  if psi != 1.0 and not families.get(config.family).TOOLS.truncation:
+    raise UserError(f"--psi={psi:g}: truncation needs a generator with a w space and its tracked "
+                    f"average; --workdir holds a {config.family} run, which has none")
 
 
 def generate(restored, num_samples, label=None, seed=0, batch_size=500, psi=1.0):
-  """(samples, labels) from a restored latent or StyleGAN run (`loop.restore`); images as uint8.
-  `psi` < 1 truncates a StyleGAN's w towards its tracked average."""
+  """(samples, labels) from a restored run (`loop.restore`) through its Trainer.sampler; images as
+  uint8. `psi` < 1 truncates w towards its tracked average."""
   batches = list(sample_batches(restored, num_samples, label, seed, batch_size, psi))
   labels = [y for _, y in batches]
   return (np.concatenate([s for s, _ in batches]),
@@ -82,29 +77,21 @@ def generate(restored, num_samples, label=None, seed=0, batch_size=500, psi=1.0)
 def sample_batches(restored, num_samples, label=None, seed=0, batch_size=500, psi=1.0):
   """`generate`'s (samples, labels) `batch_size` at a time: batch i from fold_in(key(seed), i)."""
   check_request(restored.config, psi)
-  config, state = restored.config, restored.state
-  family = config.get("family", "latent")
-  generator = restored.trainer.info["generator"]
-  num_classes = generator.num_classes
+  sampler, state = restored.trainer.sampler, restored.state
+  num_classes = sampler.num_classes
   if label is not None and not 0 <= label < num_classes:
     allowed = f"0..{num_classes - 1}" if num_classes else "none (the model is unconditional)"
     raise UserError(f"--label={label} is out of range; allowed: {allowed}")
-  if family == "stylegan":  # Its family's sampler: G's average, fixed noise, the current stage.
-    draw = lambda z, y: restored.trainer.info["sample"](state, z, y, psi)
-    latents = lambda key, n: (jax.random.normal(key, (n, generator.z_dim)), None)
-  else:
-    draw = functools.partial(jax.jit(step_lib.make_sample_fn(generator)), state)
-    latents = functools.partial(step_lib.latent_and_labels, config, num_classes)
   images = restored.dataset.info.kind == "image"
   for i, start in enumerate(range(0, num_samples, batch_size)):
     n = min(batch_size, num_samples - start)
-    z, y = latents(jax.random.fold_in(jax.random.key(seed), i), n)
+    z = jax.random.normal(jax.random.fold_in(jax.random.key(seed), i), (n, sampler.z_dim))
+    y = None
     if num_classes:
       y = np.full((n,), label) if label is not None else (np.arange(start, start + n) % num_classes)
       y = y.astype(np.int32)
-    samples = np.asarray(draw(z, y))
-    yield (outputs.to_uint8(samples) if images else samples), (np.asarray(y) if num_classes
-                                                               else None)
+    samples = np.asarray(sampler.sample(state, z, y, psi))
+    yield (outputs.to_uint8(samples) if images else samples), y
 
 
 def _check_space(path, num_samples, samples, labels):
@@ -127,6 +114,14 @@ def _size(n):
   return f"{n:.0f} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
 
 
+def save_grid(path, samples, info):
+  """The --grid: an image grid, or for 2D points a scatter plot over the data's modes."""
+  if info.kind == "points":
+    outputs.save_scatter(path, samples, info.modes)
+  else:
+    outputs.save_image_grid(path, samples)
+
+
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # Orbax logs every restore at INFO.
@@ -137,7 +132,7 @@ def main(argv):
   if FLAGS.grid:
     output_paths.check_file("--grid", FLAGS.grid, GRID_EXTENSIONS, FLAGS.overwrite)
   latent_tools.check_psi(FLAGS.psi)  # Before the restore: a bad number fails at once.
-  check_request(loop.load_config(FLAGS.workdir), FLAGS.psi)
+  check_request(loop.load_config(FLAGS.workdir), FLAGS.psi, FLAGS.workdir)
   restored = loop.restore(FLAGS.workdir, announce=cli.note)
   num = FLAGS.num_samples
   progress = outputs.CountProgress("generated", "samples", num)
@@ -165,7 +160,7 @@ def main(argv):
         for y in labels:
           put(y)
     if FLAGS.grid:  # Before the .npz is in place: a failure here leaves neither.
-      latent.save_samples(FLAGS.grid, np.concatenate(shown), info)
+      save_grid(FLAGS.grid, np.concatenate(shown), info)
   print(f"wrote {num} samples to {FLAGS.output}")
 
 

@@ -74,7 +74,7 @@ def _is_number(v):
 
 
 def _family(config):
-  return families.get(config.get("family", "latent"))
+  return families.get(config.family)
 
 
 def numbers(config):

@@ -18,12 +18,9 @@ temporary file or folder renamed into place) or not at all. An existing output i
 Bad input (no such path, no images, an undecodable file, a direction the run cannot translate)
 prints one line and exits 2.
 
-A family supports this tool with
-    check_translation(config, direction)      # bad requests refused before the run is restored
-    translate(restored, images, direction, rng) -> uint8 NHWC   # images: list of uint8 HWC arrays
-    translation_columns(restored, images, outputs, direction, rng) -> [uint8 NHWC, ...]
-where `restored` is `loop.restore(workdir)` and `rng` a key for any test-time randomness (each
-batch its own: fold_in(key(--seed), batch index)).
+A family offers this tool through its `TOOLS.translator` (a families.Translator: `check`, before
+the run is restored, `translate` and the grid's `columns`); each batch's key for test-time
+randomness is fold_in(key(--seed), batch index).
 """
 import sys
 import time
@@ -68,13 +65,15 @@ def _progress(done, total, start):
   print(f"translated {done}/{total} images ({rate:.1f} img/s, ETA {eta:.0f} s)", flush=True)
 
 
-def translate_all(family, restored, images, direction, batch_size, seed, progress=True):
-  """All images through `family.translate`, batch by batch, with progress lines on long inputs."""
+def translate_all(translator, restored, images, direction, batch_size, seed, progress=True):
+  """All images through `translator.translate` (a families.Translator), batch by batch, with
+  progress lines on long inputs."""
   import jax  # pylint: disable=g-import-not-at-top
   out, start, last = [], time.perf_counter(), time.perf_counter()
   for i in range(0, len(images), batch_size):
     rng = jax.random.fold_in(jax.random.key(seed), i // batch_size)
-    out.append(np.asarray(family.translate(restored, images[i:i + batch_size], direction, rng)))
+    out.append(np.asarray(translator.translate(restored, images[i:i + batch_size], direction,
+                                               rng)))
     done = min(i + batch_size, len(images))
     if progress and (time.perf_counter() - last > 10 or (done == len(images) and i)):
       _progress(done, len(images), start)
@@ -99,20 +98,18 @@ def main(argv):
   from gan_jax import families  # pylint: disable=g-import-not-at-top
   from gan_jax import loop  # pylint: disable=g-import-not-at-top
   config = loop.load_config(FLAGS.workdir)
-  family = families.get(config.get("family", "latent"))
-  if not hasattr(family, "translate"):
-    raise UserError(f"--workdir={FLAGS.workdir} holds a {config.get('family', 'latent')!r} run, "
-                    "which does not translate images")
-  family.check_translation(config, FLAGS.direction)
+  translator = families.offered(config, "translator", FLAGS.workdir)
+  translator.check(config, FLAGS.direction)
   restored = loop.restore(FLAGS.workdir)
   print(f"translating {len(images)} images ({FLAGS.direction}) with {FLAGS.workdir}", flush=True)
-  outputs = translate_all(family, restored, images, FLAGS.direction, FLAGS.batch_size, FLAGS.seed)
+  outputs = translate_all(translator, restored, images, FLAGS.direction, FLAGS.batch_size,
+                          FLAGS.seed)
   grid = None
   if FLAGS.grid:
     import jax  # pylint: disable=g-import-not-at-top
     rows = min(FLAGS.grid_rows, len(images))
-    columns = family.translation_columns(restored, images[:rows], outputs[:rows],
-                                         FLAGS.direction, jax.random.key(FLAGS.seed))
+    columns = translator.columns(restored, images[:rows], outputs[:rows], FLAGS.direction,
+                                 jax.random.key(FLAGS.seed))
     grid = np.stack(columns, axis=1).reshape((-1,) + columns[0].shape[1:])
   image_files.write_output(output, outputs, names)
   if grid is not None:

@@ -111,9 +111,10 @@ def test_translate_cli_round_trip(trained, tmp_path, run_cli):
   # The same translations in process, from the restored run.
   restored = loop.restore(workdir)
   decoded = [np.asarray(Image.open(inputs / f"p{i}.png")) for i in range(3)]
-  mine = family.translate(restored, decoded, "b2a", None)
+  translator = family.TOOLS.translator
+  mine = translator.translate(restored, decoded, "b2a", None)
   np.testing.assert_array_equal(images, mine)
-  columns = family.translation_columns(restored, decoded[:2], mine[:2], "b2a", None)
+  columns = translator.columns(restored, decoded[:2], mine[:2], "b2a", None)
   assert [c.shape for c in columns] == [(2, 8, 8, 3)] * 3
   assert Image.open(grid).size[0] > Image.open(grid).size[1] / 2  # Three columns, three rows.
   # An unknown direction: one line, exit 2, nothing written.

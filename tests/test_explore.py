@@ -131,7 +131,8 @@ def test_sample_draws_from_a_stylegan_run_and_truncates_it(runs, tmp_path, run_c
 
 @pytest.mark.parametrize("run, psi, message", [
     ("stylegan", "1.5", "error: --psi=1.5 is outside [0, 1]"),
-    ("mlp", "0.5", "error: --psi=0.5: truncation needs a StyleGAN run"),
+    ("mlp", "0.5", "error: --psi=0.5: truncation needs a generator with a w space and its "
+                   "tracked average; --workdir holds a latent run, which has none"),
     ("no_such_run", "-0.5", "error: --psi=-0.5 is outside [0, 1]"),  # Checked before the restore.
 ])
 def test_sample_refuses_a_bad_psi_in_one_line(runs, tmp_path, run, psi, message, run_cli):

@@ -87,7 +87,8 @@ def test_tiny_run_and_translate_round_trip(tmp_path, run_cli):
   restored.state = restored.state.replace(ema={"g": far})
   photo = list(np.random.default_rng(1).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8))
   sources = family.prepare_sources(restored, photo)
-  apply, key = restored.trainer.info["apply"], jax.random.key(0)
+  apply = family.make_apply(restored.trainer.networks["g"], restored.config.model.test_dropout)
+  key = jax.random.key(0)
   translate = lambda variables: data.to_images("colorize", sources,
                                                family.generate(apply, variables, sources, key))
   translated = family.translate(restored, photo, "a2b", key)

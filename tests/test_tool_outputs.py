@@ -304,6 +304,6 @@ def test_explore_refuses_a_family_without_latents_before_restoring(tmp_path, run
   (tmp_path / "config.json").write_text(json.dumps({"family": "pix2pix"}))
   line = one_error_line(run_cli("gan_jax.explore", f"--workdir={tmp_path}",
                                 f"--output={tmp_path / 'e'}", "interpolate"))
-  assert line == (f"error: --workdir={tmp_path}: family 'pix2pix' has no latent space (the tools "
-                  "work on latent models: DCGAN, cGAN, StyleGAN)")
+  assert line == (f"error: --workdir={tmp_path} holds a pix2pix run, which does not offer a latent "
+                  "space to explore (gan_jax.explore); its runs offer gan_jax.translate")
   assert os.listdir(tmp_path) == ["config.json"]

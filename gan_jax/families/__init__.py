@@ -8,18 +8,76 @@ A family is a package `gan_jax.families.<name>` whose `family.py` defines
   optimizers(config) -> {net name: optax}  one optimizer per network (inject_hyperparams)
   options(config) -> hashable              the step's structure (switches read when it is built):
                                            sweep members with equal options share one program
+  TOOLS: Tools                             the command-line tools its trained runs offer
   CONFIG_CHECKS (optional)                 ranges of its own config values (gan_jax.config_checks)
 
-and its networks (models.py) and pure step (step.py) beside it, with whatever its command-line
-tools need (sampling, translation, generation).
+and its networks (models.py) and pure step (step.py) beside it. The tools ask the records below
+what a family offers (`Trainer.sampler`, `TOOLS`), never its name.
 """
 import dataclasses
 import importlib
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from gan_jax.errors import UserError
 
 NAMES = ("latent", "pix2pix", "cyclegan", "stylegan", "text2image")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sampler:
+  """A run's generator drawn from latent vectors, for any state of the run (training or restored):
+  the family's sample grids and evaluator, gan_jax.sample, gan_jax.explore and the experiments all
+  draw through it."""
+  # sample(state, z, condition=None, psi=1.0) -> the generator's output for latents z (n, z_dim):
+  # images NHWC in [-1, 1] at full resolution (a progressively grown run's at its state's stage,
+  # upsampled), or 2D points; from G's average where the run keeps one. `condition`: int32 class
+  # labels (n,) where num_classes, float32 sentence embeddings (n, sentence_dim) where
+  # sentence_dim, else None. `psi` < 1 truncates w towards its tracked average, only where the
+  # family's TOOLS.truncation (elsewhere a ValueError).
+  sample: Callable
+  z_dim: int
+  num_classes: int = 0   # 0: no class labels.
+  sentence_dim: int = 0  # 0: not conditioned on sentences.
+
+
+@dataclasses.dataclass(frozen=True)
+class Translator:
+  """gan_jax.translate's hooks: a user's images through a trained run's generator(s). `restored` is
+  loop.restore(workdir); `images` a list of uint8 HWC arrays of any size, grey or colour; `rng` a
+  key for test-time randomness (each batch its own)."""
+  # check(config, direction): a direction ('a2b', 'b2a') the run cannot translate is one
+  # UserError, raised before the run is restored.
+  check: Callable
+  # translate(restored, images, direction, rng) -> uint8 NHWC translations.
+  translate: Callable
+  # columns(restored, images, translations, direction, rng) -> [uint8 NHWC, ...]: the --grid's
+  # columns, one row per image (e.g. what G sees | its output).
+  columns: Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class TextGenerator:
+  """gan_jax.generate's hooks: images from sentences with a trained run."""
+  # generate(restored, sentences, num, seed, batch_size) -> uint8 (P, num, H, W, C): `num` images
+  # for each of P sentence embeddings, the same `num` latents (from key(seed)) in every row.
+  generate: Callable
+  # save_prompt_grid(path, images, prompts): one row per prompt, the prompt written beside it.
+  save_prompt_grid: Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class Tools:
+  """The command-line tools a family's trained runs offer, declared on its module as TOOLS (not
+  built per run) so that a tool refuses a run before restoring it (`offered`). A hook that is None
+  or False is not offered."""
+  # gan_jax.sample: draws from Trainer.sampler with latents and class labels.
+  sample: bool = False
+  # gan_jax.sample --psi < 1 and gan_jax.explore truncation: the sampler truncates w.
+  truncation: bool = False
+  # gan_jax.explore: latent_model(restored) -> latent_tools.LatentModel.
+  latent_model: Callable | None = None
+  translator: Translator | None = None          # gan_jax.translate.
+  text_generator: TextGenerator | None = None   # gan_jax.generate.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +109,11 @@ class Trainer:
   # per stage and ends a call at each stage's first step, so the stage is static in each program.
   stage_starts: tuple[int, ...] = ()
   step_for_stage: Callable | None = None
-  info: Any = None                # Anything the family's tools want to keep (models, ...).
+  # The flax modules by network name, as in state.nets ('g', 'd'; CycleGAN's four): research code
+  # and experiments apply them to a state's variables.
+  networks: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  # Drawing from latents, where the family's generator takes them (None: it translates images).
+  sampler: Sampler | None = None
 
 
 def get(name):
@@ -64,3 +126,27 @@ def get(name):
     if e.name and e.name.startswith(f"gan_jax.families.{name}"):
       raise UserError(f"family={name!r} is not built yet") from e
     raise
+
+
+# What each tool needs of a family (a Tools field), as its refusal names it.
+TOOL_NEEDS = {
+    "sample": ("gan_jax.sample", "sampling from latent vectors and class labels"),
+    "latent_model": ("gan_jax.explore", "a latent space to explore"),
+    "translator": ("gan_jax.translate", "translating images"),
+    "text_generator": ("gan_jax.generate", "generating images from text"),
+}
+
+
+def offered(config, tool, workdir=None):
+  """The family's TOOLS.<tool> hook for the run of `config` (in `workdir`), or one UserError naming
+  what the run lacks and the tools it does offer."""
+  name = config.family
+  tools = get(name).TOOLS
+  hook = getattr(tools, tool)
+  if not hook:
+    command, needs = TOOL_NEEDS[tool]
+    others = [TOOL_NEEDS[t][0] for t in TOOL_NEEDS if t != tool and getattr(tools, t)]
+    where = "--workdir" + (f"={workdir}" if workdir else "")
+    raise UserError(f"{where} holds a {name} run, which does not offer {needs} "
+                    f"({command}); its runs offer {', '.join(others) or 'no other tool'}")
+  return hook

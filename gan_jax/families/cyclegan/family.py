@@ -5,8 +5,7 @@ image alone), trained by step.py's pure step on the fields 'a' and 'b' of data.p
 each shuffled on its own. The sample grid shows held-out images of both directions as
 input | translation | reconstruction rows; metrics.py measures label preservation (CyCADA's
 protocol), the cycle error and FID/KID against the target domain; `python -m gan_jax.translate
---direction=a2b|b2a` translates a user's own images with a trained run (`translate`,
-`translation_columns`).
+--direction=a2b|b2a` translates a user's own images with a trained run (`TOOLS.translator`).
 
 Config fields (configs/cyclegan_digits.py, configs/cyclegan_cifar.py):
   dataset.*            data.py: a task, or two sources dataset.a / dataset.b
@@ -21,6 +20,7 @@ Config fields (configs/cyclegan_digits.py, configs/cyclegan_cifar.py):
   eval.classifier, eval.fid             which in-loop metrics (label accuracy needs labels in both
                                         domains with the same classes)
 """
+import functools
 import hashlib
 
 import numpy as np
@@ -138,7 +138,7 @@ def build(config, dataset, axis_name=None):
       make_evaluator=lambda workdir: make_evaluator(config, dataset, translate),
       check_evaluation=lambda: check_evaluation(dataset),
       best_metric=best_metric(config, dataset),
-      info={"models": nets, "translate": translate})
+      networks=nets)
 
 
 def _grid_inputs(dataset):
@@ -194,9 +194,15 @@ def prepare(restored, images, direction):
   return np.stack(out)
 
 
+@functools.cache  # One compiled function per pair of generators: translate runs once per batch.
+def _generators_translate(g_ab, g_ba):
+  return metrics.make_translate({"g_ab": g_ab, "g_ba": g_ba})
+
+
 def _translate_prepared(restored, images, direction):
-  return metrics.translate_all(restored.trainer.info["translate"], restored.state.nets,
-                               prepare(restored, images, direction), direction)
+  networks = restored.trainer.networks
+  return metrics.translate_all(_generators_translate(networks["g_ab"], networks["g_ba"]),
+                               restored.state.nets, prepare(restored, images, direction), direction)
 
 
 def translate(restored, images, direction, rng):
@@ -345,3 +351,6 @@ def _make_fid(config, dataset):
     return {"fid": float(distance.frechet_distance(mu, sigma, mu_r, sigma_r)), "kid": float(kid)}
   return fid
 
+
+TOOLS = families.Tools(translator=families.Translator(
+    check=check_translation, translate=translate, columns=translation_columns))

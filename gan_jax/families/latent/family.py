@@ -4,8 +4,8 @@ WGAN-GP, SNGAN and the stability toolbox; images or 2D points (`dataset.name` ri
 Its data are one source's fields 'x' and 'label' (gan_jax.data.load; `dataset.heldout_examples`
 keeps some aside as the FID reference); its networks are in models.py (ProGAN's in progan.py), its
 state and step in step.py, mode-coverage metrics for 2D data in mode_metrics.py;
-`python -m gan_jax.sample` draws from a trained run and `python -m gan_jax.explore` explores its
-latent space (`latent_model`). `model.progressive` grows ProGAN's networks (gan_jax.progressive):
+`python -m gan_jax.sample` draws from a trained run (`Trainer.sampler`) and `python -m
+gan_jax.explore` explores its latent space (`latent_model`). `model.progressive` grows ProGAN's networks (gan_jax.progressive):
 one program per stage (`Trainer.stage_starts`).
 """
 import jax
@@ -84,6 +84,22 @@ def make_schedule(config, generator):
       p.fade_images, p.stable_images, config.num_train_steps)
 
 
+def make_sampler(config, generator, schedule):
+  """The run's families.Sampler: G's average (when kept) in eval mode, at the state's stage while
+  ProGAN grows. Latent GANs have no w: psi is 1."""
+  sample = step_lib.make_sample_fn(generator, schedule=schedule)
+  sample = sample if schedule else jax.jit(sample)
+
+  def draw(state, z, condition=None, psi=1.0):
+    if psi != 1.0:
+      raise ValueError(f"psi={psi}: the latent family's generators have no w to truncate")
+    if condition is None:
+      condition = jnp.zeros((len(z),), jnp.int32)
+    return sample(state, jnp.asarray(z), jnp.asarray(condition))
+  return families.Sampler(sample=draw, z_dim=config.model.latent_dim,
+                          num_classes=generator.num_classes)
+
+
 def build(config, dataset, axis_name=None):
   check_config(config)
   info = dataset.info
@@ -91,12 +107,11 @@ def build(config, dataset, axis_name=None):
                                                axis_name=axis_name)
   example_x = jnp.zeros((2,) + tuple(info.shape), jnp.float32)
   schedule = make_schedule(config, generator)
-  sample = step_lib.make_sample_fn(generator, schedule=schedule)
-  sample = sample if schedule else jax.jit(sample)
+  sampler = make_sampler(config, generator, schedule)
   grid_z, grid_labels = fixed_latents(config, generator.num_classes, config.num_grid_samples)
 
   def visualize(state, path, title):
-    save_samples(path, jax.device_get(sample(state, grid_z, grid_labels)), info, title)
+    save_samples(path, jax.device_get(sampler.sample(state, grid_z, grid_labels)), info, title)
 
   def step_for_stage(stage):
     return step_lib.make_train_step(config, generator, discriminator, axis_name, stage, schedule)
@@ -109,11 +124,12 @@ def build(config, dataset, axis_name=None):
       fields=("x", "label"),
       batch_rows=config.batch_size * config.n_critic,
       visualize=visualize,
-      make_evaluator=lambda workdir: make_evaluator(config, dataset, generator, sample),
+      make_evaluator=lambda workdir: make_evaluator(config, dataset, generator, sampler.sample),
       best_metric="fid" if info.kind == "image" else None,
       stage_starts=schedule.starts[1:] if schedule else (),
       step_for_stage=step_for_stage if schedule else None,
-      info={"generator": generator, "discriminator": discriminator, "schedule": schedule})
+      networks={"g": generator, "d": discriminator},
+      sampler=sampler)
 
 
 def reference_images(config, dataset):
@@ -144,7 +160,6 @@ def make_evaluator(config, dataset, generator, sample):
   return evaluate
 
 
-
 def latent_model(restored):
   """The explore tools' view of a trained latent GAN (DCGAN, cGAN, ...): z (and a label) -> images
   from G's average when there is one. Latent GANs have no intermediate w."""
@@ -152,19 +167,13 @@ def latent_model(restored):
   if info.kind != "image":
     raise UserError(f"--workdir holds a model of 2D points ({info.name}); the latent-space tools "
                     "draw images")
-  generator = restored.trainer.info["generator"]
-  schedule = restored.trainer.info.get("schedule")
-  sample = step_lib.make_sample_fn(generator, schedule=schedule)
-  sample = sample if schedule else jax.jit(sample)
-  state = restored.state
-
-  def generate(z, labels):
-    if labels is None:
-      labels = jnp.zeros((len(z),), jnp.int32)
-    return sample(state, jnp.asarray(z), jnp.asarray(labels))
+  sampler, state = restored.trainer.sampler, restored.state
   name = {"dcgan28": "DCGAN", "dcgan32": "DCGAN", "sngan32": "SNGAN", "mlp": "MLP GAN",
           "progan": "ProGAN"}.get(restored.config.model.name, restored.config.model.name)
-  if generator.num_classes:
+  if sampler.num_classes:
     name = f"conditional {name}"
-  return latent_tools.LatentModel(name=name, z_dim=restored.config.model.latent_dim,
-                             num_classes=generator.num_classes, generate=generate)
+  return latent_tools.LatentModel(name=name, z_dim=sampler.z_dim, num_classes=sampler.num_classes,
+                                  generate=lambda z, labels: sampler.sample(state, z, labels))
+
+
+TOOLS = families.Tools(sample=True, latent_model=latent_model)

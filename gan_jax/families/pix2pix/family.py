@@ -6,8 +6,11 @@ resolution, inpainting, or the user's A|B images or two folders); its networks a
 (U-Net, PatchGAN), its step in step.py. In the loop it draws a grid of fixed held-out pairs (rows of
 sources, outputs and targets) and measures the held-out pairs: L1, PSNR, SSIM, colourfulness
 (colourisation), the digit classifier's accuracy (edges2digits) and, with `eval.fid`, the FID of the
-outputs against the targets. `python -m gan_jax.translate` translates a user's own images.
+outputs against the targets. `python -m gan_jax.translate` translates a user's own images
+(`TOOLS.translator`).
 """
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -166,9 +169,10 @@ def build(config, dataset, axis_name=None):
       init=init, step=step, fields=FIELDS, batch_rows=config.batch_size, visualize=visualize,
       make_evaluator=lambda workdir: make_evaluator(config, dataset, apply),
       best_metric=config.get("best_metric", "l1"),
-      info={"generator": generator, "discriminator": discriminator, "apply": apply})
+      networks={"g": generator, "d": discriminator})
 
 
+@functools.cache  # One compiled function per generator: the translate tool asks once per batch.
 def make_apply(generator, test_dropout):
   """apply(variables, sources in [-1, 1], rng) -> G's outputs at test time (running batch-norm
   statistics; dropout only with `test_dropout`, the paper's test-time noise)."""
@@ -292,7 +296,7 @@ def translate(restored, images, direction, rng):
   """uint8 HWC images -> G's translations as images (uint8 NHWC)."""
   check_translation(restored.config, direction)
   sources = prepare_sources(restored, images)
-  apply = restored.trainer.info["apply"]
+  apply = make_apply(restored.trainer.networks["g"], restored.config.model.test_dropout)
   out = generate(apply, g_variables(restored.state), sources, rng)
   return data.to_images(restored.config.dataset.name, sources, out)
 
@@ -305,3 +309,7 @@ def translation_columns(restored, images, translations, direction, rng):
   sources = data.source_images(task, prepare_sources(restored, images))
   channels = max(sources.shape[-1], translations.shape[-1])
   return [_rgb_like(sources, channels), _rgb_like(translations, channels)]
+
+
+TOOLS = families.Tools(translator=families.Translator(
+    check=check_translation, translate=translate, columns=translation_columns))

@@ -4,8 +4,9 @@ the tracked w average, path length, style mixing), optionally grown progressivel
 
 Its data are one image source's fields 'x' and 'label' (gan_jax.data.load), optionally padded
 (`dataset.pad_to`: MNIST's 28x28 to 32x32) and with `dataset.heldout_examples` kept aside as the
-FID reference. The image size must be a power of two. Networks: models.py; step: step.py; the
-latent-space tools: `python -m gan_jax.explore` through `latent_model`.
+FID reference. The image size must be a power of two. Networks: models.py; step: step.py;
+`python -m gan_jax.sample` draws from a trained run (`Trainer.sampler`, truncated at --psi) and
+`python -m gan_jax.explore` explores its z and w spaces (`latent_model`).
 """
 import dataclasses
 
@@ -160,23 +161,22 @@ def make_schedule(config, resolution):
 
 
 def make_sampler(generator, schedule):
-  """sample(state, z, labels, psi=1.0, cutoff=None) -> images at full resolution, from G's average
-  with the fixed noise images; during progressive growing, at the state's stage (nearest-upsampled
-  to full resolution)."""
+  """The run's families.Sampler: G's average with the fixed noise images, truncated at psi; during
+  progressive growing, at the state's stage (nearest-upsampled to full resolution)."""
   synthesize = jax.jit(
       lambda variables, z, labels, psi, stage, alpha: generator.apply(
           variables, z, labels, train=False, psi=psi, stage=stage, alpha=alpha),
       static_argnums=(4,))
 
-  def sample(state, z, labels, psi=1.0):
+  def sample(state, z, condition=None, psi=1.0):
     variables = state.ema["g"]
     if schedule is None:
-      return synthesize(variables, z, labels, psi, None, 1.0)
+      return synthesize(variables, z, condition, psi, None, 1.0)
     step = int(jax.device_get(state.step))
     stage = schedule.stage_at(step)
-    images = synthesize(variables, z, labels, psi, stage, schedule.alpha(stage, step))
+    images = synthesize(variables, z, condition, psi, stage, schedule.alpha(stage, step))
     return resample.upsample_nearest(images, generator.resolution // images.shape[1])
-  return sample
+  return families.Sampler(sample=sample, z_dim=generator.z_dim, num_classes=generator.num_classes)
 
 
 def fixed_latents(config, generator, n):
@@ -203,12 +203,12 @@ def build(config, dataset, axis_name=None):
   def step_for_stage(stage):
     return step_lib.make_step(opts, generator, discriminator, stage, schedule, axis_name)
 
-  sample = make_sampler(generator, schedule)
+  sampler = make_sampler(generator, schedule)
   grid_z, grid_labels = fixed_latents(config, generator, config.num_grid_samples)
 
   def visualize(state, path, title):
     del title
-    outputs.save_image_grid(path, np.asarray(sample(state, grid_z, grid_labels)))
+    outputs.save_image_grid(path, np.asarray(sampler.sample(state, grid_z, grid_labels)))
 
   return families.Trainer(
       init=init,
@@ -216,12 +216,12 @@ def build(config, dataset, axis_name=None):
       fields=FIELDS,
       batch_rows=config.batch_size,
       visualize=visualize,
-      make_evaluator=lambda workdir: make_evaluator(config, dataset, generator, sample),
+      make_evaluator=lambda workdir: make_evaluator(config, dataset, generator, sampler.sample),
       best_metric="fid",
       stage_starts=schedule.starts[1:] if schedule else (),
       step_for_stage=step_for_stage if schedule else None,
-      info={"generator": generator, "discriminator": discriminator, "schedule": schedule,
-            "sample": sample})
+      networks={"g": generator, "d": discriminator},
+      sampler=sampler)
 
 
 def real_batches(dataset, batch_size):
@@ -256,8 +256,8 @@ def make_evaluator(config, dataset, generator, sample, psi=1.0):
 def latent_model(restored):
   """The explore tools' view of a trained StyleGAN: z -> w -> images, from G's average, at full
   resolution (or the stage the run reached), with the fixed noise images."""
-  generator = restored.trainer.info["generator"]
-  schedule = restored.trainer.info["schedule"]
+  generator = restored.trainer.networks["g"]
+  schedule = make_schedule(restored.config, generator.resolution)
   variables = restored.state.ema["g"]
   stage, alpha = None, 1.0
   if schedule is not None:
@@ -276,3 +276,6 @@ def latent_model(restored):
       generate=generate, map=map_fn, synthesize=synthesize, num_ws=models.num_ws(
           generator.resolution),
       w_avg=np.asarray(variables["w_avg"]["mapping"]["w_avg"]))
+
+
+TOOLS = families.Tools(sample=True, truncation=True, latent_model=latent_model)

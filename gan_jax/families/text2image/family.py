@@ -5,7 +5,8 @@ captions once per data set (data.py, captions.py: captions written from labels a
 measured on each image); G is DF-GAN-lite (models.py), D judges (image, sentence) pairs with the
 hinge loss, mismatched captions of another class and optionally the matching-aware gradient penalty
 (losses.py, step.py). The sample grid shows one row per fixed prompt (`sample_prompts`), the same
-latents in every row. `python -m gan_jax.generate` draws images for a user's prompts.
+latents in every row. `python -m gan_jax.generate` draws images for a user's prompts
+(`TOOLS.text_generator`; `Trainer.sampler` draws from latents and sentence embeddings).
 
 Fields: 'image' (uint8 images), 'caption_embedding' (float32 (K, D): each image's K caption
 embeddings) and 'label' (which captions describe which images: another label is "something else").
@@ -151,7 +152,8 @@ def build(config, dataset, axis_name=None):
     ema = {"g": {"params": jax.tree.map(jnp.copy, nets["g"].params)}} if opts.ema else {}
     return state_lib.new_state(nets, hparams(config), ema=ema)
 
-  sample = make_sample_fn(generator)
+  sampler = families.Sampler(sample=make_sample_fn(generator), z_dim=opts.latent_dim,
+                             sentence_dim=width)
   prompts = [str(p) for p in config.sample_prompts]
   if not prompts or not all(p.strip() for p in prompts):
     raise UserError(f"sample_prompts={tuple(prompts)}: give one or more non-empty sentences (one "
@@ -165,7 +167,7 @@ def build(config, dataset, axis_name=None):
       grid_state["sentences"] = jnp.asarray(text_encoder.load().encode(prompts))
       grid_state["z"] = jax.random.normal(key_streams.grid_key(config.seed),
                                           (columns, opts.latent_dim))
-    images = generate_rows(sample, state, grid_state["sentences"], grid_state["z"])
+    images = generate_rows(sampler, state, grid_state["sentences"], grid_state["z"])
     save_prompt_grid(path, outputs.to_uint8(images), prompts)
 
   return families.Trainer(
@@ -174,36 +176,40 @@ def build(config, dataset, axis_name=None):
       make_evaluator=lambda workdir: make_evaluator(config, dataset, generator, opts),
       check_batch_rows=functools.partial(step_lib.check_batch_rows, opts),
       best_metric="fid",
-      info={"generator": generator, "discriminator": discriminator, "options": opts,
-            "sample": sample})
+      networks={"g": generator, "d": discriminator},
+      sampler=sampler)
 
 
 def make_sample_fn(generator):
-  """sample(state, z, sentences) -> images in [-1, 1] from the EMA generator (if kept), in eval
-  mode (conditioning augmentation returns its mean)."""
+  """sample(state, z, sentences, psi=1.0) -> images in [-1, 1] from the EMA generator (if kept), in
+  eval mode (conditioning augmentation returns its mean). DF-GAN has no w: psi is 1."""
   @jax.jit
-  def sample(state, z, sentences):
+  def apply(state, z, sentences):
     return generator.apply({"params": step_lib.sample_params(state)}, z, sentences,
                            train=False)[0]
+
+  def sample(state, z, sentences, psi=1.0):
+    if psi != 1.0:
+      raise ValueError(f"psi={psi}: the text-to-image generator has no w to truncate")
+    return apply(state, z, sentences)
   return sample
 
 
-def generate_rows(sample, state, sentences, z):
+def generate_rows(sampler, state, sentences, z):
   """(P, n, H, W, C) images in [-1, 1]: row p shows sentence p with each of the n latents z."""
   p, n = len(sentences), len(z)
-  images = sample(state, jnp.tile(z, (p, 1)), jnp.repeat(sentences, n, axis=0))
+  images = sampler.sample(state, jnp.tile(z, (p, 1)), jnp.repeat(sentences, n, axis=0))
   return np.asarray(images).reshape((p, n) + images.shape[1:])
 
 
 def generate(restored, sentences, num, seed=0, batch_size=500):
   """uint8 (P, num, H, W, C): `num` images for each of P sentence embeddings, latents drawn from
   key(seed) (the same `num` latents in every row, so rows differ by their prompt only)."""
-  opts = restored.trainer.info["options"]
-  sample = restored.trainer.info["sample"]
-  z = jax.random.normal(jax.random.key(seed), (num, opts.latent_dim))
+  sampler = restored.trainer.sampler
+  z = jax.random.normal(jax.random.key(seed), (num, sampler.z_dim))
   sentences = jnp.asarray(sentences, jnp.float32)
   rows = max(1, batch_size // num)
-  out = [generate_rows(sample, restored.state, sentences[i:i + rows], z)
+  out = [generate_rows(sampler, restored.state, sentences[i:i + rows], z)
          for i in range(0, len(sentences), rows)]
   return outputs.to_uint8(np.concatenate(out))
 
@@ -251,3 +257,7 @@ def make_evaluator(config, dataset, generator, opts):
     return evaluate_fid(sample_fn, key_streams.eval_key(config.seed, step))
   logging.info("text2image: in-loop FID of %d samples", config.fid.num_samples)
   return evaluate
+
+
+TOOLS = families.Tools(text_generator=families.TextGenerator(
+    generate=generate, save_prompt_grid=save_prompt_grid))
