@@ -28,7 +28,7 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   config = cli.config_from_flag(FLAGS["config"])
   what = " ".join(filter(None, (config.family, "GAN",
-                                 config.model.get("name", ""))))  # StyleGAN's model has no name.
+                                 config.model.get("name", ""))))  # Not every family names its model.
   print(f"Training {what} on {config.dataset.name} into {FLAGS.workdir}", flush=True)
   loop.train_and_evaluate(config, FLAGS.workdir)
 
