@@ -10,8 +10,11 @@ rows differ by their prompt only). Prompts go through the run's frozen sentence 
 than the encoder's 256 tokens is cut there, with a note. `--prompts_file`: UTF-8 text, one prompt a
 line (blank lines and lines starting with '#' skipped). The .npz holds `images` (uint8, (P * num, H,
 W, C), row-major: prompt 0's images first), `prompts` (P,) and `prompt_index` (P * num,).
+
+Every output is checked before the prompts are encoded and the run restored: an existing one is an
+error unless --overwrite; each appears whole or not at all. The images are drawn `--batch_size` at a
+time, with a progress line on stderr for large requests.
 """
-import os
 import pathlib
 import sys
 
@@ -22,6 +25,8 @@ import numpy as np
 from gan_jax import cli
 from gan_jax import families
 from gan_jax import loop
+from gan_jax import output_paths
+from gan_jax import outputs
 from gan_jax import text_encoder
 from gan_jax.errors import UserError
 
@@ -46,6 +51,7 @@ def define_flags(flag_values=flags.FLAGS):
   flags.DEFINE_integer("seed", 0, "Seed of the latent vectors.", flag_values=flag_values)
   flags.DEFINE_integer("batch_size", 500, "Images generated per device call.",
                        flag_values=flag_values)
+  output_paths.define_overwrite_flag(flag_values)
   flags.mark_flags_as_required(["workdir"], flag_values=flag_values)
 
 
@@ -89,22 +95,6 @@ def encode_prompts(prompts, encoder=None, note=print):
   return sentences
 
 
-def _check_path(flag, value, suffix):
-  if value is None:
-    return
-  if not value.lower().endswith(suffix):
-    raise UserError(f"--{flag}={value} must end in {suffix}")
-  folder = os.path.dirname(os.path.abspath(value))
-  if not os.path.isdir(folder):
-    raise UserError(f"--{flag}={value}: the folder {folder} does not exist")
-
-
-def _atomic_savez(path, **arrays):
-  tmp = f"{path}.{os.getpid()}.tmp.npz"
-  np.savez(tmp, **arrays)
-  os.replace(tmp, path)
-
-
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # Orbax logs every restore at INFO.
@@ -113,23 +103,31 @@ def main(argv):
       raise UserError(f"--{flag}={FLAGS[flag].value} must be >= 1")
   if not FLAGS.grid and not FLAGS.output:
     raise UserError("nothing to write: give --grid=FILE.png and/or --output=FILE.npz")
-  _check_path("grid", FLAGS.grid, ".png")
-  _check_path("output", FLAGS.output, ".npz")
+  for flag, extension in (("grid", ".png"), ("output", ".npz")):
+    if FLAGS[flag].value:
+      output_paths.check_file(f"--{flag}", FLAGS[flag].value, (extension,), FLAGS.overwrite)
   prompts = read_prompts(FLAGS.prompt, FLAGS.prompts_file)
   config = loop.load_config(FLAGS.workdir)
   text_generator = families.offered(config, "text_generator", FLAGS.workdir)
-  sentences = encode_prompts(prompts, note=lambda m: print(m, file=sys.stderr))
+  step = loop.latest_checkpoint_step(FLAGS.workdir)  # Before the encoder is loaded.
+  cli.note(f"encoding {len(prompts)} prompts, restoring {FLAGS.workdir} (step {step}) and "
+           "compiling...")
+  sentences = encode_prompts(prompts, note=cli.note)
   restored = loop.restore(FLAGS.workdir)
-  images = text_generator.generate(restored, sentences, FLAGS.num, FLAGS.seed, FLAGS.batch_size)
-  if FLAGS.output:
-    _atomic_savez(FLAGS.output, images=images.reshape((-1,) + images.shape[2:]),
-                  prompts=np.asarray(prompts, dtype=str),
-                  prompt_index=np.repeat(np.arange(len(prompts)), FLAGS.num))
-    print(f"wrote {images.shape[0] * images.shape[1]} images ({len(prompts)} prompts x "
-          f"{FLAGS.num}) to {FLAGS.output}")
-  if FLAGS.grid:
-    text_generator.save_prompt_grid(FLAGS.grid, images, prompts)
-    print(f"wrote the grid to {FLAGS.grid}")
+  progress = outputs.CountProgress("generated", "images", len(prompts) * FLAGS.num)
+  images = text_generator.generate(restored, sentences, FLAGS.num, FLAGS.seed, FLAGS.batch_size,
+                                   progress=progress.update)
+  with output_paths.failed_writes_in_one_line():
+    if FLAGS.output:
+      with output_paths.written(FLAGS.output) as tmp:
+        np.savez(tmp, images=images.reshape((-1,) + images.shape[2:]),
+                 prompts=np.asarray(prompts, dtype=str),
+                 prompt_index=np.repeat(np.arange(len(prompts)), FLAGS.num))
+      print(f"wrote {images.shape[0] * images.shape[1]} images ({len(prompts)} prompts x "
+            f"{FLAGS.num}) to {FLAGS.output}")
+    if FLAGS.grid:
+      text_generator.save_prompt_grid(FLAGS.grid, images, prompts)
+      print(f"wrote the grid to {FLAGS.grid}")
 
 
 if __name__ == "__main__":

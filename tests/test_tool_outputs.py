@@ -307,3 +307,43 @@ def test_explore_refuses_a_family_without_latents_before_restoring(tmp_path, run
   assert line == (f"error: --workdir={tmp_path} holds a pix2pix run, which does not offer a latent "
                   "space to explore (gan_jax.explore); its runs offer gan_jax.translate")
   assert os.listdir(tmp_path) == ["config.json"]
+
+
+def test_generate_refuses_a_run_without_checkpoint_before_loading_the_encoder(tmp_path,
+                                                                             monkeypatch, run_cli):
+  from gan_jax import generate  # pylint: disable=g-import-not-at-top
+  (tmp_path / "config.json").write_text(json.dumps({"family": "text2image"}))
+
+  def encode(*args, **kwargs):
+    raise AssertionError("the prompts were encoded before the checkpoint was looked for")
+  monkeypatch.setattr(generate, "encode_prompts", encode)
+  line = one_error_line(run_cli("gan_jax.generate", f"--workdir={tmp_path}", "--prompt=a seven",
+                                f"--grid={tmp_path / 'g.png'}"))
+  assert line == f"error: --workdir={tmp_path} has no checkpoint yet"
+  assert os.listdir(tmp_path) == ["config.json"]
+
+
+def test_text2image_generate_draws_at_most_batch_size_images_per_call():
+  """gan_jax.generate --num=20000 drew each prompt's row in one call (2.12 GB at its peak)."""
+  from types import SimpleNamespace  # pylint: disable=g-import-not-at-top
+  from gan_jax.families.text2image import family  # pylint: disable=g-import-not-at-top
+  calls = []
+
+  def sample(state, z, sentences, psi=1.0):
+    del state, psi
+    calls.append(len(z))
+    value = np.tanh(np.asarray(z).sum(-1) + np.asarray(sentences).sum(-1))
+    return np.broadcast_to(value[:, None, None, None], (len(z), 2, 2, 1))
+  restored = SimpleNamespace(state=None, trainer=SimpleNamespace(
+      sampler=SimpleNamespace(sample=sample, z_dim=3)))
+  sentences = np.random.default_rng(0).normal(size=(3, 5)).astype(np.float32)
+  whole = family.generate(restored, sentences, num=7, batch_size=1000)
+  assert calls == [21] and whole.shape == (3, 7, 2, 2, 1) and whole.dtype == np.uint8
+  calls.clear()
+  done = []
+  parts = family.generate(restored, sentences, num=7, batch_size=4, progress=done.append)
+  assert calls == [4, 3] * 3 and done == [4, 7, 11, 14, 18, 21]
+  np.testing.assert_array_equal(parts, whole)  # The same latents in every row, batched or not.
+  calls.clear()
+  family.generate(restored, sentences, num=2, batch_size=4)
+  assert calls == [4, 2]  # Whole rows when they fit: two prompts a call.

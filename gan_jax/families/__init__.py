@@ -58,8 +58,9 @@ class Translator:
 @dataclasses.dataclass(frozen=True)
 class TextGenerator:
   """gan_jax.generate's hooks: images from sentences with a trained run."""
-  # generate(restored, sentences, num, seed, batch_size) -> uint8 (P, num, H, W, C): `num` images
-  # for each of P sentence embeddings, the same `num` latents (from key(seed)) in every row.
+  # generate(restored, sentences, num, seed, batch_size, progress=None) -> uint8 (P, num, H, W, C):
+  # `num` images for each of P sentence embeddings, the same `num` latents (from key(seed)) in every
+  # row, at most `batch_size` per generator call; progress(done) after each call.
   generate: Callable
   # save_prompt_grid(path, images, prompts): one row per prompt, the prompt written beside it.
   save_prompt_grid: Callable

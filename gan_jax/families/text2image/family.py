@@ -14,7 +14,6 @@ embeddings) and 'label' (which captions describe which images: another label is 
 import dataclasses
 import functools
 import logging
-import os
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +25,7 @@ from gan_jax import config_checks
 from gan_jax import data as data_lib
 from gan_jax import families
 from gan_jax import key_streams
+from gan_jax import output_paths
 from gan_jax import outputs
 from gan_jax import state as state_lib
 from gan_jax import text_encoder
@@ -202,16 +202,28 @@ def generate_rows(sampler, state, sentences, z):
   return np.asarray(images).reshape((p, n) + images.shape[1:])
 
 
-def generate(restored, sentences, num, seed=0, batch_size=500):
+def generate(restored, sentences, num, seed=0, batch_size=500, progress=None):
   """uint8 (P, num, H, W, C): `num` images for each of P sentence embeddings, latents drawn from
-  key(seed) (the same `num` latents in every row, so rows differ by their prompt only)."""
+  key(seed) (the same `num` latents in every row, so rows differ by their prompt only). At most
+  `batch_size` images per generator call (whole rows when they fit, else parts of one), filled into
+  one uint8 array, so the memory beyond the result stays flat in P and num; `progress(done)` hears
+  the images drawn so far after each call."""
   sampler = restored.trainer.sampler
   z = jax.random.normal(jax.random.key(seed), (num, sampler.z_dim))
   sentences = jnp.asarray(sentences, jnp.float32)
-  rows = max(1, batch_size // num)
-  out = [generate_rows(sampler, restored.state, sentences[i:i + rows], z)
-         for i in range(0, len(sentences), rows)]
-  return outputs.to_uint8(np.concatenate(out))
+  rows, columns = max(1, batch_size // num), min(num, batch_size)
+  images, done = None, 0
+  for p in range(0, len(sentences), rows):
+    for n in range(0, num, columns):
+      part = outputs.to_uint8(generate_rows(sampler, restored.state, sentences[p:p + rows],
+                                            z[n:n + columns]))
+      if images is None:
+        images = np.empty((len(sentences), num) + part.shape[2:], np.uint8)
+      images[p:p + part.shape[0], n:n + part.shape[1]] = part
+      done += part.shape[0] * part.shape[1]
+      if progress is not None:
+        progress(done)
+  return images
 
 
 def save_prompt_grid(path, images, prompts, label_width=None):
@@ -232,9 +244,8 @@ def save_prompt_grid(path, images, prompts, label_width=None):
     fits = (label_width - 10) // 6
     text = prompt if len(prompt) <= fits else prompt[:fits - 3] + "..."
     draw.text((4, int((i + 0.5) * row_height) - 5), text, fill="black")
-  tmp = f"{path}.{os.getpid()}.tmp.png"
-  canvas.save(tmp)
-  os.replace(tmp, path)  # Readers never see a half-written grid.
+  with output_paths.written(path) as tmp:  # Readers never see a half-written grid.
+    canvas.save(tmp)
 
 
 def make_evaluator(config, dataset, generator, opts):
