@@ -27,10 +27,9 @@ def _trainable_parameters(net):
   return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(net.params))
 
 
-def traced_step(config, dataset):
+def traced_step(trainer, dataset):
   """The state's shapes and the shapes of each stage's step, (state, metrics), at the config's real
   size: traced, nothing compiled or run."""
-  trainer = families.get(config.family).build(config, dataset)
   state = jax.eval_shape(trainer.init, jax.random.key(0))
   device_data, sample = data.feed.make_device_sampler(dataset, trainer.batch_rows, 0,
                                                       trainer.fields)
@@ -46,8 +45,13 @@ def test_every_config_builds_at_its_real_size(name, tmp_path):
   config = with_offline_data(load_config(name), str(tmp_path / "images"))
   if config is None:
     pytest.skip(f"{name} defaults to TFDS, which is not prepared offline")
-  dataset = families.get(config.family).load_data(config)
-  state, steps = traced_step(config, dataset)
+  family = families.get(config.family)
+  dataset = family.load_data(config)
+  trainer = family.build(config, dataset)
+  # A run that the tools can draw from has a sampler, and the other way round.
+  assert (trainer.sampler is not None) == (family.TOOLS.sample or
+                                           family.TOOLS.text_generator is not None)
+  state, steps = traced_step(trainer, dataset)
   counts = {net_name: _trainable_parameters(net) for net_name, net in state.nets.items()}
   assert all(n > 0 for n in counts.values()), counts
   for net in state.nets.values():
