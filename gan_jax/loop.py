@@ -364,6 +364,15 @@ def run(config, workdir, program, dataset, member_names=()):
   compiled = set()
   sums, sum_steps = None, 0
   step = start_step
+
+  def log_window():
+    """One line (metrics.jsonl, TensorBoard, stdout) of the mean metrics since the last one."""
+    nonlocal sums, sum_steps
+    host = jax.device_get(host_view(sums))
+    scalars = {k: np.asarray(v) / sum_steps for k, v in host.items()}
+    sums, sum_steps = None, 0
+    _log(step, scalars, writers, final, progress, members, is_main, workdir, manager)
+
   with signals.stop_requests(announce=is_main) as stop, _failed_writes_in_one_line(manager):
     try:
       while step < config.num_train_steps and not stop:
@@ -389,10 +398,7 @@ def run(config, workdir, program, dataset, member_names=()):
         done = step >= config.num_train_steps
 
         if due(step, config.log_every_steps, done):
-          host = jax.device_get(host_view(sums))
-          scalars = {k: np.asarray(v) / sum_steps for k, v in host.items()}
-          sums, sum_steps = None, 0
-          _log(step, scalars, writers, final, progress, members, is_main, workdir, manager)
+          log_window()
 
         if due(step, config.sample_every_steps, done):
           _write_grids(trainer, host_view(state), workdir, step, members, member_names, is_main)
@@ -406,6 +412,8 @@ def run(config, workdir, program, dataset, member_names=()):
         if done or due(step, config.checkpoint_every_steps, done):
           _save(manager, state, step, check_finite=not members)
       if stop:
+        if sum_steps and config.log_every_steps:  # Else no line would ever hold these steps (the
+          log_window()                            # resumed run's first averages its own only).
         _save(manager, state, step, check_finite=not members)
         stop.exit(f"stopped by {stop.name} at step {step}: checkpoint saved in {workdir}/"
                   "checkpoints; the same command resumes")

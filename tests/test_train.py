@@ -120,6 +120,30 @@ def test_sigterm_saves_a_checkpoint_and_exits(tmp_path):
   assert step is not None and 0 < step < 100000
 
 
+def test_a_stop_logs_the_steps_since_the_last_line(tmp_path, monkeypatch):
+  """SIGTERM during step 3 of a run logging every 2 steps: step 3 is logged before the checkpoint
+  is saved, so that every step is in some line (the resumed run's first averages its own only)."""
+  from configs import default  # pylint: disable=g-import-not-at-top
+  from gan_jax import signals  # pylint: disable=g-import-not-at-top
+  config = default.get_config()
+  config.dataset.name = "digits"
+  config.model.update(name="mlp", latent_dim=8, g_hidden=(16,), d_hidden=(16,))
+  config.update(batch_size=8, num_train_steps=10, steps_per_call=1, log_every_steps=2,
+                sample_every_steps=0, checkpoint_every_steps=0)
+  steps_in_call = loop._steps_in_call  # pylint: disable=protected-access
+
+  def signal_during_step_3(step, *args):
+    if step == 2:
+      os.kill(os.getpid(), signal.SIGTERM)  # The loop's handler records it.
+    return steps_in_call(step, *args)
+  monkeypatch.setattr(loop, "_steps_in_call", signal_during_step_3)
+  workdir = str(tmp_path / "run")
+  with pytest.raises(signals.Stopped, match="stopped by SIGTERM at step 3"):
+    loop.train_and_evaluate(config, workdir)
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    assert [json.loads(line)["step"] for line in f] == [2, 3]
+
+
 def test_sample_cli_conditional_labels_and_grid(tmp_path, run_cli):
   workdir = str(tmp_path / "run")
   r = run_cli("gan_jax.main", "--config=configs/cgan_mnist.py", f"--workdir={workdir}",
