@@ -49,11 +49,10 @@ def test_lazy_regularisation_corrects_learning_rate_and_betas():
 
 def test_lazy_r1_step_is_an_adam_step_on_interval_times_the_penalty():
   """d_reg's update is the corrected Adam applied to interval * gamma / 2 * grad R1."""
-  cfg = step_lib.StepConfig(r1_interval=4, pl_interval=0, use_r1=True)
-  _, phases = step_lib.make_phases(cfg, G, D)
+  setup = step_lib.Setup(step_lib.Options(r1_interval=4, pl_interval=0, use_r1=True), G, D)
   state = _state(r1_interval=4)
   real = jax.random.uniform(jax.random.key(3), (4, 4, 4, 1), minval=-1, maxval=1)
-  new = jax.jit(lambda s: phases.d_reg(s, real, None))(state)
+  new = jax.jit(lambda s: step_lib.d_reg(setup, s, real, None))(state)
   d = state.nets["d"]
   grads = jax.grad(lambda p: 4 * 0.5 * 10.0 * core_regularizers.r1_penalty(
       lambda x: D.apply(d.variables(p), x), real))(d.params)
@@ -72,9 +71,9 @@ def _batch(seed=0):
 @pytest.fixture(scope="module")
 def compiled_steps():
   """One step with R1 (interval 4) and path length (interval 2), one with neither."""
-  cfg = step_lib.StepConfig(r1_interval=4, pl_interval=2, use_r1=True, use_pl=True,
-                            use_mixing=True)
-  plain = step_lib.StepConfig(use_r1=False, use_pl=False, use_mixing=True)
+  cfg = step_lib.Options(r1_interval=4, pl_interval=2, use_r1=True, use_pl=True,
+                         use_mixing=True)
+  plain = step_lib.Options(use_r1=False, use_pl=False, use_mixing=True)
   return (jax.jit(step_lib.make_step(cfg, G, D)), jax.jit(step_lib.make_step(plain, G, D)))
 
 

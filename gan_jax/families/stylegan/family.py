@@ -94,7 +94,7 @@ def options(config):
     if not isinstance(loss[name], int) or loss[name] < 0:
       raise UserError(f"loss.{name}={loss[name]!r} must be an integer >= 0 (0 = every step, "
                       "in the main loss)")
-  return step_lib.StepConfig(
+  return step_lib.Options(
       r1_interval=loss.r1_interval, pl_interval=loss.pl_interval, use_r1=loss.r1_gamma > 0,
       use_pl=loss.pl_weight > 0, use_mixing=loss.style_mixing_prob > 0,
       pl_batch_shrink=loss.pl_batch_shrink, pl_decay=loss.pl_decay)
@@ -201,7 +201,7 @@ def build(config, dataset, axis_name=None):
                                schedule.num_stages if schedule else None)
 
   def step_for_stage(stage):
-    return step_lib.make_step(opts, generator, discriminator, stage, schedule, axis_name)
+    return step_lib.make_step(opts, generator, discriminator, axis_name, stage, schedule)
 
   sampler = make_sampler(generator, schedule)
   grid_z, grid_labels = fixed_latents(config, generator, config.num_grid_samples)

@@ -17,7 +17,8 @@ Progressive growing: the step for `stage` trains at resolution 4 * 2**stage with
 the step (`progressive.Schedule.alpha`); real images are resized and blended to match.
 """
 import dataclasses
-from typing import Callable
+import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +34,7 @@ from gan_jax.families.stylegan import regularizers
 
 
 @dataclasses.dataclass(frozen=True)
-class StepConfig:
+class Options:
   """The step's structure: what is compiled in (hashable; numbers that may vary live in hparams)."""
   r1_interval: int = 16      # 0: R1 in every D step.
   pl_interval: int = 4       # 0: path length in every G step.
@@ -69,208 +70,237 @@ def init_state(generator, discriminator, txs, hparams, rng, image_shape, num_sta
       extras={"pl_mean": zero, "pl_penalty": zero, "r1_penalty": zero})
 
 
-def _mean_over(axis_name, tree):
-  return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
-
-
-def _per_device(axis_name, params):
-  return params if axis_name is None else jax.lax.pcast(params, axis_name, to="varying")
-
-
 @dataclasses.dataclass(frozen=True)
-class Phases:
-  """The step's phases, each `state -> state` (plus metrics for the main ones), for tests and tools:
-  g_main(state, rng, b), g_reg(state, rng, b), d_main(state, real, labels, rng),
-  d_reg(state, real, labels), ema_update(state, b)."""
-  g_main: Callable
-  g_reg: Callable
-  d_main: Callable
-  d_reg: Callable
-  ema_update: Callable
+class Setup:
+  """What the phases share besides the state: the options, the networks, the device axis
+  (`axis_name`, under pmap) and, while the networks grow, the stage and its schedule."""
+  opts: Options
+  generator: Any
+  discriminator: Any
+  axis_name: str | None = None
+  stage: int | None = None
+  schedule: Any = None
+
+  @property
+  def used_ws(self):
+    """The ws the synthesis network reads at this stage's resolution (style mixing's range)."""
+    return models.num_ws(self.generator.resolution if self.stage is None
+                         else progressive.resolution(self.stage))
 
 
-def make_step(cfg, generator, discriminator, stage=None, schedule=None, axis_name=None):
+def make_step(opts, generator, discriminator, axis_name=None, stage=None, schedule=None):
   """`step(state, batch, rng) -> (state, metrics)` for batch {"x": (B, H, W, C) in [-1, 1]
   (, "label": (B,))}. With `schedule` (progressive growing), the step of `stage`."""
-  return make_phases(cfg, generator, discriminator, stage, schedule, axis_name)[0]
+  return functools.partial(train_step, Setup(opts, generator, discriminator, axis_name, stage,
+                                             schedule))
 
 
-def make_phases(cfg, generator, discriminator, stage=None, schedule=None, axis_name=None):
-  """(step, Phases): the step and the phases it is made of."""
-  num_classes = generator.num_classes
-  used_ws = models.num_ws(generator.resolution if stage is None else progressive.resolution(stage))
+def train_step(s, state, batch, rng):
+  """G's main phase, its regularisation on its steps, D's main phase, its regularisation on its
+  steps, then the average of G."""
+  cfg = s.opts
+  stage_now, alpha = stage_alpha(s, state.step)
+  real = batch["x"]
+  if s.schedule is not None:
+    real = progressive.real_images(real, stage_now, alpha, resample.upsample2d)
+  real_labels = batch.get("label") if s.generator.num_classes else None
+  g_rng, g_reg_rng, d_rng = jax.random.split(rng, 3)
+  if s.axis_name is not None:  # Fresh draws on every device.
+    g_rng, g_reg_rng, d_rng = (jax.random.fold_in(k, jax.lax.axis_index(s.axis_name))
+                               for k in (g_rng, g_reg_rng, d_rng))
+  b = real.shape[0]  # This device's rows of the batch.
+  state, metrics = g_main(s, state, g_rng, b)
+  if cfg.use_pl and cfg.pl_interval > 0:
+    state = every(cfg.pl_interval, functools.partial(g_reg, s), state, g_reg_rng, b)
+  state, d_metrics = d_main(s, state, real, real_labels, d_rng)
+  if cfg.use_r1 and cfg.r1_interval > 0:
+    state = every(cfg.r1_interval, functools.partial(d_reg, s), state, real, real_labels)
+  state, beta = ema_update(s, state, b)
+  metrics.update(d_metrics, ema_beta=beta)
+  if cfg.use_r1:
+    metrics["r1_penalty"] = state.extras["r1_penalty"]
+  if cfg.use_pl:
+    metrics.update(pl_penalty=state.extras["pl_penalty"], pl_mean=state.extras["pl_mean"])
+  if s.schedule is not None:
+    metrics["alpha"] = jnp.asarray(alpha, jnp.float32)
+  return state.replace(step=state.step + 1), _mean_over(s, metrics)
 
-  def stage_alpha(step):
-    return (None, 1.0) if schedule is None else (stage, schedule.alpha(stage, step))
 
-  def latents(rng, n):
-    z_rng, y_rng = jax.random.split(rng)
-    z = jax.random.normal(z_rng, (n, generator.z_dim))
-    labels = jax.random.randint(y_rng, (n,), 0, num_classes) if num_classes else None
-    return z, labels
+def g_main(s, state, rng, b):
+  """G's non-saturating loss on `b` fresh latents (NVIDIA's Gmain; with `pl_interval` 0 plus the
+  path length penalty): (state, metrics)."""
+  stage, alpha = stage_alpha(s, state.step)
+  # One split for every stream: fold_in(rng, i) is split(rng, n)[i] under threefry, so a path-
+  # length key folded in beside it would be mix_rng again.
+  z_rng, mix_rng, noise_rng, pl_rng = jax.random.split(rng, 4)
+  z, labels = latents(s, z_rng, b)
+  g, d = state.nets["g"], state.nets["d"]
 
-  def mapped(g_vars, hparams, z, labels, rng, update_w_avg):
-    """ws (B, num_ws, w_dim) with style mixing (one cutoff per batch, NVIDIA's), and the w average
-    after this batch."""
-    ws, updates = generator.apply(g_vars, z, labels, update_w_avg=update_w_avg, method="map",
+  def loss_fn(params):
+    g_vars = g.variables(params)
+    ws, w_avg = mapped(s, g_vars, state.hparams, z, labels, mix_rng, update_w_avg=True)
+    fake = synthesize(s, g_vars, ws, noise_rng, stage, alpha)
+    loss = losses.generator_loss("non_saturating",
+                                 discriminate(s, d.variables(), fake, labels, stage, alpha))
+    pl = {}
+    if s.opts.use_pl and s.opts.pl_interval == 0:
+      pl = path_length(s, g_vars, state, pl_rng, b, stage, alpha)
+      loss = loss + state.hparams["pl_weight"] * pl["pl_penalty"]
+    return loss, (w_avg, pl)
+
+  (loss, (w_avg, pl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      _per_device(s, g.params))
+  grads = _mean_over(s, grads)
+  g = g.apply_gradients(grads).replace(collections={**g.collections, "w_avg": w_avg})
+  extras = dict(state.extras, **{k: v for k, v in pl.items()})
+  metrics = {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads)}
+  return state.replace(nets={**state.nets, "g": g}, extras=extras), metrics
+
+
+def g_reg(s, state, rng, b):
+  """G's lazy regularisation (NVIDIA's Greg): the path length penalty, weighted by pl_weight *
+  pl_interval, as its own optimizer step."""
+  stage, alpha = stage_alpha(s, state.step)
+  g = state.nets["g"]
+
+  def loss_fn(params):
+    pl = path_length(s, g.variables(params), state, rng, b, stage, alpha)
+    return pl["pl_penalty"] * state.hparams["pl_weight"] * s.opts.pl_interval, pl
+
+  grads, pl = jax.grad(loss_fn, has_aux=True)(_per_device(s, g.params))
+  g = g.apply_gradients(_mean_over(s, grads))
+  return state.replace(nets={**state.nets, "g": g},
+                       extras=dict(state.extras, **jax.lax.stop_gradient(pl)))
+
+
+def path_length(s, g_vars, state, rng, b, stage, alpha):
+  """The path length penalty of a batch of batch_size / pl_batch_shrink latents, and the updated
+  running mean of the path lengths."""
+  z_rng, mix_rng, noise_rng, pl_rng = jax.random.split(rng, 4)
+  z, labels = latents(s, z_rng, max(b // s.opts.pl_batch_shrink, 1))
+  ws, _ = mapped(s, g_vars, state.hparams, z, labels, mix_rng, update_w_avg=False)
+  lengths = regularizers.path_lengths(
+      lambda w: synthesize(s, g_vars, w, noise_rng, stage, alpha), ws, pl_rng)
+  penalty, pl_mean = regularizers.path_length_penalty(lengths, state.extras["pl_mean"],
+                                                      s.opts.pl_decay)
+  return {"pl_penalty": penalty, "pl_mean": _mean_over(s, pl_mean)}
+
+
+def d_main(s, state, real, real_labels, rng):
+  """D's logistic loss on the real batch and as many fakes, scored in separate calls (NVIDIA's
+  Dmain; with `r1_interval` 0 plus R1): (state, metrics)."""
+  stage, alpha = stage_alpha(s, state.step)
+  z_rng, mix_rng, noise_rng = jax.random.split(rng, 3)
+  z, fake_labels = latents(s, z_rng, real.shape[0])
+  g, d = state.nets["g"], state.nets["d"]
+  ws, w_avg = mapped(s, g.variables(), state.hparams, z, fake_labels, mix_rng, update_w_avg=True)
+  fake = jax.lax.stop_gradient(synthesize(s, g.variables(), ws, noise_rng, stage, alpha))
+
+  def loss_fn(params):
+    d_vars = d.variables(params)
+    fake_logits = discriminate(s, d_vars, fake, fake_labels, stage, alpha)
+    real_logits = discriminate(s, d_vars, real, real_labels, stage, alpha)
+    loss = losses.discriminator_loss("non_saturating", real_logits, fake_logits)
+    total, r1 = loss, {}
+    if s.opts.use_r1 and s.opts.r1_interval == 0:
+      penalty = core_regularizers.r1_penalty(
+          lambda x: discriminate(s, d_vars, x, real_labels, stage, alpha), real)
+      total = loss + 0.5 * state.hparams["r1_gamma"] * penalty
+      r1 = {"r1_penalty": penalty}
+    return total, (loss, real_logits, fake_logits, r1)
+
+  grads, (loss, real_logits, fake_logits, r1) = jax.grad(loss_fn, has_aux=True)(
+      _per_device(s, d.params))
+  grads = _mean_over(s, grads)
+  g = g.replace(collections={**g.collections, "w_avg": w_avg})
+  d = d.apply_gradients(grads)
+  metrics = {"d_loss": loss, "d_real": jax.nn.sigmoid(real_logits).mean(),
+             "d_fake": jax.nn.sigmoid(fake_logits).mean(),
+             "d_grad_norm": optax.tree.norm(grads)}
+  state = state.replace(nets={**state.nets, "g": g, "d": d},
+                        extras=dict(state.extras, **jax.lax.stop_gradient(r1)))
+  return state, metrics
+
+
+def d_reg(s, state, real, real_labels):
+  """D's lazy regularisation (NVIDIA's Dreg): R1 on the real batch, weighted by r1_gamma / 2 *
+  r1_interval, as its own optimizer step."""
+  stage, alpha = stage_alpha(s, state.step)
+  d = state.nets["d"]
+
+  def loss_fn(params):
+    penalty = core_regularizers.r1_penalty(
+        lambda x: discriminate(s, d.variables(params), x, real_labels, stage, alpha), real)
+    return penalty * 0.5 * state.hparams["r1_gamma"] * s.opts.r1_interval, penalty
+
+  grads, penalty = jax.grad(loss_fn, has_aux=True)(_per_device(s, d.params))
+  d = d.apply_gradients(_mean_over(s, grads))
+  return state.replace(nets={**state.nets, "d": d},
+                       extras=dict(state.extras, r1_penalty=jax.lax.stop_gradient(penalty)))
+
+
+def every(interval, phase, state, *args):
+  """`phase` on the steps divisible by `interval` (NVIDIA's batch_idx % interval == 0)."""
+  return jax.lax.cond(state.step % interval == 0, lambda st: phase(st, *args), lambda st: st,
+                      state)
+
+
+def ema_update(s, state, b):
+  """G's average with a half-life in images and its ramp-up (NVIDIA's G_ema), and the w average
+  G tracks: (state, beta)."""
+  g = state.nets["g"]
+  beta = regularizers.ema_beta(state.step, b * _num_devices(s),
+                               state.hparams["ema_half_life_images"],
+                               state.hparams["ema_rampup"])
+  ema = state.ema["g"]
+  params = jax.tree.map(lambda e, p: p + beta * (e - p), ema["params"], g.params)
+  return state.replace(ema={"g": {**ema, **g.collections, "params": params}}), beta
+
+
+def stage_alpha(s, step):
+  """The networks' stage and fade-in at `step`: (None, 1) without progressive growing."""
+  return (None, 1.0) if s.schedule is None else (s.stage, s.schedule.alpha(s.stage, step))
+
+
+def latents(s, rng, n):
+  """`n` latents z ~ N(0, I) and, for a conditional G, uniform class labels (else None)."""
+  z_rng, y_rng = jax.random.split(rng)
+  z = jax.random.normal(z_rng, (n, s.generator.z_dim))
+  num_classes = s.generator.num_classes
+  labels = jax.random.randint(y_rng, (n,), 0, num_classes) if num_classes else None
+  return z, labels
+
+
+def mapped(s, g_vars, hparams, z, labels, rng, update_w_avg):
+  """ws (B, num_ws, w_dim) with style mixing (one cutoff per batch, NVIDIA's), and the w average
+  after this batch."""
+  ws, updates = s.generator.apply(g_vars, z, labels, update_w_avg=update_w_avg, method="map",
                                   mutable=["w_avg"])
-    if cfg.use_mixing:
-      z_rng, cut_rng, coin_rng = jax.random.split(rng, 3)
-      other = generator.apply(g_vars, jax.random.normal(z_rng, z.shape), labels, method="map")
-      cutoff = jax.random.randint(cut_rng, (), 1, used_ws)
-      mixing = jax.random.uniform(coin_rng) < hparams["style_mixing_prob"]
-      ws = models.mix_styles(ws, other, jnp.where(mixing, cutoff, used_ws))
-    return ws, _mean_over(axis_name, updates["w_avg"])
+  if s.opts.use_mixing:
+    z_rng, cut_rng, coin_rng = jax.random.split(rng, 3)
+    other = s.generator.apply(g_vars, jax.random.normal(z_rng, z.shape), labels, method="map")
+    cutoff = jax.random.randint(cut_rng, (), 1, s.used_ws)
+    mixing = jax.random.uniform(coin_rng) < hparams["style_mixing_prob"]
+    ws = models.mix_styles(ws, other, jnp.where(mixing, cutoff, s.used_ws))
+  return ws, _mean_over(s, updates["w_avg"])
 
-  def synthesize(g_vars, ws, rng, stage, alpha):
-    return generator.apply(g_vars, ws, stage=stage, alpha=alpha, noise_mode="random",
+
+def synthesize(s, g_vars, ws, rng, stage, alpha):
+  return s.generator.apply(g_vars, ws, stage=stage, alpha=alpha, noise_mode="random",
                            method="synthesize", rngs={"noise": rng})
 
-  def discriminate(d_vars, images, labels, stage, alpha):
-    return discriminator.apply(d_vars, images, labels, stage=stage, alpha=alpha)
 
-  def g_main(state, rng, b):
-    stage, alpha = stage_alpha(state.step)
-    # One split for every stream: fold_in(rng, i) is split(rng, n)[i] under threefry, so a path-
-    # length key folded in beside it would be mix_rng again.
-    z_rng, mix_rng, noise_rng, pl_rng = jax.random.split(rng, 4)
-    z, labels = latents(z_rng, b)
-    g, d = state.nets["g"], state.nets["d"]
-
-    def loss_fn(params):
-      g_vars = g.variables(params)
-      ws, w_avg = mapped(g_vars, state.hparams, z, labels, mix_rng, update_w_avg=True)
-      fake = synthesize(g_vars, ws, noise_rng, stage, alpha)
-      loss = losses.generator_loss("non_saturating",
-                                   discriminate(d.variables(), fake, labels, stage, alpha))
-      pl = {}
-      if cfg.use_pl and cfg.pl_interval == 0:
-        pl = path_length(g_vars, state, pl_rng, b, stage, alpha)
-        loss = loss + state.hparams["pl_weight"] * pl["pl_penalty"]
-      return loss, (w_avg, pl)
-
-    (loss, (w_avg, pl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        _per_device(axis_name, g.params))
-    grads = _mean_over(axis_name, grads)
-    g = g.apply_gradients(grads).replace(collections={**g.collections, "w_avg": w_avg})
-    extras = dict(state.extras, **{k: v for k, v in pl.items()})
-    metrics = {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads)}
-    return state.replace(nets={**state.nets, "g": g}, extras=extras), metrics
-
-  def path_length(g_vars, state, rng, b, stage, alpha):
-    """The path length penalty of a batch of batch_size / pl_batch_shrink latents, and the updated
-    running mean of the path lengths."""
-    z_rng, mix_rng, noise_rng, pl_rng = jax.random.split(rng, 4)
-    z, labels = latents(z_rng, max(b // cfg.pl_batch_shrink, 1))
-    ws, _ = mapped(g_vars, state.hparams, z, labels, mix_rng, update_w_avg=False)
-    lengths = regularizers.path_lengths(
-        lambda w: synthesize(g_vars, w, noise_rng, stage, alpha), ws, pl_rng)
-    penalty, pl_mean = regularizers.path_length_penalty(lengths, state.extras["pl_mean"],
-                                                        cfg.pl_decay)
-    return {"pl_penalty": penalty, "pl_mean": _mean_over(axis_name, pl_mean)}
-
-  def g_reg(state, rng, b):
-    stage, alpha = stage_alpha(state.step)
-    g = state.nets["g"]
-
-    def loss_fn(params):
-      pl = path_length(g.variables(params), state, rng, b, stage, alpha)
-      return pl["pl_penalty"] * state.hparams["pl_weight"] * cfg.pl_interval, pl
-
-    grads, pl = jax.grad(loss_fn, has_aux=True)(_per_device(axis_name, g.params))
-    g = g.apply_gradients(_mean_over(axis_name, grads))
-    return state.replace(nets={**state.nets, "g": g},
-                         extras=dict(state.extras, **jax.lax.stop_gradient(pl)))
-
-  def d_main(state, real, real_labels, rng):
-    stage, alpha = stage_alpha(state.step)
-    z_rng, mix_rng, noise_rng = jax.random.split(rng, 3)
-    z, fake_labels = latents(z_rng, real.shape[0])
-    g, d = state.nets["g"], state.nets["d"]
-    ws, w_avg = mapped(g.variables(), state.hparams, z, fake_labels, mix_rng, update_w_avg=True)
-    fake = jax.lax.stop_gradient(synthesize(g.variables(), ws, noise_rng, stage, alpha))
-
-    def loss_fn(params):
-      d_vars = d.variables(params)
-      fake_logits = discriminate(d_vars, fake, fake_labels, stage, alpha)
-      real_logits = discriminate(d_vars, real, real_labels, stage, alpha)
-      loss = losses.discriminator_loss("non_saturating", real_logits, fake_logits)
-      total, r1 = loss, {}
-      if cfg.use_r1 and cfg.r1_interval == 0:
-        penalty = core_regularizers.r1_penalty(
-            lambda x: discriminate(d_vars, x, real_labels, stage, alpha), real)
-        total = loss + 0.5 * state.hparams["r1_gamma"] * penalty
-        r1 = {"r1_penalty": penalty}
-      return total, (loss, real_logits, fake_logits, r1)
-
-    grads, (loss, real_logits, fake_logits, r1) = jax.grad(loss_fn, has_aux=True)(
-        _per_device(axis_name, d.params))
-    grads = _mean_over(axis_name, grads)
-    g = g.replace(collections={**g.collections, "w_avg": w_avg})
-    d = d.apply_gradients(grads)
-    metrics = {"d_loss": loss, "d_real": jax.nn.sigmoid(real_logits).mean(),
-               "d_fake": jax.nn.sigmoid(fake_logits).mean(),
-               "d_grad_norm": optax.tree.norm(grads)}
-    state = state.replace(nets={**state.nets, "g": g, "d": d},
-                          extras=dict(state.extras, **jax.lax.stop_gradient(r1)))
-    return state, metrics
-
-  def d_reg(state, real, real_labels):
-    stage, alpha = stage_alpha(state.step)
-    d = state.nets["d"]
-
-    def loss_fn(params):
-      penalty = core_regularizers.r1_penalty(
-          lambda x: discriminate(d.variables(params), x, real_labels, stage, alpha), real)
-      return penalty * 0.5 * state.hparams["r1_gamma"] * cfg.r1_interval, penalty
-
-    grads, penalty = jax.grad(loss_fn, has_aux=True)(_per_device(axis_name, d.params))
-    d = d.apply_gradients(_mean_over(axis_name, grads))
-    return state.replace(nets={**state.nets, "d": d},
-                         extras=dict(state.extras, r1_penalty=jax.lax.stop_gradient(penalty)))
-
-  def every(interval, phase, state, *args):
-    """`phase` on the steps divisible by `interval` (NVIDIA's batch_idx % interval == 0)."""
-    return jax.lax.cond(state.step % interval == 0, lambda s: phase(s, *args), lambda s: s, state)
-
-  def ema_update(state, b):
-    g = state.nets["g"]
-    beta = regularizers.ema_beta(state.step, b * _num_devices(axis_name),
-                                 state.hparams["ema_half_life_images"],
-                                 state.hparams["ema_rampup"])
-    ema = state.ema["g"]
-    params = jax.tree.map(lambda e, p: p + beta * (e - p), ema["params"], g.params)
-    return state.replace(ema={"g": {**ema, **g.collections, "params": params}}), beta
-
-  def step(state, batch, rng):
-    stage_now, alpha = stage_alpha(state.step)
-    real = batch["x"]
-    if schedule is not None:
-      real = progressive.real_images(real, stage_now, alpha, resample.upsample2d)
-    real_labels = batch.get("label") if num_classes else None
-    g_rng, g_reg_rng, d_rng = jax.random.split(rng, 3)
-    if axis_name is not None:  # Fresh draws on every device.
-      g_rng, g_reg_rng, d_rng = (jax.random.fold_in(k, jax.lax.axis_index(axis_name))
-                                 for k in (g_rng, g_reg_rng, d_rng))
-    b = real.shape[0]  # This device's rows of the batch.
-    state, metrics = g_main(state, g_rng, b)
-    if cfg.use_pl and cfg.pl_interval > 0:
-      state = every(cfg.pl_interval, g_reg, state, g_reg_rng, b)
-    state, d_metrics = d_main(state, real, real_labels, d_rng)
-    if cfg.use_r1 and cfg.r1_interval > 0:
-      state = every(cfg.r1_interval, d_reg, state, real, real_labels)
-    state, beta = ema_update(state, b)
-    metrics.update(d_metrics, ema_beta=beta)
-    if cfg.use_r1:
-      metrics["r1_penalty"] = state.extras["r1_penalty"]
-    if cfg.use_pl:
-      metrics.update(pl_penalty=state.extras["pl_penalty"], pl_mean=state.extras["pl_mean"])
-    if schedule is not None:
-      metrics["alpha"] = jnp.asarray(alpha, jnp.float32)
-    return state.replace(step=state.step + 1), _mean_over(axis_name, metrics)
-
-  return step, Phases(g_main, g_reg, d_main, d_reg, ema_update)
+def discriminate(s, d_vars, images, labels, stage, alpha):
+  return s.discriminator.apply(d_vars, images, labels, stage=stage, alpha=alpha)
 
 
-def _num_devices(axis_name):
-  return 1 if axis_name is None else jax.lax.axis_size(axis_name)
+def _mean_over(s, tree):
+  return tree if s.axis_name is None else jax.lax.pmean(tree, s.axis_name)
+
+
+def _per_device(s, params):
+  return params if s.axis_name is None else jax.lax.pcast(params, s.axis_name, to="varying")
+
+
+def _num_devices(s):
+  return 1 if s.axis_name is None else jax.lax.axis_size(s.axis_name)
