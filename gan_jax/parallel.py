@@ -88,6 +88,27 @@ def per_device(axis_name, params):
   return params if axis_name is None else jax.lax.pcast(params, axis_name, to="varying")
 
 
+def all_rows(axis_name, rows):
+  """Under pmap, every device's `rows` (its share of the global batch) as the global batch, in its
+  order and the same on every device; as is under jit. For what the state keeps of a batch (e.g.
+  CycleGAN's image pools), which must stay the same on every device and equal one device's."""
+  if axis_name is None:
+    return rows
+  n, i, b = jax.lax.axis_size(axis_name), jax.lax.axis_index(axis_name), rows.shape[0]
+  placed = jax.lax.dynamic_update_slice_in_dim(jnp.zeros((n * b,) + rows.shape[1:], rows.dtype),
+                                               rows, i * b, 0)
+  return jax.lax.psum(placed, axis_name)  # Each row plus zeros from the other devices: exact.
+
+
+def device_rows(axis_name, rows):
+  """This device's share of the global batch's `rows` (all_rows' inverse; as is under jit): draws
+  made for the global batch, so that a run gives the same result on any number of devices."""
+  if axis_name is None:
+    return rows
+  b = rows.shape[0] // jax.lax.axis_size(axis_name)
+  return jax.lax.dynamic_slice_in_dim(rows, jax.lax.axis_index(axis_name) * b, b)
+
+
 def unroll_on_cpu(params):
   """Whether a loop whose body trains `params` should be unrolled: on the CPU backend, when they
   hold a 2D convolution's kernel (rank 4). XLA:CPU runs convolution weight gradients many times

@@ -175,7 +175,10 @@ def make_step(options, models, axis_name=None):
              "g_adv_ba": generator_adversarial_loss(loss, disc("d_a", fake_a))}
     total = terms["g_adv_ab"] + terms["g_adv_ba"]
     key_a, key_b = jax.random.split(noise_key)
-    noisy = lambda x, key: x + hp["cycle_noise_std"] * jax.random.normal(key, x.shape, x.dtype)
+    def noisy(x, key):  # Under pmap, this device's rows of the global batch's noise.
+      rows = x.shape[0] * (1 if axis_name is None else jax.lax.axis_size(axis_name))
+      noise = jax.random.normal(key, (rows,) + x.shape[1:], x.dtype)
+      return x + hp["cycle_noise_std"] * parallel.device_rows(axis_name, noise)
     if options.forward_cycle:
       terms["cycle_a"] = l1(gen("g_ba", noisy(fake_b, key_b)), real_a)
       total += hp["cycle_weight_a"] * terms["cycle_a"]
@@ -212,12 +215,17 @@ def make_step(options, models, axis_name=None):
     (g_total, (g_terms, fake_a, fake_b)), g_grads = jax.value_and_grad(
         generator_objective, has_aux=True)(g_params, state, real_a, real_b, noise_rng)
 
-    # The discriminators see these fakes as fixed inputs, mixed with past ones (sec. 4).
+    # The discriminators see these fakes as fixed inputs, mixed with past ones (sec. 4). Under pmap
+    # the pools take the global batch's fakes, so that they stay the same on every device (and equal
+    # one device's), and each device's D sees its rows of what they return.
     swap = state.hparams["pool_swap_prob"]
-    pooled_a, pool_a = replay.pool_query(state.extras["pool_a"], jax.lax.stop_gradient(fake_a),
-                                         rng_a, swap)
-    pooled_b, pool_b = replay.pool_query(state.extras["pool_b"], jax.lax.stop_gradient(fake_b),
-                                         rng_b, swap)
+
+    def pooled(pool, fakes, key):
+      fakes = parallel.all_rows(axis_name, jax.lax.stop_gradient(fakes))
+      images, pool = replay.pool_query(pool, fakes, key, swap)
+      return parallel.device_rows(axis_name, images), pool
+    pooled_a, pool_a = pooled(state.extras["pool_a"], fake_a, rng_a)
+    pooled_b, pool_b = pooled(state.extras["pool_b"], fake_b, rng_b)
     d_params = params(DISCRIMINATORS)
     (_, d_terms), d_grads = jax.value_and_grad(discriminator_objective, has_aux=True)(
         d_params, state, real_a, real_b, pooled_a, pooled_b)
