@@ -120,7 +120,9 @@ def make_step(options, generator, discriminator, axis_name=None):
     (g_image_loss, g_metrics), fake_cotangent = jax.value_and_grad(g_loss_fn, has_aux=True)(fake)
     metrics.update(g_metrics)
     kl_weight = h["ca_kl_weight"] if use_ca else jnp.zeros(())
-    (g_grads,) = g_vjp((fake_cotangent, kl_weight.astype(kl.dtype)))
+    # The KL term's cotangent: under pmap a per-device value, as the device's `kl` is.
+    kl_cotangent = parallel.per_device(axis_name, kl_weight.astype(kl.dtype))
+    (g_grads,) = g_vjp((fake_cotangent, kl_cotangent))
     g_grads = parallel.mean_over(axis_name, g_grads)
     g_net = g_net.apply_gradients(g_grads)
 
