@@ -152,7 +152,7 @@ def g_main(s, state, rng, b):
       _per_device(s, g.params))
   grads = _mean_over(s, grads)
   g = g.apply_gradients(grads).replace(collections={**g.collections, "w_avg": w_avg})
-  extras = dict(state.extras, **{k: v for k, v in pl.items()})
+  extras = dict(state.extras, **_mean_over(s, pl))
   metrics = {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads)}
   return state.replace(nets={**state.nets, "g": g}, extras=extras), metrics
 
@@ -170,7 +170,7 @@ def g_reg(s, state, rng, b):
   grads, pl = jax.grad(loss_fn, has_aux=True)(_per_device(s, g.params))
   g = g.apply_gradients(_mean_over(s, grads))
   return state.replace(nets={**state.nets, "g": g},
-                       extras=dict(state.extras, **jax.lax.stop_gradient(pl)))
+                       extras=dict(state.extras, **_mean_over(s, jax.lax.stop_gradient(pl))))
 
 
 def path_length(s, g_vars, state, rng, b, stage, alpha):
@@ -218,7 +218,7 @@ def d_main(s, state, real, real_labels, rng):
              "d_fake": jax.nn.sigmoid(fake_logits).mean(),
              "d_grad_norm": optax.tree.norm(grads)}
   state = state.replace(nets={**state.nets, "g": g, "d": d},
-                        extras=dict(state.extras, **jax.lax.stop_gradient(r1)))
+                        extras=dict(state.extras, **_mean_over(s, jax.lax.stop_gradient(r1))))
   return state, metrics
 
 
@@ -236,7 +236,8 @@ def d_reg(s, state, real, real_labels):
   grads, penalty = jax.grad(loss_fn, has_aux=True)(_per_device(s, d.params))
   d = d.apply_gradients(_mean_over(s, grads))
   return state.replace(nets={**state.nets, "d": d},
-                       extras=dict(state.extras, r1_penalty=jax.lax.stop_gradient(penalty)))
+                       extras=dict(state.extras,
+                                   r1_penalty=_mean_over(s, jax.lax.stop_gradient(penalty))))
 
 
 def every(interval, phase, state, *args):
@@ -295,6 +296,9 @@ def discriminate(s, d_vars, images, labels, stage, alpha):
 
 
 def _mean_over(s, tree):
+  """The mean over the devices under pmap: gradients, metrics, and every value the state keeps,
+  which must be the same on every device (the penalties kept in `extras` are each device's until
+  averaged)."""
   return tree if s.axis_name is None else jax.lax.pmean(tree, s.axis_name)
 
 
