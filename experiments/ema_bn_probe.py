@@ -40,14 +40,14 @@ def main():
   decays = [float(d) for d in args.ema.split(",")]
   config = mode_collapse.get_config(f"{args.dataset},{args.variant}")
   config.ema.decay = decays[0]
-  generator, discriminator = models.get_models(config.model, (2,), 0)
+  generator, discriminator = models.make_models(config.model, (2,), 0)
   init_emas, step_fn = mode_collapse_bench.with_more_emas(
-      train_step_lib.make_train_step(config, generator, discriminator), decays[1:])
+      train_step_lib.make_step(config, generator, discriminator), decays[1:])
   data = jnp.asarray(toy_data.make_training_set(args.dataset, config.dataset.num_examples,
                                                 args.seed)[0])
   key = jax.random.key(args.seed)
-  state = init_emas(train_step_lib.create_train_state(config, generator, discriminator, key,
-                                                      jnp.zeros((2, 2))))
+  state = init_emas(train_step_lib.init_state(config, generator, discriminator, key,
+                                              jnp.zeros((2, 2))))
   member_steps = mode_collapse_bench.make_member_steps(config, step_fn, args.every)
   train = jax.jit(lambda state: member_steps(state, data, key)[0])
 

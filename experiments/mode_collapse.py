@@ -100,15 +100,15 @@ def train_variant(datasets, variant, seeds, num_steps, chunk, eval_every, overri
   (time.time()). The runs' samples come from the generator EMA at each of `decays` (0: the live
   generator). Returns {dataset: {decay: ({step: metrics (S,)}, samples (S, 2500, 2))}}."""
   config = get_config(datasets[0], variant, dict(overrides, **{"ema.decay": decays[0]}))
-  generator, discriminator = models.get_models(config.model, (2,), 0)
+  generator, discriminator = models.make_models(config.model, (2,), 0)
   init_emas, step_fn = with_more_emas(
-      train_step_lib.make_train_step(config, generator, discriminator), decays[1:])
+      train_step_lib.make_step(config, generator, discriminator), decays[1:])
   sample_fn = train_step_lib.make_sample_fn(generator)
   n_data = config.dataset.num_examples
   data = jnp.asarray(np.stack([toy_data.make_training_set(d, n_data, s)[0]
                                for d in datasets for s in seeds]))
   keys = jnp.stack([jax.random.key(s) for _ in datasets for s in seeds])
-  states = jax.jit(jax.vmap(lambda k: init_emas(train_step_lib.create_train_state(
+  states = jax.jit(jax.vmap(lambda k: init_emas(train_step_lib.init_state(
       config, generator, discriminator, k, jnp.zeros((2, 2))))))(keys)
   train = jax.jit(jax.vmap(make_member_steps(config, step_fn, chunk)), donate_argnums=0)
 

@@ -28,7 +28,7 @@ def test_depth_to_space_matches_a_loop_reference():
 def test_conv_mlp28_counts_and_shapes():
   config = ml_collections.ConfigDict(dict(name="conv_mlp28", latent_dim=64, g_hidden=(16, 8),
                                           d_hidden=(32, 16)))
-  g, d = models.get_models(config, (28, 28, 1), 10)
+  g, d = models.make_models(config, (28, 28, 1), 10)
   assert isinstance(g, models.SubPixelGenerator28) and isinstance(d, models.MLPDiscriminator)
   z = jnp.zeros((3, 64))
   g_vars = g.init(jax.random.key(0), z, train=False)
@@ -41,7 +41,7 @@ def test_conv_mlp28_counts_and_shapes():
   # Conditional: the one-hot label is concatenated to z.
   cond = config.copy_and_resolve_references()
   cond.conditional = True
-  g, _ = models.get_models(cond, (28, 28, 1), 10)
+  g, _ = models.make_models(cond, (28, 28, 1), 10)
   g_vars = g.init(jax.random.key(0), z, jnp.zeros((3,), jnp.int32), train=False)
   assert g_vars["params"]["Dense_0"]["kernel"].shape == (74, 784)
 
@@ -98,7 +98,7 @@ def test_stride2_patches_refuses_odd_sizes():
 def test_conv28_discriminator_uses_patch_convs():
   config = ml_collections.ConfigDict(dict(name="conv28", latent_dim=8, g_hidden=(8, 4),
                                           d_hidden=(4, 8), d_dropout=0.0))
-  g, d = models.get_models(config, (28, 28, 1), 10)
+  g, d = models.make_models(config, (28, 28, 1), 10)
   assert isinstance(d, models.DCGANDiscriminator) and d.patch_conv
   assert d.layers == ((4, 4), (8, 4))
   x = jax.random.normal(jax.random.key(0), (3, 28, 28, 1))

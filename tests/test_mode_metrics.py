@@ -60,9 +60,9 @@ def test_in_loop_evaluator_returns_python_floats():
   config.model.g_hidden, config.model.d_hidden = (8,), (8,)
   config.mode_eval_samples = 100
   info = data.load(config.dataset).info
-  generator, discriminator = models.get_models(config.model, info.shape, 0)
-  state = train_step_lib.create_train_state(config, generator, discriminator, jax.random.key(0),
-                                            jnp.zeros((2, 2)))
+  generator, discriminator = models.make_models(config.model, info.shape, 0)
+  state = train_step_lib.init_state(config, generator, discriminator, jax.random.key(0),
+                                    jnp.zeros((2, 2)))
   out = mode_metrics.make_in_loop_evaluator(config, info, generator)(state, 0)
   assert set(out) == {"modes", "hq_percent", "reverse_kl"}
   assert all(isinstance(v, float) for v in out.values())

@@ -23,7 +23,7 @@ def _cfg(name, conditional=False, **extra):
 
 
 def test_dcgan28_matches_tensorflow_tutorial_counts():
-  g, d = models.get_models(_cfg("dcgan28"), (28, 28, 1), 10)
+  g, d = models.make_models(_cfg("dcgan28"), (28, 28, 1), 10)
   z = jnp.zeros((3, 100))
   g_vars = _init(g, z)
   # Dense 100*12544, ConvT 5*5*256*128, 5*5*128*64, 5*5*64*1 (no biases) + BN scale/bias.
@@ -36,7 +36,7 @@ def test_dcgan28_matches_tensorflow_tutorial_counts():
 
 
 def test_dcgan32_counts_and_shapes():
-  g, d = models.get_models(_cfg("dcgan32"), (32, 32, 3), 10)
+  g, d = models.make_models(_cfg("dcgan32"), (32, 32, 3), 10)
   z = jnp.zeros((2, 128))
   g_vars = _init(g, z)
   convs = 16 * 512 * 256 + 16 * 256 * 128 + 9 * 128 * 128 + 16 * 128 * 64 + 9 * 64 * 64
@@ -49,12 +49,12 @@ def test_dcgan32_counts_and_shapes():
 
 
 def test_mlp_counts_and_ranges():
-  g, d = models.get_models(_cfg("mlp"), (2,), 0)
+  g, d = models.make_models(_cfg("mlp"), (2,), 0)
   z = jnp.ones((4, 100)) * 10.0
   g_vars = _init(g, z)
   assert _count(g_vars["params"]) == (100 * 256 + 256) + (256 * 512 + 512) + (512 * 2 + 2)
   assert _count(_init(d, jnp.zeros((4, 2)))["params"]) == (2 * 512 + 512) + (512 * 256 + 256) + 257
-  g_img, _ = models.get_models(_cfg("mlp"), (8, 8, 1), 0)
+  g_img, _ = models.make_models(_cfg("mlp"), (8, 8, 1), 0)
   out = g_img.apply(_init(g_img, z), z)
   assert out.shape == (4, 8, 8, 1)
   assert float(jnp.abs(out).max()) <= 1.0  # tanh for images; points are unbounded.
@@ -63,7 +63,7 @@ def test_mlp_counts_and_ranges():
 def test_mlp_generator_batch_norm_normalises_each_hidden_layer():
   cfg = _cfg("mlp")
   cfg.g_hidden, cfg.g_batch_norm, cfg.g_activation = (16, 8), True, "relu"
-  g, _ = models.get_models(cfg, (2,), 0)
+  g, _ = models.make_models(cfg, (2,), 0)
   z = jax.random.normal(jax.random.key(0), (64, 100)) * 3.0 + 1.0
   variables = _init(g, z)
   # PacGAN's generator: hidden Dense layers without bias (BN's shift replaces it).
@@ -84,8 +84,8 @@ def test_generator_batch_norm_uses_the_global_batch_under_an_axis_name(name, sha
   # the samples and the running averages) are those of the whole batch, as on one device.
   cfg = _cfg(name)
   cfg.g_batch_norm = True  # Read by the MLP only; the image generators always have BN.
-  g_one, _ = models.get_models(cfg, shape, 0)
-  g_sharded, _ = models.get_models(cfg, shape, 0, axis_name="devices")
+  g_one, _ = models.make_models(cfg, shape, 0)
+  g_sharded, _ = models.make_models(cfg, shape, 0, axis_name="devices")
   z = jax.random.normal(jax.random.key(0), (8, latent))
   variables = _init(g_one, z)
   apply = lambda g, z: g.apply(variables, z, train=True, mutable=["batch_stats"])
@@ -98,7 +98,7 @@ def test_generator_batch_norm_uses_the_global_batch_under_an_axis_name(name, sha
 
 
 def test_conditional_models_use_the_label():
-  g, d = models.get_models(_cfg("dcgan28", conditional=True), (28, 28, 1), 10)
+  g, d = models.make_models(_cfg("dcgan28", conditional=True), (28, 28, 1), 10)
   z = jnp.zeros((2, 100))
   labels = jnp.array([3, 3])
   g_vars = _init(g, z, labels)
@@ -115,11 +115,11 @@ def test_conditional_models_use_the_label():
 
 def test_bad_model_choices_are_user_errors():
   with pytest.raises(UserError, match="model.name='resnet' is unknown; allowed: mlp"):
-    models.get_models(_cfg("resnet"), (28, 28, 1), 0)
+    models.make_models(_cfg("resnet"), (28, 28, 1), 0)
   with pytest.raises(UserError, match="produces 28x28 images.*32, 32, 3"):
-    models.get_models(_cfg("dcgan28"), (32, 32, 3), 0)
+    models.make_models(_cfg("dcgan28"), (32, 32, 3), 0)
   with pytest.raises(UserError, match="needs a labelled dataset"):
-    models.get_models(_cfg("mlp", conditional=True), (2,), 0)
+    models.make_models(_cfg("mlp", conditional=True), (2,), 0)
   with pytest.raises(UserError, match="pack=2 with model.d_conditioning='projection'"):
-    models.get_models(_cfg("mlp", conditional=True, pack=2, d_conditioning="projection"),
-                      (28, 28, 1), 10)
+    models.make_models(_cfg("mlp", conditional=True, pack=2, d_conditioning="projection"),
+                       (28, 28, 1), 10)

@@ -53,10 +53,10 @@ def _setup(**overrides):
   for key, value in overrides.items():
     section, _, field = key.rpartition(".")
     (config[section] if section else config)[field] = value
-  generator, discriminator = models.get_models(config.model, (2,), 0)
-  state = train_step_lib.create_train_state(config, generator, discriminator, jax.random.key(0),
-                                            jnp.zeros((4, 2)))
-  step = jax.jit(train_step_lib.make_train_step(config, generator, discriminator))
+  generator, discriminator = models.make_models(config.model, (2,), 0)
+  state = train_step_lib.init_state(config, generator, discriminator, jax.random.key(0),
+                                    jnp.zeros((4, 2)))
+  step = jax.jit(train_step_lib.make_step(config, generator, discriminator))
   b = config.batch_size * config.n_critic
   batch = {"x": jax.random.normal(jax.random.key(1), (b, 2)), "label": jnp.zeros(b, jnp.int32)}
   return config, state, step, batch
@@ -178,7 +178,7 @@ def test_ema_update_rule():
 
 def test_ema_averages_batch_norm_statistics_and_samples_with_them():
   config, state, step, batch = _setup(**{"ema.decay": 0.9, "model.g_batch_norm": True})
-  generator, _ = models.get_models(config.model, (2,), 0)
+  generator, _ = models.make_models(config.model, (2,), 0)
   s1, _ = step(state, batch, jax.random.key(0))
   s2, _ = step(s1, batch, jax.random.key(1))
   live = s2.nets["g"].collections["batch_stats"]

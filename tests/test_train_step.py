@@ -25,9 +25,9 @@ def _config(**overrides):
 
 
 def _setup(config, shape=(2,), num_classes=0, real_mean=1.0):
-  g, d = models.get_models(config.model, shape, num_classes)
-  state = ts.create_train_state(config, g, d, jax.random.key(0), jnp.zeros((2,) + shape))
-  step = jax.jit(ts.make_train_step(config, g, d))
+  g, d = models.make_models(config.model, shape, num_classes)
+  state = ts.init_state(config, g, d, jax.random.key(0), jnp.zeros((2,) + shape))
+  step = jax.jit(ts.make_step(config, g, d))
   n = config.batch_size * config.n_critic
   batch = {"x": jax.random.normal(jax.random.key(7), (n,) + shape) * 0.5 + real_mean,
            "label": jnp.zeros((n,), jnp.int32)}
@@ -125,9 +125,9 @@ def test_conditional_dcgan_step_runs_and_updates_batch_stats():
 def test_initial_weights_do_not_reuse_the_first_steps_keys():
   # Step s draws from fold_in(root, s) == split(root, n)[s]: the init keys must not be those.
   config = _config()
-  g, d = models.get_models(config.model, (2,), 0)
+  g, d = models.make_models(config.model, (2,), 0)
   root = jax.random.key(0)
-  state = ts.create_train_state(config, g, d, root, jnp.zeros((2, 2)))
+  state = ts.init_state(config, g, d, root, jnp.zeros((2, 2)))
   for s in range(3):
     step_key = jax.random.fold_in(root, s)
     from_step_key = g.init(step_key, *ts.latent_and_labels(config, 0, step_key, 2), train=False)

@@ -85,7 +85,7 @@ def options(config):
   return step_lib.options_from_config(config)
 
 
-def get_models(model_config, shapes, axis_name=None):
+def make_models(model_config, shapes, axis_name=None):
   """{'g_ab', 'g_ba', 'd_a', 'd_b'} -> flax modules for domains of `shapes` {'a', 'b'}."""
   norm = model_config.get("d_norm", "instance")
   if norm not in D_NORMS:
@@ -116,7 +116,7 @@ def build(config, dataset, axis_name=None):
   if opts.identity and shapes["a"][-1] != shapes["b"][-1]:
     raise UserError(f"loss.identity=True needs domains of one channel count (A has "
                     f"{shapes['a'][-1]}, B {shapes['b'][-1]}): set loss.identity=False")
-  nets = get_models(config.model, shapes, axis_name)
+  nets = make_models(config.model, shapes, axis_name)
   txs, numbers = optimizers(config), hparams(config)
   translate = metrics.make_translate(nets)
   grid_inputs = _grid_inputs(dataset)

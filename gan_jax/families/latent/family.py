@@ -42,7 +42,7 @@ def load_data(config):
 
 
 def hparams(config):
-  return step_lib.default_hparams(config)
+  return step_lib.hparams_from_config(config)
 
 
 def optimizers(config):
@@ -103,8 +103,8 @@ def make_sampler(config, generator, schedule):
 def build(config, dataset, axis_name=None):
   check_config(config)
   info = dataset.info
-  generator, discriminator = models.get_models(config.model, info.shape, info.num_classes,
-                                               axis_name=axis_name)
+  generator, discriminator = models.make_models(config.model, info.shape, info.num_classes,
+                                                axis_name=axis_name)
   example_x = jnp.zeros((2,) + tuple(info.shape), jnp.float32)
   schedule = make_schedule(config, generator)
   sampler = make_sampler(config, generator, schedule)
@@ -114,10 +114,10 @@ def build(config, dataset, axis_name=None):
     save_samples(path, jax.device_get(sampler.sample(state, grid_z, grid_labels)), info, title)
 
   def step_for_stage(stage):
-    return step_lib.make_train_step(config, generator, discriminator, axis_name, stage, schedule)
+    return step_lib.make_step(config, generator, discriminator, axis_name, stage, schedule)
 
   return families.Trainer(
-      init=lambda rng: step_lib.create_train_state(
+      init=lambda rng: step_lib.init_state(
           config, generator, discriminator, rng, example_x,
           schedule.num_stages if schedule else None),
       step=step_for_stage(schedule.num_stages - 1 if schedule else None),

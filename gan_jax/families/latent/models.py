@@ -413,7 +413,7 @@ _MODELS = {
 MODEL_NAMES = tuple(_MODELS)
 
 
-def get_models(model_config, data_shape, num_classes, axis_name=None):
+def make_models(model_config, data_shape, num_classes, axis_name=None):
   """Builds (generator, discriminator) for data of `data_shape` ((H, W, C) or (2,)).
 
   `num_classes` > 0 with `model_config.conditional` makes both conditional. `axis_name`: the pmap

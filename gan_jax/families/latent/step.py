@@ -1,7 +1,7 @@
 """The latent family's state and pure train step (z -> G -> x, D(x)): the API research code imports.
 
-    state = create_train_state(config, generator, discriminator, rng, example_x)
-    train_step = make_train_step(config, generator, discriminator)
+    state = init_state(config, generator, discriminator, rng, example_x)
+    train_step = make_step(config, generator, discriminator)
     state, metrics = jax.jit(train_step, donate_argnums=0)(state, batch, rng)
 
 One step is `config.n_critic` discriminator updates followed by one generator update, the loop of
@@ -100,7 +100,7 @@ class Options:
         ema=ema.get("decay", 0.0) > 0, ema_start_step=ema.get("start_step", 0))
 
 
-def default_hparams(config):
+def hparams_from_config(config):
   """The loss hyper-parameters the step reads from the state, from the config."""
   loss = config.loss
   return {
@@ -139,7 +139,7 @@ def latents(latent_dim, num_classes, rng, batch_size):
   return z, labels
 
 
-def create_train_state(config, generator, discriminator, rng, example_x, num_stages=None):
+def init_state(config, generator, discriminator, rng, example_x, num_stages=None):
   """Initial state. `example_x` is one real batch's 'x' (any batch size) giving the data shape.
 
   `rng`: the run's root key; the weights come from its init stream (gan_jax.key_streams).
@@ -168,7 +168,7 @@ def create_train_state(config, generator, discriminator, rng, example_x, num_sta
     ema = {"g": jax.tree.map(jnp.copy, {"params": nets["g"].params,
                                         "batch_stats": nets["g"].collections.get("batch_stats",
                                                                                  {})})}
-  return state_lib.new_state(nets, default_hparams(config), ema=ema,
+  return state_lib.new_state(nets, hparams_from_config(config), ema=ema,
                              extras=init_extras(config, example_x.shape[1:]))
 
 
@@ -191,7 +191,7 @@ class Setup:
   schedule: Any = None
 
 
-def make_train_step(config, generator, discriminator, axis_name=None, stage=None, schedule=None):
+def make_step(config, generator, discriminator, axis_name=None, stage=None, schedule=None):
   """Returns the pure `train_step(state, batch, rng) -> (state, metrics)`.
 
   `axis_name`: set when the step runs under `jax.pmap` (or `shard_map`) to average gradients, batch
