@@ -35,11 +35,11 @@ def timeit(fn, reps):
   return (time.perf_counter() - t) / reps
 
 
-def bench_ours(batches, modes, reps, res):
+def bench_ours(batches, modes, reps, res, size=299):
   from gan_jax.fid import inception  # pylint: disable=g-import-not-at-top
   variables = inception.random_params(jax.random.PRNGKey(0))
   for batch in batches:
-    x = jax.random.uniform(jax.random.PRNGKey(1), (batch, 299, 299, 3),
+    x = jax.random.uniform(jax.random.PRNGKey(1), (batch, size, size, 3),
                            minval=-1, maxval=1)
     runs = [(m, True) for m in modes]
     if 'fp16' in modes and batch == batches[0]:
@@ -131,7 +131,7 @@ class DCGAN(nn.Module):
     return jnp.tanh(x)
 
 
-def bench_fid50k(res, weights, data, modes, batches):
+def bench_fid50k(res, weights, data, modes, batches, num_samples=50000, input_size=299):
   from gan_jax.fid import evaluator  # pylint: disable=g-import-not-at-top
   gen = DCGAN()
   gvars = gen.init(jax.random.PRNGKey(0), jnp.zeros((1, 128)))
@@ -140,8 +140,8 @@ def bench_fid50k(res, weights, data, modes, batches):
       0, 256, (1000, 32, 32, 3)).astype(np.uint8)
   cache = tempfile.mkdtemp()
   for mode, bs in [(m, b) for m in modes for b in batches]:
-    cfg = {'num_samples': 50000, 'batch_size': bs, 'weights_path': weights,
-           'precision': mode, 'compute_is': False}
+    cfg = {'num_samples': num_samples, 'batch_size': bs, 'weights_path': weights,
+           'precision': mode, 'compute_is': False, 'input_size': input_size}
     ev = evaluator.make_evaluator(cfg, real, cache_key='bench', cache_dir=cache)
     t = time.perf_counter()
     out = ev(sample_fn, jax.random.PRNGKey(1))

@@ -29,7 +29,8 @@ from gan_jax import parallel  # pylint: disable=g-import-not-at-top
 from gan_jax.families.latent import models  # pylint: disable=g-import-not-at-top
 from gan_jax.families.latent import step as ts  # pylint: disable=g-import-not-at-top
 
-SHAPES = {"mlp": (28, 28, 1), "dcgan28": (28, 28, 1), "dcgan32": (32, 32, 3)}
+SHAPES = {"mlp": (28, 28, 1), "dcgan28": (28, 28, 1), "dcgan32": (32, 32, 3),
+          "progan": (32, 32, 3)}
 
 
 def time_calls(fn, state, n_calls, *args):
@@ -43,19 +44,25 @@ def time_calls(fn, state, n_calls, *args):
 
 
 def bench_jax(name, batch_size, seconds, k):
-  """Steps/s of one step per call, of k per call in a lax.scan, and of k per call as the training
-  loop runs them (unrolled where parallel.unroll_on_cpu says so; else the same program)."""
+  """bench_config of configs/<name>.py at `batch_size` (0: the config's own)."""
   config = importlib.import_module(f"configs.{name}").get_config()
   if batch_size:
     config.batch_size = batch_size
+  return bench_config(config, seconds, k)
+
+
+def bench_config(config, seconds, k):
+  """(batch, steps/s) of a latent-family config: one step per call, k per call in a lax.scan, and k
+  per call as the training loop runs them (unrolled where parallel.unroll_on_cpu says so; else the
+  same program)."""
   shape = (2,) if config.dataset.name in ("ring8", "grid25") else SHAPES[config.model.name]
   num_classes = 10 if config.model.conditional else 0
-  g, d = models.get_models(config.model, shape, num_classes)
-  step = ts.make_train_step(config, g, d)
+  g, d = models.make_models(config.model, shape, num_classes)
+  step = ts.make_step(config, g, d)
   n = config.batch_size * config.n_critic
   batch = {"x": jax.random.uniform(jax.random.key(1), (n,) + shape, minval=-1, maxval=1),
            "label": jnp.zeros((n,), jnp.int32)}
-  new_state = lambda: ts.create_train_state(config, g, d, jax.random.key(0), batch["x"][:2])
+  new_state = lambda: ts.init_state(config, g, d, jax.random.key(0), batch["x"][:2])
   one_step = lambda s, b: step(s, b, jax.random.fold_in(jax.random.key(0), s.step))
   single = jax.jit(one_step, donate_argnums=0)
   t1 = time_calls(single, new_state(), 3, batch)
@@ -142,15 +149,25 @@ def bench_torch_dcgan32(batch_size, seconds):
 def bench_text2image(config_name, batch_size, seconds, k):
   """(batch, ours 1/call, ours as the loop runs it, PyTorch eager) steps/s of a text2image config
   on random images and caption embeddings (no text encoder needed)."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from gan_jax import data  # pylint: disable=g-import-not-at-top
   import torch_dfgan  # pylint: disable=g-import-not-at-top
   config = importlib.import_module(f"configs.{config_name}").get_config()
   if batch_size:
     config.batch_size = batch_size
+  size, channels = (28, 1) if "digits" in config_name else (32, 3)
+  ours, ours_loop = bench_text2image_config(config, size, channels, seconds, k)
+  m = config.model
+  theirs = torch_dfgan.bench(config.batch_size, size, channels, m.latent_dim, m.g_widths,
+                             m.d_widths, config.loss.ma_gp_weight > 0, seconds)
+  return config.batch_size, ours, ours_loop, theirs
+
+
+def bench_text2image_config(config, size, channels, seconds, k):
+  """(ours 1/call, ours as the loop runs it) steps/s of a text2image config on random size x size
+  x channels images and caption embeddings."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from gan_jax import data  # pylint: disable=g-import-not-at-top
   config.steps_per_call = k
   config.loss.mode_seeking_weight = 0.0  # The PyTorch step has none: the same work on both sides.
-  size, channels = (28, 1) if "digits" in config_name else (32, 3)
   n = 4 * config.batch_size
   rng = np.random.default_rng(0)
   captions = rng.normal(size=(n, 5, 384)).astype(np.float32)
@@ -169,7 +186,8 @@ def bench_text2image(config_name, batch_size, seconds, k):
   new_state = lambda: jax.jit(program.trainer.init)(jax.random.key(0))
   t1 = time_calls(one, new_state(), 3, batch)
   t1 = time_calls(one, new_state(), max(3, int(seconds / t1)), batch)
-  state = new_state()
+  # The loop's initial state: placed as the program returns it, so no call after the first compiles.
+  state = program.state
   call = lambda s: program.call(s, k, int(s.step))
   state, _ = call(state)  # Compile.
   jax.block_until_ready(state)
@@ -179,10 +197,7 @@ def bench_text2image(config_name, batch_size, seconds, k):
     state, m = call(state)
   jax.block_until_ready((state, m))
   t_loop = (time.perf_counter() - start) / (calls * k)
-  m = config.model
-  theirs = torch_dfgan.bench(config.batch_size, size, channels, m.latent_dim, m.g_widths,
-                             m.d_widths, config.loss.ma_gp_weight > 0, seconds)
-  return config.batch_size, 1 / t1, 1 / t_loop, theirs
+  return 1 / t1, 1 / t_loop
 
 
 def main():
