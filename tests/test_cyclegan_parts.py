@@ -263,7 +263,7 @@ LR = 0.05  # Plain SGD in the step tests: a parameter's change is -LR * its grad
 
 def _setup(config, channels=(1, 3), size=8, batch=2):
   import optax  # pylint: disable=g-import-not-at-top
-  options = step_lib.options_from_config(config)
+  options = step_lib.Options.from_config(config)
   mods = {"g_ab": models.ResnetGenerator(channels[1], width=4, num_blocks=1),
           "g_ba": models.ResnetGenerator(channels[0], width=4, num_blocks=1),
           "d_a": PatchDiscriminator(width=4, n_layers=1, norm="instance"),
@@ -468,10 +468,10 @@ def test_step_reads_only_the_two_image_fields():
 
 def test_bad_switches_are_user_errors():
   with pytest.raises(UserError, match="loss.cycle='half'"):
-    step_lib.options_from_config(_config(cycle="half"))
+    step_lib.Options.from_config(_config(cycle="half"))
   with pytest.raises(UserError, match="loss.name='l2'"):
-    step_lib.options_from_config(_config(name="l2"))
+    step_lib.Options.from_config(_config(name="l2"))
   config = _config()
   config.decay_steps = 7
   with pytest.raises(UserError, match="decay_steps=7"):
-    step_lib.options_from_config(config)
+    step_lib.Options.from_config(config)

@@ -82,7 +82,7 @@ def optimizers(config):
 
 
 def options(config):
-  return step_lib.options_from_config(config)
+  return step_lib.Options.from_config(config)
 
 
 def make_models(model_config, shapes, axis_name=None):

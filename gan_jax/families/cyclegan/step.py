@@ -40,6 +40,8 @@ the identity terms exist, and the pool size. The step reads only the fields 'a' 
 batch.
 """
 import dataclasses
+import functools
+from typing import Any, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -76,22 +78,22 @@ class Options:
   def backward_cycle(self):
     return self.cycle in ("both", "backward")
 
-
-def options_from_config(config):
-  loss = config.loss
-  losses.check_loss_name(loss.name)
-  cycle = loss.get("cycle", "both")
-  if cycle not in CYCLE_MODES:
-    raise UserError(f"loss.cycle={cycle!r} is unknown; allowed: {', '.join(CYCLE_MODES)}")
-  pool_size = int(config.get("pool_size", 50))
-  if pool_size < 0:
-    raise UserError(f"pool_size={pool_size} must be >= 0 (0: no image pool)")
-  num_steps = int(config.num_train_steps)
-  decay_steps = int(config.get("decay_steps", -1))
-  decay_steps = num_steps // 2 if decay_steps < 0 else decay_steps  # -1: the second half.
-  config_checks.check_decay_steps("decay_steps", decay_steps, num_steps)
-  return Options(loss=loss.name, cycle=cycle, identity=bool(loss.get("identity", True)),
-                 pool_size=pool_size, num_steps=num_steps, decay_steps=decay_steps)
+  @classmethod
+  def from_config(cls, config):
+    loss = config.loss
+    losses.check_loss_name(loss.name)
+    cycle = loss.get("cycle", "both")
+    if cycle not in CYCLE_MODES:
+      raise UserError(f"loss.cycle={cycle!r} is unknown; allowed: {', '.join(CYCLE_MODES)}")
+    pool_size = int(config.get("pool_size", 50))
+    if pool_size < 0:
+      raise UserError(f"pool_size={pool_size} must be >= 0 (0: no image pool)")
+    num_steps = int(config.num_train_steps)
+    decay_steps = int(config.get("decay_steps", -1))
+    decay_steps = num_steps // 2 if decay_steps < 0 else decay_steps  # -1: the second half.
+    config_checks.check_decay_steps("decay_steps", decay_steps, num_steps)
+    return cls(loss=loss.name, cycle=cycle, identity=bool(loss.get("identity", True)),
+               pool_size=pool_size, num_steps=num_steps, decay_steps=decay_steps)
 
 
 def hparams_from_config(config):
@@ -151,93 +153,117 @@ def init_state(root_key, models, optimizers, hparams, options, shapes):
   return state_lib.new_state(nets=nets, hparams=hparams, extras=extras)
 
 
+@dataclasses.dataclass(frozen=True)
+class Setup:
+  """What the objectives share besides the state: the options, the four networks by name and the
+  device axis (`axis_name`, under pmap)."""
+  opts: Options
+  models: Mapping[str, Any]
+  axis_name: str | None = None
+
+
 def make_step(options, models, axis_name=None):
   """The pure `step(state, batch, rng) -> (state, metrics)` for `models` (see `init_state`).
 
   `batch`: {'a': (B, H, W, C_a), 'b': (B, H, W, C_b)} floats in [-1, 1]. `axis_name`: set when the
   step runs per device (shard_map), to average gradients and metrics over it.
   """
-  loss = options.loss
+  return functools.partial(train_step, Setup(options, models, axis_name))
 
-  def apply(state, name, params, x):
-    return models[name].apply(state.nets[name].variables(params), x, train=True)
 
-  def generator_objective(g_params, state, real_a, real_b, noise_key):
-    hp = state.hparams
-    gen = lambda name, x: apply(state, name, g_params[name], x)
-    disc = lambda name, x: apply(state, name, None, x)
-    # Instance norm makes every example independent, so each generator takes the images of one
-    # pass as one batch: its domain's translations and (identity terms) its own domain's images.
-    both = lambda x, y: jnp.concatenate([x, y]) if options.identity else x
-    out_ab, out_ba = gen("g_ab", both(real_a, real_b)), gen("g_ba", both(real_b, real_a))
-    fake_b, fake_a = out_ab[:len(real_a)], out_ba[:len(real_b)]
-    terms = {"g_adv_ab": generator_adversarial_loss(loss, disc("d_b", fake_b)),
-             "g_adv_ba": generator_adversarial_loss(loss, disc("d_a", fake_a))}
-    total = terms["g_adv_ab"] + terms["g_adv_ba"]
-    key_a, key_b = jax.random.split(noise_key)
-    def noisy(x, key):  # Under pmap, this device's rows of the global batch's noise.
-      rows = x.shape[0] * (1 if axis_name is None else jax.lax.axis_size(axis_name))
-      noise = jax.random.normal(key, (rows,) + x.shape[1:], x.dtype)
-      return x + hp["cycle_noise_std"] * parallel.device_rows(axis_name, noise)
-    if options.forward_cycle:
-      terms["cycle_a"] = l1(gen("g_ba", noisy(fake_b, key_b)), real_a)
-      total += hp["cycle_weight_a"] * terms["cycle_a"]
-    if options.backward_cycle:
-      terms["cycle_b"] = l1(gen("g_ab", noisy(fake_a, key_a)), real_b)
-      total += hp["cycle_weight_b"] * terms["cycle_b"]
-    if options.identity:
-      # A generator given an image of its own output domain should leave it as it is.
-      terms["identity_a"] = l1(out_ba[len(real_b):], real_a)
-      terms["identity_b"] = l1(out_ab[len(real_a):], real_b)
-      total += hp["identity_weight"] * (hp["cycle_weight_a"] * terms["identity_a"]
-                                        + hp["cycle_weight_b"] * terms["identity_b"])
-    return total, (terms, fake_a, fake_b)
+def train_step(s, state, batch, rng):
+  """The authors' optimize_parameters: the generators' objective (backward_G), the discriminators'
+  on the pooled fakes of the same pass (backward_D_A, backward_D_B), then every network's update
+  at the step's learning-rate factor."""
+  real_a, real_b = batch["a"], batch["b"]
+  # Every stream of the step from one split: under threefry fold_in(rng, i) is split(rng, n)[i],
+  # so a key folded in beside a split would repeat another stream's bits.
+  rng_a, rng_b, noise_rng = jax.random.split(rng, 3)
+  params = lambda names: {n: parallel.per_device(s.axis_name, state.nets[n].params) for n in names}
+  g_params = params(GENERATORS)
+  (g_total, (g_terms, fake_a, fake_b)), g_grads = jax.value_and_grad(
+      generator_objective, has_aux=True)(g_params, s, state, real_a, real_b, noise_rng)
 
-  def discriminator_objective(d_params, state, real_a, real_b, fake_a, fake_b):
-    terms = {}
-    for name, real, fake in (("d_a", real_a, fake_a), ("d_b", real_b, fake_b)):
-      # One pass over real and fake images (instance norm: the same as two).
-      logits = apply(state, name, d_params[name], jnp.concatenate([real, fake]))
-      real_logits, fake_logits = logits[:len(real)], logits[len(real):]
-      terms[f"{name}_loss"] = state.hparams["d_loss_weight"] * discriminator_adversarial_loss(
-          loss, real_logits, fake_logits)
-      terms[f"{name}_real"] = jnp.mean(real_logits)
-      terms[f"{name}_fake"] = jnp.mean(fake_logits)
-    return terms["d_a_loss"] + terms["d_b_loss"], terms
+  # The discriminators see these fakes as fixed inputs, mixed with past ones (sec. 4).
+  swap = state.hparams["pool_swap_prob"]
+  pooled_a, pool_a = pooled(s, state.extras["pool_a"], fake_a, rng_a, swap)
+  pooled_b, pool_b = pooled(s, state.extras["pool_b"], fake_b, rng_b, swap)
+  d_params = params(DISCRIMINATORS)
+  (_, d_terms), d_grads = jax.value_and_grad(discriminator_objective, has_aux=True)(
+      d_params, s, state, real_a, real_b, pooled_a, pooled_b)
 
-  def step(state, batch, rng):
-    real_a, real_b = batch["a"], batch["b"]
-    # Every stream of the step from one split: under threefry fold_in(rng, i) is split(rng, n)[i],
-    # so a key folded in beside a split would repeat another stream's bits.
-    rng_a, rng_b, noise_rng = jax.random.split(rng, 3)
-    params = lambda names: {n: parallel.per_device(axis_name, state.nets[n].params) for n in names}
-    g_params = params(GENERATORS)
-    (g_total, (g_terms, fake_a, fake_b)), g_grads = jax.value_and_grad(
-        generator_objective, has_aux=True)(g_params, state, real_a, real_b, noise_rng)
+  grads = parallel.mean_over(s.axis_name, {**g_grads, **d_grads})
+  lr_factor = linear_decay(state.step, s.opts.num_steps, s.opts.decay_steps)
+  nets = {name: net.apply_gradients(grads[name], scale=lr_factor)
+          for name, net in state.nets.items()}
+  metrics = parallel.mean_over(s.axis_name, {"g_loss": g_total, **g_terms, **d_terms,
+                                             "lr_factor": lr_factor})
+  state = state.replace(step=state.step + 1, nets=nets,
+                        extras={**state.extras, "pool_a": pool_a, "pool_b": pool_b})
+  return state, metrics
 
-    # The discriminators see these fakes as fixed inputs, mixed with past ones (sec. 4). Under pmap
-    # the pools take the global batch's fakes, so that they stay the same on every device (and equal
-    # one device's), and each device's D sees its rows of what they return.
-    swap = state.hparams["pool_swap_prob"]
 
-    def pooled(pool, fakes, key):
-      fakes = parallel.all_rows(axis_name, jax.lax.stop_gradient(fakes))
-      images, pool = replay.pool_query(pool, fakes, key, swap)
-      return parallel.device_rows(axis_name, images), pool
-    pooled_a, pool_a = pooled(state.extras["pool_a"], fake_a, rng_a)
-    pooled_b, pool_b = pooled(state.extras["pool_b"], fake_b, rng_b)
-    d_params = params(DISCRIMINATORS)
-    (_, d_terms), d_grads = jax.value_and_grad(discriminator_objective, has_aux=True)(
-        d_params, state, real_a, real_b, pooled_a, pooled_b)
+def generator_objective(g_params, s, state, real_a, real_b, noise_key):
+  """The generators' loss in their parameters (eq. 3 with the identity terms of sec. 5.2):
+  (total, (terms by name, fake A, fake B))."""
+  opts, hp = s.opts, state.hparams
+  gen = lambda name, x: apply(s, state, name, g_params[name], x)
+  disc = lambda name, x: apply(s, state, name, None, x)
+  # Instance norm makes every example independent, so each generator takes the images of one
+  # pass as one batch: its domain's translations and (identity terms) its own domain's images.
+  both = lambda x, y: jnp.concatenate([x, y]) if opts.identity else x
+  out_ab, out_ba = gen("g_ab", both(real_a, real_b)), gen("g_ba", both(real_b, real_a))
+  fake_b, fake_a = out_ab[:len(real_a)], out_ba[:len(real_b)]
+  terms = {"g_adv_ab": generator_adversarial_loss(opts.loss, disc("d_b", fake_b)),
+           "g_adv_ba": generator_adversarial_loss(opts.loss, disc("d_a", fake_a))}
+  total = terms["g_adv_ab"] + terms["g_adv_ba"]
+  key_a, key_b = jax.random.split(noise_key)
+  noisy = lambda x, key: x + hp["cycle_noise_std"] * cycle_noise(s, x, key)
+  if opts.forward_cycle:
+    terms["cycle_a"] = l1(gen("g_ba", noisy(fake_b, key_b)), real_a)
+    total += hp["cycle_weight_a"] * terms["cycle_a"]
+  if opts.backward_cycle:
+    terms["cycle_b"] = l1(gen("g_ab", noisy(fake_a, key_a)), real_b)
+    total += hp["cycle_weight_b"] * terms["cycle_b"]
+  if opts.identity:
+    # A generator given an image of its own output domain should leave it as it is.
+    terms["identity_a"] = l1(out_ba[len(real_b):], real_a)
+    terms["identity_b"] = l1(out_ab[len(real_a):], real_b)
+    total += hp["identity_weight"] * (hp["cycle_weight_a"] * terms["identity_a"]
+                                      + hp["cycle_weight_b"] * terms["identity_b"])
+  return total, (terms, fake_a, fake_b)
 
-    grads = parallel.mean_over(axis_name, {**g_grads, **d_grads})
-    lr_factor = linear_decay(state.step, options.num_steps, options.decay_steps)
-    nets = {name: net.apply_gradients(grads[name], scale=lr_factor)
-            for name, net in state.nets.items()}
-    metrics = parallel.mean_over(axis_name, {"g_loss": g_total, **g_terms, **d_terms,
-                                     "lr_factor": lr_factor})
-    state = state.replace(step=state.step + 1, nets=nets,
-                          extras={**state.extras, "pool_a": pool_a, "pool_b": pool_b})
-    return state, metrics
 
-  return step
+def discriminator_objective(d_params, s, state, real_a, real_b, fake_a, fake_b):
+  """The discriminators' loss in their parameters (the authors' backward_D): (total, terms)."""
+  terms = {}
+  for name, real, fake in (("d_a", real_a, fake_a), ("d_b", real_b, fake_b)):
+    # One pass over real and fake images (instance norm: the same as two).
+    logits = apply(s, state, name, d_params[name], jnp.concatenate([real, fake]))
+    real_logits, fake_logits = logits[:len(real)], logits[len(real):]
+    terms[f"{name}_loss"] = state.hparams["d_loss_weight"] * discriminator_adversarial_loss(
+        s.opts.loss, real_logits, fake_logits)
+    terms[f"{name}_real"] = jnp.mean(real_logits)
+    terms[f"{name}_fake"] = jnp.mean(fake_logits)
+  return terms["d_a_loss"] + terms["d_b_loss"], terms
+
+
+def pooled(s, pool, fakes, key, swap):
+  """The fakes a discriminator sees, mixed with past ones by the image pool, and the pool after
+  them. Under pmap the pool takes the global batch's fakes, so that it stays the same on every
+  device (and equal to one device's), and each device's D sees its rows of what it returns."""
+  fakes = parallel.all_rows(s.axis_name, jax.lax.stop_gradient(fakes))
+  images, pool = replay.pool_query(pool, fakes, key, swap)
+  return parallel.device_rows(s.axis_name, images), pool
+
+
+def cycle_noise(s, x, key):
+  """Unit Gaussian noise the shape of `x`; under pmap, this device's rows of the global batch's."""
+  rows = x.shape[0] * (1 if s.axis_name is None else jax.lax.axis_size(s.axis_name))
+  noise = jax.random.normal(key, (rows,) + x.shape[1:], x.dtype)
+  return parallel.device_rows(s.axis_name, noise)
+
+
+def apply(s, state, name, params, x):
+  """Network `name` in training mode, with `params` in place of its own if given."""
+  return s.models[name].apply(state.nets[name].variables(params), x, train=True)
