@@ -51,7 +51,7 @@ def test_l1_term_and_halved_d_loss_have_their_known_values():
   batch = _batch()
   state = _state(g, d, batch["source"], batch["target"])
   rng = jax.random.key(7)
-  _, metrics = jax.jit(step_lib.make_step(g, d))(state, batch, rng)
+  _, metrics = jax.jit(step_lib.make_step(step_lib.Options(), g, d))(state, batch, rng)
   # Recompute from the initial networks: G with the step's dropout key, D on fake then real.
   gn, dn = state.nets["g"], state.nets["d"]
   fake, _ = g.apply(gn.variables(), batch["source"], train=True, rngs={"dropout": rng},
@@ -87,7 +87,7 @@ def test_two_steps_match_the_authors_step_in_pytorch(optimizer, lr):
   torch_pix2pix.load_flax_weights(tg, state.nets["g"].variables())
   torch_pix2pix.load_flax_weights(td, state.nets["d"].variables())
   torch_step = torch_pix2pix.make_train_step(tg, td, 100.0, lr, optimizer)
-  step = jax.jit(step_lib.make_step(g, d))
+  step = jax.jit(step_lib.make_step(step_lib.Options(), g, d))
   to_torch = lambda x: torch.from_numpy(np.asarray(x).transpose(0, 3, 1, 2).copy())
   for batch in batches:
     state, metrics = step(state, batch, jax.random.key(0))
@@ -111,7 +111,7 @@ def test_l1_only_leaves_d_untouched_and_zero_lr_factor_freezes_everything():
   g, d = _nets()
   batch = _batch()
   state = _state(g, d, batch["source"], batch["target"])
-  l1_only = jax.jit(step_lib.make_step(g, d, use_gan=False))
+  l1_only = jax.jit(step_lib.make_step(step_lib.Options(use_gan=False), g, d))
   new, metrics = l1_only(state, batch, jax.random.key(0))
   assert "d_loss" not in metrics and "g_gan" not in metrics
   jax.tree.map(np.testing.assert_array_equal, new.nets["d"].params, state.nets["d"].params)
@@ -132,8 +132,8 @@ def test_the_average_of_g_follows_its_weights_and_statistics_from_the_start_step
   state = _state(g, d, batch["source"], batch["target"], ema_decay=0.9)
   state = state.replace(ema={"g": state.nets["g"].variables()})
   for start, decay in ((1, 0.0), (0, 0.9)):  # Before its start, then after it.
-    new, _ = jax.jit(step_lib.make_step(g, d, ema_start_step=start))(state, batch,
-                                                                    jax.random.key(0))
+    options = step_lib.Options(ema_start_step=start)
+    new, _ = jax.jit(step_lib.make_step(options, g, d))(state, batch, jax.random.key(0))
     expected = jax.tree.map(lambda old, now: decay * old + (1 - decay) * now,
                             state.ema["g"], new.nets["g"].variables())
     assert set(new.ema["g"]) == {"params", "batch_stats"}
@@ -142,7 +142,8 @@ def test_the_average_of_g_follows_its_weights_and_statistics_from_the_start_step
   # G moved, so an average that is not a copy differs from it.
   assert not np.allclose(new.ema["g"]["params"]["up0"]["kernel"],
                          new.nets["g"].params["up0"]["kernel"])
-  without, _ = jax.jit(step_lib.make_step(g, d))(state.replace(ema={}), batch, jax.random.key(0))
+  without, _ = jax.jit(step_lib.make_step(step_lib.Options(), g, d))(state.replace(ema={}), batch,
+                                                                     jax.random.key(0))
   assert without.ema == {}
 
 
@@ -152,8 +153,8 @@ def test_unconditional_d_scores_outputs_alone():
   state = _state(g, d, batch["source"], batch["target"])
   d_vars = random_variables(d, batch["target"])  # 2 input channels, not 3.
   state = state.replace(nets={**state.nets, "d": state_lib.init_net(d_vars, state.nets["d"].tx)})
-  _, metrics = jax.jit(step_lib.make_step(g, d, conditional_d=False, loss_name="least_squares"))(
-      state, batch, jax.random.key(0))
+  options = step_lib.Options(loss="least_squares", conditional_d=False)
+  _, metrics = jax.jit(step_lib.make_step(options, g, d))(state, batch, jax.random.key(0))
   assert np.isfinite(metrics["d_loss"]) and np.isfinite(metrics["g_gan"])
 
 
@@ -165,7 +166,7 @@ def test_learns_a_simple_mapping():
     return {"source": source, "target": jnp.concatenate([-source, source], -1)}
   g, d = _nets(norm="instance")
   state = _state(g, d, *pairs(0, 2).values(), lr=2e-3, lr_constant_steps=1e9)
-  step = jax.jit(step_lib.make_step(g, d))
+  step = jax.jit(step_lib.make_step(step_lib.Options(), g, d))
   test = pairs(99, 32)
   error = lambda s: float(np.abs(g.apply(s.nets["g"].variables(), test["source"], train=False)
                                  - test["target"]).mean())

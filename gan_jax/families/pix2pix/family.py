@@ -20,7 +20,6 @@ from gan_jax import data as data_lib
 from gan_jax import families
 from gan_jax import image_metrics
 from gan_jax import key_streams
-from gan_jax import losses
 from gan_jax import outputs
 from gan_jax import state as state_lib
 from gan_jax.errors import UserError
@@ -72,7 +71,7 @@ def hparams(config):
   constant, decay = lr_schedule(config)
   values = {"l1_weight": config.loss.l1_weight, "gan_weight": config.loss.gan_weight,
             "lr_constant_steps": constant, "lr_decay_steps": decay}
-  if ema_start_step(config) is not None:  # Only with an average: older runs still restore.
+  if step_lib.ema_start_step(config) is not None:  # Only with an average: older runs still restore.
     values["ema_decay"] = config.ema.decay
   return values
 
@@ -84,14 +83,7 @@ def optimizers(config):
 
 def options(config):
   """The step's structure: the loss, whether there is a GAN term, the networks and the EMA."""
-  losses.check_loss_name(config.loss.name)
-  return (config.loss.name, config.loss.gan_weight > 0,
-          tuple(sorted((k, v) for k, v in config.model.items())), ema_start_step(config))
-
-
-def ema_start_step(config):
-  """The step from which G's average follows its weights, or None without an average."""
-  return int(config.ema.get("start_step", 0)) if config.ema.decay > 0 else None
+  return step_lib.Options.from_config(config)
 
 
 def g_variables(state):
@@ -149,12 +141,11 @@ def build(config, dataset, axis_name=None):
     d_vars = discriminator.init(d_key, example["target"],
                                 example["source"] if conditional else None, train=False)
     nets = {"g": state_lib.init_net(g_vars, txs["g"]), "d": state_lib.init_net(d_vars, txs["d"])}
-    ema = {"g": jax.tree.map(jnp.copy, g_vars)} if ema_start_step(config) is not None else {}
+    averaged = step_lib.ema_start_step(config) is not None
+    ema = {"g": jax.tree.map(jnp.copy, g_vars)} if averaged else {}
     return state_lib.new_state(nets=nets, hparams=hparams(config), ema=ema)
 
-  step = step_lib.make_step(generator, discriminator, loss_name=config.loss.name,
-                            use_gan=config.loss.gan_weight > 0, conditional_d=conditional,
-                            ema_start_step=ema_start_step(config), axis_name=axis_name)
+  step = step_lib.make_step(options(config), generator, discriminator, axis_name)
   task = config.dataset.name
   apply = make_apply(generator, config.model.test_dropout)
   grid_pairs = _grid_pairs(config, dataset.heldout)

@@ -23,12 +23,14 @@ Ablations (the paper's Table 1): `use_gan=False` trains G on L1 alone (D is kept
 updated); l1_weight 0 is the cGAN alone; `conditional_d=False` scores the output without its source
 (the paper's unconditional "GAN" rows).
 
-With `ema_start_step` set, `state.ema['g']` averages G's variables (weights and batch-norm
+With `Options.ema_start_step` set, `state.ema['g']` averages G's variables (weights and batch-norm
 statistics) from that step on, at the rate `ema_decay`; tests and translations use the average.
 
 Numbers read from `state.hparams`: l1_weight, gan_weight, lr_constant_steps, lr_decay_steps, and
 ema_decay with an average.
 """
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -53,11 +55,34 @@ def l1_loss(output, target):
   return jnp.abs(output - target).mean()
 
 
-def make_step(generator, discriminator, *, loss_name="non_saturating", use_gan=True,
-              conditional_d=True, ema_start_step=None, axis_name=None):
-  """The pure step for one structure. `ema_start_step`: None for no average of G. `axis_name`: set
-  when it runs per device (pmap mode), to average gradients, batch statistics and metrics over
-  that axis."""
+@dataclasses.dataclass(frozen=True)
+class Options:
+  """The step's structure (equal options: one compiled program for a sweep's members)."""
+  loss: str = "non_saturating"
+  use_gan: bool = True                # False: G trains on L1 alone; D is kept, never updated.
+  conditional_d: bool = True          # False: D scores the output without its source.
+  ema_start_step: int | None = None   # From which step G's average follows it; None: no average.
+  model: tuple = ()                   # The networks' fields, as sorted (key, value) pairs.
+
+  @classmethod
+  def from_config(cls, config):
+    losses.check_loss_name(config.loss.name)
+    return cls(loss=config.loss.name, use_gan=config.loss.gan_weight > 0,
+               conditional_d=bool(config.model.d_conditional),
+               ema_start_step=ema_start_step(config),
+               model=tuple(sorted((k, v) for k, v in config.model.items())))
+
+
+def ema_start_step(config):
+  """The step from which G's average follows its weights, or None without an average."""
+  return int(config.ema.get("start_step", 0)) if config.ema.decay > 0 else None
+
+
+def make_step(options, generator, discriminator, axis_name=None):
+  """The pure step for one structure (`Options`). `axis_name`: set when it runs per device (pmap
+  mode), to average gradients, batch statistics and metrics over that axis."""
+  loss_name, use_gan, conditional_d = options.loss, options.use_gan, options.conditional_d
+  ema_start = options.ema_start_step
   losses.check_loss_name(loss_name)
   probabilistic = losses.is_probabilistic(loss_name)
 
@@ -118,8 +143,8 @@ def make_step(generator, discriminator, *, loss_name="non_saturating", use_gan=T
     g = g.apply_gradients(g_grads, scale=scale).replace(collections=g_collections)
     metrics.update(terms, g_loss=g_loss, g_grad_norm=optax.tree.norm(g_grads))
     ema = state.ema
-    if ema_start_step is not None:  # Before the start, the average is a copy of G.
-      decay = jnp.where(state.step >= ema_start_step, h["ema_decay"], 0.0)
+    if ema_start is not None:  # Before the start, the average is a copy of G.
+      decay = jnp.where(state.step >= ema_start, h["ema_decay"], 0.0)
       ema = {"g": regularizers.ema_update(ema["g"], g.variables(), decay)}
     state = state.replace(step=state.step + 1, nets={**state.nets, "g": g, "d": d}, ema=ema)
     return state, mean_over(axis_name, metrics)
