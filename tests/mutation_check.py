@@ -53,15 +53,15 @@ MUTATIONS = (
     Mutation(
         "GP sign flipped (the critic maximises the gradient penalty)",
         "gan_jax/families/latent/step.py",
-        'loss = loss + state.hparams["gp_weight"] * penalty',
-        'loss = loss - state.hparams["gp_weight"] * penalty',
+        'loss = loss + hparams["gp_weight"] * penalty',
+        'loss = loss - hparams["gp_weight"] * penalty',
         ("tests/test_train_step.py::"
          "test_gradient_penalty_enters_the_critic_update_with_its_weight",)),
     Mutation(
         "EMA update skipped (G's average never moves)",
         "gan_jax/families/latent/step.py",
-        "    if opts.ema:",
-        "    if False:",
+        "  if not s.opts.ema:",
+        "  if True:",
         ("tests/test_stability.py::test_ema_update_rule",)),
     Mutation(
         "step RNG not folded with the step (every step draws the same noise)",
@@ -84,8 +84,8 @@ MUTATIONS = (
     Mutation(
         "pmap gradient summed over devices, not averaged (no per-device copy of the parameters)",
         "gan_jax/families/latent/step.py",
-        "per_device = lambda params: parallel.per_device(axis_name, params)",
-        "per_device = lambda params: params",
+        "  return parallel.per_device(s.axis_name, params)",
+        "  return params",
         ("tests/test_parallel.py::test_pmap_averages_gradients_over_devices",)),
     Mutation(
         "FID covariance eigenvectors transposed (V1 V2^T for V1^T V2)",
@@ -102,8 +102,8 @@ MUTATIONS = (
     Mutation(
         "StyleGAN lazy-R1 interval ignored (R1 on every step)",
         "gan_jax/families/stylegan/step.py",
-        "state = every(cfg.r1_interval, d_reg, state, real, real_labels)",
-        "state = d_reg(state, real, real_labels)",
+        "state = every(cfg.r1_interval, functools.partial(d_reg, s), state, real, real_labels)",
+        "state = d_reg(s, state, real, real_labels)",
         ("tests/test_stylegan_step.py::test_regularisers_run_only_on_their_steps",)),
     Mutation(
         "text2image mismatch term dropped from D's loss",
