@@ -29,11 +29,12 @@ class Sampler:
   the family's sample grids and evaluator, gan_jax.sample, gan_jax.explore and the experiments all
   draw through it."""
   # sample(state, z, condition=None, psi=1.0) -> the generator's output for latents z (n, z_dim):
-  # images NHWC in [-1, 1] at full resolution (a progressively grown run's at its state's stage,
-  # upsampled), or 2D points; from G's average where the run keeps one. `condition`: int32 class
-  # labels (n,) where num_classes, float32 sentence embeddings (n, sentence_dim) where
-  # sentence_dim, else None. `psi` < 1 truncates w towards its tracked average, only where the
-  # family's TOOLS.truncation (elsewhere a ValueError).
+  # images NHWC on the data's scale, [-1, 1] (a linear output layer's, ProGAN's and StyleGAN's, may
+  # pass it: outputs.to_uint8 clips), at full resolution (a progressively grown run's at its
+  # state's stage, upsampled), or 2D points; from G's average where the run keeps one.
+  # `condition`: int32 class labels (n,) where num_classes, float32 sentence embeddings
+  # (n, sentence_dim) where sentence_dim, else None. `psi` < 1 truncates w towards its tracked
+  # average, only where the family's TOOLS.truncation (elsewhere a ValueError).
   sample: Callable
   z_dim: int
   num_classes: int = 0   # 0: no class labels.
