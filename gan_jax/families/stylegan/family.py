@@ -89,15 +89,7 @@ def hparams(config):
 
 
 def options(config):
-  loss = config.loss
-  for name in ("r1_interval", "pl_interval"):
-    if not isinstance(loss[name], int) or loss[name] < 0:
-      raise UserError(f"loss.{name}={loss[name]!r} must be an integer >= 0 (0 = every step, "
-                      "in the main loss)")
-  return step_lib.Options(
-      r1_interval=loss.r1_interval, pl_interval=loss.pl_interval, use_r1=loss.r1_gamma > 0,
-      use_pl=loss.pl_weight > 0, use_mixing=loss.style_mixing_prob > 0,
-      pl_batch_shrink=loss.pl_batch_shrink, pl_decay=loss.pl_decay)
+  return step_lib.Options.from_config(config)
 
 
 def optimizers(config):

@@ -29,6 +29,7 @@ from gan_jax import progressive
 from gan_jax import regularizers as core_regularizers
 from gan_jax import resample
 from gan_jax import state as state_lib
+from gan_jax.errors import UserError
 from gan_jax.families.stylegan import models
 from gan_jax.families.stylegan import regularizers
 
@@ -43,6 +44,18 @@ class Options:
   use_mixing: bool = False
   pl_batch_shrink: int = 2
   pl_decay: float = 0.01
+
+  @classmethod
+  def from_config(cls, config):
+    loss = config.loss
+    for name in ("r1_interval", "pl_interval"):
+      if not isinstance(loss[name], int) or loss[name] < 0:
+        raise UserError(f"loss.{name}={loss[name]!r} must be an integer >= 0 (0 = every step, "
+                        "in the main loss)")
+    return cls(r1_interval=loss.r1_interval, pl_interval=loss.pl_interval,
+               use_r1=loss.r1_gamma > 0, use_pl=loss.pl_weight > 0,
+               use_mixing=loss.style_mixing_prob > 0, pl_batch_shrink=loss.pl_batch_shrink,
+               pl_decay=loss.pl_decay)
 
 
 HPARAMS = ("r1_gamma", "pl_weight", "style_mixing_prob", "ema_half_life_images", "ema_rampup")
