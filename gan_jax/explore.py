@@ -26,7 +26,6 @@ import shutil
 from absl import flags
 from absl import logging
 import jax
-import jax.numpy as jnp
 import numpy as np
 from PIL import Image, ImageDraw
 

@@ -16,7 +16,6 @@ error unless --overwrite; each appears whole or not at all. The images are drawn
 time, with a progress line on stderr for large requests.
 """
 import pathlib
-import sys
 
 from absl import flags
 from absl import logging

@@ -9,7 +9,6 @@ import os
 import zipfile
 
 import numpy as np
-from PIL import Image
 import pytest
 
 from gan_jax import output_paths

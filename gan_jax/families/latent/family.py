@@ -21,7 +21,6 @@ from gan_jax import layers
 from gan_jax import losses
 from gan_jax import outputs
 from gan_jax import progressive
-from gan_jax import state as state_lib
 from gan_jax.errors import UserError
 from gan_jax.families.latent import models
 from gan_jax.families.latent import step as step_lib
