@@ -64,6 +64,7 @@ def test_every_config_builds_at_its_real_size(name, tmp_path):
   assert counts == PAPER_PARAMETERS.get(name, counts)
 
 
+@pytest.mark.slow  # 20 runs through the whole loop.
 @pytest.mark.parametrize("name", CONFIGS + list(CPU_VARIANTS))
 def test_every_config_trains_at_tiny_widths(name, tmp_path):
   """The whole loop (data, compile, steps, grid, TensorBoard, checkpoint) for every config's

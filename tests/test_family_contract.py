@@ -35,6 +35,9 @@ from gan_jax import sweep_spec
 import contract_testing
 from contract_testing import FAMILIES
 
+# Every family trained several times through the loop, and a 2-device subprocess.
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = tuple(FAMILIES)
 MODES = ("jit", "pmap")
