@@ -44,7 +44,7 @@ def run(main, positional=False, argv=None, flag_values=None):
   except SystemExit as e:  # A bad flag (_fail), or a tool that exits with a status itself.
     if argv is None:
       raise
-    return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return exit_status(e.code)
   except UserError as e:
     _quiet_shutdown()
     print(f"error: {e}", file=sys.stderr)
@@ -82,6 +82,12 @@ def _quiet_shutdown():
 def _fail(message):
   print(f"error: {message}", file=sys.stderr)
   sys.exit(EXIT_USER_ERROR)
+
+
+def exit_status(code):
+  """The status a process exits with for sys.exit(code): an int as it is, None 0, anything else
+  (a message) 1."""
+  return code if isinstance(code, int) else (0 if code is None else 1)
 
 
 def run_in_process(module, argv):

@@ -43,7 +43,7 @@ def _status(main, argv):
     code = main(argv)
   except SystemExit as e:
     code = e.code
-  return code if isinstance(code, int) else (0 if code is None else 1)
+  return cli.exit_status(code)
 
 
 def run_subprocess(tool, *args, timeout=300, env=None, **kwargs):
